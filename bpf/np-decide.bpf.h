@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The decision: cgroup -> policy -> LPM address class -> verdict cell. */
+#pragma once
+
+/* Sizes, not __type(): clang 14 emits the types of a never-instantiated
+ * inner map definition only as forward declarations. */
+struct np_policy_lpm {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1); /* each installed trie is sized to its policy */
+	__uint(key_size, sizeof(struct np_lpm_key));
+	__uint(value_size, sizeof(struct np_lpm_val));
+};
+
+/* Policy id -> that policy's trie. Replacing a policy swaps one pointer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, NP_MAX_POLICIES);
+	__type(key, __u32);
+	__array(values, struct np_policy_lpm);
+} np_policies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NP_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct np_policy_meta);
+} np_policy_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NP_MAX_BINDINGS);
+	__type(key, __u64);
+	__type(value, struct np_binding);
+} np_bindings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NP_CG_CACHE_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct np_cg_cache_val);
+} np_cg_cache SEC(".maps");
+
+/* Mmapable, so user space bumps gen with one atomic store. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct np_state);
+} np_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct np_sk_cache);
+} np_sk_cache SEC(".maps");
+
+static __always_inline struct np_state *np_state_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&np_state, &zero);
+}
+
+/*
+ * The policy of a cgroup: its own binding, else its nearest bound ancestor's.
+ * The answer is cached per cgroup id and stamped with gen. gen is read before
+ * the walk, so a binding changed during the walk leaves a stale stamp and the
+ * next decision walks again. Cgroup ids are never reused.
+ */
+static __always_inline __u32 np_resolve_policy(__u64 cgid, struct __sk_buff *skb, __u32 gen)
+{
+	struct np_cg_cache_val *cached, fresh = {.gen = gen};
+	__u32 level;
+
+	cached = bpf_map_lookup_elem(&np_cg_cache, &cgid);
+	if (cached && cached->gen == gen)
+		return cached->policy_id;
+
+	for (level = 0; level < NP_MAX_CGROUP_DEPTH; level++) {
+		struct np_binding *b;
+		__u64 id;
+
+		/* The packet path judges the socket's cgroup; the syscall
+		 * hooks judge the calling task's. */
+		if (skb)
+			id = bpf_skb_ancestor_cgroup_id(skb, level);
+		else
+			id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			break;
+		b = bpf_map_lookup_elem(&np_bindings, &id);
+		if (b)
+			fresh.policy_id = b->policy_id;
+		if (id == cgid)
+			break;
+	}
+	bpf_map_update_elem(&np_cg_cache, &cgid, &fresh, BPF_ANY);
+	return fresh.policy_id;
+}
+
+/* The LPM value for key in the policy's trie, or NULL (counted). A bound
+ * policy whose trie is missing fails closed. */
+static __always_inline struct np_lpm_val *np_policy_lookup(__u32 policy_id, struct np_lpm_key *key)
+{
+	struct np_lpm_val *v;
+	void *trie;
+
+	trie = bpf_map_lookup_elem(&np_policies, &policy_id);
+	if (!trie) {
+		np_count(NP_CNT_NO_POLICY_MAP);
+		return NULL;
+	}
+	v = bpf_map_lookup_elem(trie, key);
+	if (!v)
+		np_count(NP_CNT_NO_LPM_ENTRY);
+	return v;
+}
+
+/* 32-bit words: the key's address sits at offset 4, and the verifier
+ * refuses misaligned 64-bit stack reads. */
+static __always_inline int np_addr_eq(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+static __always_inline int np_cache_same_dest(const struct np_sk_cache *c, const struct np_decision *d)
+{
+	return c->port == d->port && c->proto == d->proto && np_addr_eq(c->addr, d->key.addr);
+}
+
+static __always_inline void np_cache_store(struct np_sk_cache *c, const struct np_decision *d, __u32 gen)
+{
+	__builtin_memcpy(c->addr, d->key.addr, sizeof(c->addr));
+	c->cgroup_id = d->cgroup_id;
+	c->gen = gen;
+	c->policy_id = d->policy_id;
+	c->port = d->port;
+	c->cell = d->cell;
+	c->flags = d->flags;
+	c->proto = d->proto;
+	c->state |= NP_SKC_VALID;
+}
+
+/*
+ * Decide d (destination, protocol, port and cgroup filled in) and report it.
+ * Returns 1 to let it pass, 0 to refuse.
+ *
+ * sc, the socket's cache, holds the last decision stamped with gen and the
+ * cgroup: while both are current, the policy id (and for the same
+ * destination, the verdict) comes from it. An established flow, policed or
+ * not, then costs this one socket-storage lookup per packet.
+ */
+static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *sc, struct __sk_buff *skb,
+				     __u32 gen)
+{
+	struct np_lpm_val *v;
+	int fresh = sc && (sc->state & NP_SKC_VALID) && sc->gen == gen && sc->cgroup_id == d->cgroup_id;
+
+	if (fresh && !sc->policy_id)
+		return 1;
+	if (fresh && np_cache_same_dest(sc, d)) {
+		d->policy_id = sc->policy_id;
+		d->cell = sc->cell;
+		d->flags = sc->flags;
+	} else {
+		d->policy_id = fresh ? sc->policy_id : np_resolve_policy(d->cgroup_id, skb, gen);
+		if (d->policy_id) {
+			v = np_policy_lookup(d->policy_id, &d->key);
+			if (v) {
+				d->cell = np_val_cell(v, d->proto, d->port);
+				d->flags = v->flags;
+			} else {
+				d->cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
+				d->flags = 0;
+			}
+		}
+		if (sc)
+			np_cache_store(sc, d, gen);
+		if (!d->policy_id)
+			return 1; /* unpoliced cgroup: no counters, no events */
+	}
+
+	if (!(d->cell & NP_CELL_DENY))
+		d->verdict = NP_VERDICT_ALLOW;
+	else if (d->flags & NP_POL_AUDIT)
+		d->verdict = NP_VERDICT_AUDIT;
+	else
+		d->verdict = NP_VERDICT_DENY;
+	np_report(d);
+	return d->verdict != NP_VERDICT_DENY;
+}
+
+static __always_inline __u8 np_proto_class_of(__u32 ipproto)
+{
+	switch (ipproto) {
+	case 6:   /* TCP */
+	case 262: /* MPTCP */
+		return NP_PROTO_TCP;
+	case 17:  /* UDP */
+	case 136: /* UDP-Lite */
+		return NP_PROTO_UDP;
+	case 1:  /* ICMP */
+	case 58: /* ICMPv6 */
+		return NP_PROTO_ICMP;
+	default:
+		return NP_PROTO_OTHER;
+	}
+}
+
+/* IPv4 a.b.c.d as ::ffff:a.b.c.d, so v4 and v4-mapped v6 share keys. */
+static __always_inline void np_key_v4(struct np_lpm_key *k, __u32 addr_be)
+{
+	__u32 *w = (__u32 *)k->addr;
+
+	k->prefixlen = 128;
+	w[0] = 0;
+	w[1] = 0;
+	w[2] = bpf_htonl(0xffff);
+	w[3] = addr_be;
+}
+
+static __always_inline void np_key_v6(struct np_lpm_key *k, const __u32 *addr_be)
+{
+	__u32 *w = (__u32 *)k->addr;
+
+	k->prefixlen = 128;
+	w[0] = addr_be[0];
+	w[1] = addr_be[1];
+	w[2] = addr_be[2];
+	w[3] = addr_be[3];
+}

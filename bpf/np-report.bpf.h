@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Reporting: ring-buffer events, per-destination counters, error counters. */
+#pragma once
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, NP_EVENTS_BYTES);
+} np_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NP_STATS_ENTRIES);
+	__type(key, struct np_stats_key);
+	__type(value, struct np_stats_val);
+} np_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NP_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} np_counters SEC(".maps");
+
+/* What one decision was: filled by the hook, consumed by np_report(). */
+struct np_decision {
+	struct np_lpm_key key; /* prefixlen 128, the destination */
+	__u64 cgroup_id;
+	__u32 policy_id;
+	__u16 port;    /* host byte order; 0 for ICMP and other */
+	__u16 cell;
+	__u16 flags;   /* NP_POL_* */
+	__u8 proto;    /* NP_PROTO_* class */
+	__u8 ipproto;  /* as the socket or packet said */
+	__u8 family;   /* AF_INET / AF_INET6 of the address */
+	__u8 hook;     /* NP_HOOK_* */
+	__u8 verdict;  /* NP_VERDICT_* */
+	__u8 no_task;  /* no meaningful current task (packet path) */
+};
+
+static __always_inline void np_count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&np_counters, &idx);
+
+	if (c)
+		*c += 1; /* per-CPU: no atomics needed */
+}
+
+static __always_inline void np_stats_add(const struct np_decision *d, __u64 now)
+{
+	struct np_stats_key k = {};
+	struct np_stats_val *v, fresh = {};
+	int denied = d->verdict != NP_VERDICT_ALLOW;
+
+	k.cgroup_id = d->cgroup_id;
+	__builtin_memcpy(k.addr, d->key.addr, sizeof(k.addr));
+	k.port = d->port;
+	k.proto = d->proto;
+
+	v = bpf_map_lookup_elem(&np_stats, &k);
+	if (!v) {
+		if (denied)
+			fresh.denied = 1;
+		else
+			fresh.allowed = 1;
+		fresh.last_ns = now;
+		if (bpf_map_update_elem(&np_stats, &k, &fresh, BPF_NOEXIST) == 0)
+			return;
+		/* Lost the race to another CPU inserting the same key. */
+		v = bpf_map_lookup_elem(&np_stats, &k);
+		if (!v) {
+			np_count(NP_CNT_STATS_FULL);
+			return;
+		}
+	}
+	if (denied)
+		__sync_fetch_and_add(&v->denied, 1);
+	else
+		__sync_fetch_and_add(&v->allowed, 1);
+	v->last_ns = now;
+}
+
+static __always_inline void np_event_emit(const struct np_decision *d, __u64 now)
+{
+	struct np_event *e = bpf_ringbuf_reserve(&np_events, sizeof(*e), 0);
+
+	if (!e) {
+		np_count(NP_CNT_EVENTS_LOST);
+		return;
+	}
+	e->ts_ns = now;
+	e->cgroup_id = d->cgroup_id;
+	if (d->no_task) {
+		e->pid = 0;
+		e->uid = 0;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	} else {
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		e->uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
+	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
+	e->policy_id = d->policy_id;
+	e->port = d->port;
+	e->rule = d->cell & NP_CELL_RULE_MASK;
+	e->hook = d->hook;
+	e->proto = d->ipproto;
+	e->verdict = d->verdict;
+	e->family = d->family;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Counters for every decision on a policed cgroup; an event for every
+ * denial and audit hit, and for allowed ones when the policy logs all. */
+static __always_inline void np_report(struct np_decision *d)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	np_stats_add(d, now);
+	if (d->verdict != NP_VERDICT_ALLOW || (d->flags & NP_POL_LOG_ALL))
+		np_event_emit(d, now);
+}

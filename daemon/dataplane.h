@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The data plane: load or adopt the pinned BPF programs and maps, attach them
+ * once with bpf_link, install compiled policies, bind cgroups, read counters
+ * and consume events. Library code: never logs, returns negative errno.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netpol-api.h"
+#include "policy.h"
+
+struct np_dataplane;
+
+struct np_dataplane_opts {
+	const char *pin_dir;       /* bpffs directory, default NP_PIN_DIR_DEFAULT */
+	const char *attach_cgroup; /* absolute path; default: the cgroup2 mount */
+};
+
+/* Checks the host (cgroup2 mounted, socket matching not disabled by v1
+ * net_cls/net_prio, bpffs mounted or mountable), then adopts the pinned
+ * maps and links under pin_dir or creates and pins them. Adoption never
+ * detaches: the programs are replaced in the pinned links atomically.
+ * *adopted tells which happened (may be NULL). */
+int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane **ret, bool *adopted);
+/* Closes our fds. Enforcement continues through the pins. */
+struct np_dataplane *np_dataplane_free(struct np_dataplane *dp);
+/* Unpins everything under pin_dir (and removes the directory). Once the last
+ * fd is closed the programs detach: for uninstall and for tests. */
+int np_dataplane_unpin(struct np_dataplane *dp);
+
+const char *np_dataplane_pin_dir(const struct np_dataplane *dp);
+const char *np_dataplane_attach_cgroup(const struct np_dataplane *dp);
+const char *np_dataplane_cgroup_root(const struct np_dataplane *dp);
+
+/* Install (or atomically replace) policy id 1..NP_MAX_POLICIES-1. */
+int np_dataplane_install(struct np_dataplane *dp, uint32_t policy_id, const char *name,
+			 const struct np_compiled *c);
+/* Remove a policy. -EBUSY while a cgroup is bound to it. */
+int np_dataplane_remove(struct np_dataplane *dp, uint32_t policy_id);
+/* The name stored with policy id (from np_policy_meta), or -ENOENT. */
+int np_dataplane_policy_name(struct np_dataplane *dp, uint32_t policy_id, char name[NP_POLICY_NAME_MAX]);
+
+/* Bind a cgroup (by id) to an installed policy, or unbind it. The cgroup
+ * and all its descendants without a nearer binding follow the policy. */
+int np_dataplane_bind(struct np_dataplane *dp, uint64_t cgroup_id, uint32_t policy_id);
+int np_dataplane_unbind(struct np_dataplane *dp, uint64_t cgroup_id);
+/* Iterate bindings; cb returns <0 to stop. */
+int np_dataplane_bindings_foreach(struct np_dataplane *dp,
+				  int (*cb)(uint64_t cgroup_id, uint32_t policy_id, void *userdata),
+				  void *userdata);
+
+/* Counters. */
+int np_dataplane_stats_foreach(struct np_dataplane *dp,
+			       int (*cb)(const struct np_stats_key *k, const struct np_stats_val *v,
+					 void *userdata),
+			       void *userdata);
+int np_dataplane_stats_reset(struct np_dataplane *dp);
+/* Sum over CPUs of np_counters[idx] (NP_CNT_*). */
+int np_dataplane_counter(struct np_dataplane *dp, unsigned idx, uint64_t *ret);
+
+/* Events: cb is called for each event by np_dataplane_events_consume().
+ * np_dataplane_events_fd() is an epoll fd that becomes readable when events
+ * wait (for sd-event). */
+int np_dataplane_events_open(struct np_dataplane *dp, void (*cb)(const struct np_event *e, void *userdata),
+			     void *userdata);
+int np_dataplane_events_fd(struct np_dataplane *dp);
+int np_dataplane_events_consume(struct np_dataplane *dp);
+
+/* ---- cgroups (cgroup-util.c) ---- */
+
+/* The cgroup2 mount point from /proc/self/mountinfo (-ENOMEDIUM if none). */
+int np_cgroup2_mount(char **ret);
+/* -EPROTO when a cgroup-v1 hierarchy with net_cls or net_prio is mounted,
+ * which switches cgroup2 socket matching off. */
+int np_cgroup_socket_matching_ok(void);
+/* cgroup id of a cgroup2 directory (the id bpf_get_current_cgroup_id() returns). */
+int np_cgroup_id(const char *path, uint64_t *ret);
+/* Mount bpffs on dir's bpffs parent if dir is not on a bpffs. */
+int np_bpffs_ensure(const char *dir);

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Test harness for the kernel tests (test-kernel, test-diff, test-adopt).
+ *
+ * np_test_setup() must be the first thing main() does. It
+ *   - enters a new network namespace (before any socket exists) that has only
+ *     lo, with 203.0.113.0/24, 198.51.100.0/24 and 2001:db8::/32 routed
+ *     "local" on it, and verifies there is no way out (aborts otherwise);
+ *   - creates <cgroup2 mount>/netpol-test-<pid> (the attach cgroup) and the
+ *     bpffs pin directory /sys/fs/bpf/netpol-test-<pid>;
+ *   - moves the test process into <attach cgroup>/srv, which is never bound,
+ *     and creates the listeners there (TCP [::]:80 with TCP_FASTOPEN, UDP
+ *     [::]:9999), so they are never policed;
+ *   - opens the data plane (unless NP_TEST_NO_DATAPLANE) and its events.
+ * On exit (atexit, and SIGINT/SIGTERM/SIGHUP/fatal signals) it kills the
+ * children it started, moves back to its original cgroup, unpins the data
+ * plane and removes the cgroups it created.
+ *
+ * Client actions run in forked children ("workers") that join a cgroup below
+ * the attach cgroup before they do anything else: policy follows the cgroup
+ * a socket was created in, and the sock_addr hooks judge the current task's
+ * cgroup. A worker executes function calls sent to it over a pipe, so state
+ * (open sockets) can be kept in the worker across calls.
+ *
+ * Only 203.0.113.0/24, 198.51.100.0/24, 127.0.0.0/8, 2001:db8::/32 and ::1
+ * are ever used as destinations.
+ */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "cleanup-util.h"
+#include "dataplane.h"
+#include "netpol-api.h"
+#include "policy.h"
+
+#define NP_TEST_TCP_PORT 80   /* dual-stack TCP listener (TFO enabled) */
+#define NP_TEST_UDP_PORT 9999 /* dual-stack UDP listener */
+
+enum {
+	NP_TEST_NO_DATAPLANE = 1 << 0, /* do not open the data plane in setup */
+};
+
+struct np_test_env;
+
+/* ---- environment ---- */
+
+/* Sets everything up (see above); exits 77 with a reason if not root or the
+ * kernel lacks cgroup2/BPF, aborts (exit 99) on any other failure. */
+struct np_test_env *np_test_setup(const char *prog, unsigned flags);
+/* Opens (or adopts) the data plane if setup did not. *adopted may be NULL. */
+int np_test_open_dataplane(struct np_test_env *env, bool *adopted);
+/* Closes our fds (after unpinning if unpin): without pins and fds the
+ * programs detach. Workers forked while it was open still hold copies. */
+int np_test_close_dataplane(struct np_test_env *env, bool unpin);
+struct np_dataplane *np_test_dp(struct np_test_env *env);
+const char *np_test_pin_dir(const struct np_test_env *env);
+const char *np_test_attach_cgroup(const struct np_test_env *env);
+/* Idempotent; also runs from atexit and the signal handlers. */
+void np_test_teardown(void);
+
+/* Create <attach cgroup>/<rel> (and missing parents); id may be NULL. Aborts
+ * on failure. Returns the absolute path (owned by env). */
+const char *np_test_cgroup(struct np_test_env *env, const char *rel, uint64_t *id);
+/* The id of an existing test cgroup. */
+uint64_t np_test_cgroup_id(struct np_test_env *env, const char *rel);
+
+/* Parse + compile + install; aborts on error. */
+void np_test_install(struct np_test_env *env, uint32_t policy_id, const char *json_text);
+void np_test_install_policy(struct np_test_env *env, uint32_t policy_id, const struct np_policy *p);
+/* Same, returning negative errno instead of aborting (for tight loops). */
+int np_test_try_install_policy(struct np_test_env *env, uint32_t policy_id, const struct np_policy *p);
+void np_test_bind(struct np_test_env *env, const char *rel, uint32_t policy_id);
+void np_test_unbind(struct np_test_env *env, const char *rel);
+
+/* Remember a child pid so teardown kills it. */
+void np_test_track_child(struct np_test_env *env, pid_t pid);
+void np_test_untrack_child(struct np_test_env *env, pid_t pid);
+
+/* Run a command (argv[0] searched in PATH + /usr/sbin:/sbin), capture its
+ * stdout (NUL-terminated, into out if not NULL). Returns the exit status
+ * (0..255) or negative errno / -ECHILD for death by signal. */
+int np_test_spawn(char *const argv[], char *out, size_t out_size, int timeout_ms);
+
+/* ---- workers: a forked child in a cgroup running functions on request ---- */
+
+/* fn gets a copy of arg (len bytes, at most NP_WORKER_ARG_MAX); it may
+ * modify it, the modified bytes are sent back with the int result. */
+#define NP_WORKER_ARG_MAX 4096
+typedef int (*np_worker_fn)(void *arg, size_t len);
+
+struct np_test_worker {
+	struct np_test_env *env;
+	pid_t pid;
+	int req_fd;  /* parent -> child */
+	int resp_fd; /* child -> parent */
+	size_t pending_len;
+	void *pending_out;
+};
+
+/* Forks a worker that joins <attach cgroup>/<rel> (comm "np-worker"). */
+int np_test_worker_start(struct np_test_env *env, const char *rel, struct np_test_worker *w);
+/* Kills and reaps; idempotent, and a no-op on a zero-initialized worker
+ * that was never started. */
+void np_test_worker_stop(struct np_test_worker *w);
+static inline void np_test_worker_stopp(struct np_test_worker *w)
+{
+	np_test_worker_stop(w);
+}
+#define _cleanup_worker_ _cleanup_(np_test_worker_stopp)
+/* Synchronous call: returns fn's result, or NP_WORKER_FAILED if the worker
+ * died or did not answer within timeout_ms (it is then stopped). */
+#define NP_WORKER_FAILED (-100000)
+int np_test_worker_call(struct np_test_worker *w, np_worker_fn fn, void *arg, size_t len, int timeout_ms);
+/* Asynchronous: send now, collect later. */
+int np_test_worker_send(struct np_test_worker *w, np_worker_fn fn, void *arg, size_t len);
+/* 1 and *result when the answer arrived, 0 on timeout, NP_WORKER_FAILED if dead. */
+int np_test_worker_poll(struct np_test_worker *w, int timeout_ms, int *result);
+
+/* One-shot: fork a worker in rel, run fn(arg), stop it. */
+int np_test_run_in(struct np_test_env *env, const char *rel, np_worker_fn fn, void *arg, size_t len);
+
+/* ---- destinations and probes ---- */
+
+struct np_dest {
+	int family; /* the socket's family: AF_INET or AF_INET6 */
+	socklen_t len;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	};
+	char payload[48]; /* NUL-terminated data a probe sends */
+};
+
+/* Build destinations; abort on a malformed address. The payload is a fresh
+ * unique token (np_dest_token) so delivery can be checked. */
+struct np_dest np_dest_v4(const char *ip, uint16_t port);	/* AF_INET */
+struct np_dest np_dest_v6(const char *ip, uint16_t port);	/* AF_INET6 */
+struct np_dest np_dest_mapped(const char *ipv4, uint16_t port); /* AF_INET6, ::ffff:a.b.c.d */
+/* From a 16-byte (v4-mapped for v4) address: v4 on AF_INET unless
+ * v4_on_v6, then AF_INET6 with the mapped form. */
+struct np_dest np_dest_from_addr(const uint8_t addr[16], uint16_t port, bool v4_on_v6);
+void np_dest_token(struct np_dest *d);
+/* The 16-byte (v4-mapped) address and host-order port of a destination. */
+void np_dest_addr16(const struct np_dest *d, uint8_t addr[16]);
+uint16_t np_dest_port(const struct np_dest *d);
+const char *np_dest_str(const struct np_dest *d); /* static buffer */
+
+/* Probes: run inside a worker; 0 on success or negative errno. A lost SYN
+ * shows as -EINPROGRESS/-ETIMEDOUT (1 s), a missing ICMP reply as
+ * -ETIMEDOUT (300 ms). */
+typedef int (*np_probe_fn)(const struct np_dest *d);
+int np_probe_tcp_connect(const struct np_dest *d); /* 0 also needs a listener */
+int np_probe_udp_connect(const struct np_dest *d);
+int np_probe_udp_connect_send(const struct np_dest *d);
+int np_probe_udp_sendto(const struct np_dest *d);
+int np_probe_udp_sendmmsg(const struct np_dest *d);	 /* two messages */
+int np_probe_ping_connect(const struct np_dest *d);	 /* connect only */
+int np_probe_ping_connect_echo(const struct np_dest *d); /* connect, send, reply */
+int np_probe_ping_sendto(const struct np_dest *d);	 /* sendto, reply */
+int np_probe_raw_socket(const struct np_dest *d);	 /* socket(SOCK_RAW, ICMP) only */
+int np_probe_raw_icmp_sendto(const struct np_dest *d);	 /* SOCK_RAW echo, reply */
+int np_probe_tcp_fastopen(const struct np_dest *d);	 /* sendto(MSG_FASTOPEN) */
+int np_probe_uring_connect(const struct np_dest *d);	 /* -ENOSYS without liburing */
+int np_probe_uring_sendmsg(const struct np_dest *d);	 /* UDP, msg_name */
+bool np_probe_have_uring(void);
+
+/* Run a probe in a worker / in a one-shot child. */
+int np_test_worker_probe(struct np_test_worker *w, np_probe_fn probe, const struct np_dest *d);
+int np_test_probe_in(struct np_test_env *env, const char *rel, np_probe_fn probe, const struct np_dest *d);
+
+/* ---- listeners (created by the test process in srv) ---- */
+
+int np_test_tcp_listener(struct np_test_env *env);
+/* An extra dual-stack TCP listener on [::]:port (non-blocking); the caller
+ * owns the fd. */
+int np_test_listen_tcp(struct np_test_env *env, uint16_t port);
+int np_test_udp_listener(struct np_test_env *env);
+/* Accept and close everything waiting on the TCP listener. */
+void np_test_tcp_drain(struct np_test_env *env);
+/* Accept the connection whose peer port is peer_port (others are closed);
+ * returns the fd or -ETIMEDOUT. */
+int np_test_tcp_accept(struct np_test_env *env, uint16_t peer_port, int timeout_ms);
+/* Read the UDP listener until a datagram equal to token arrives (true) or
+ * timeout_ms passes (false). Other datagrams are discarded. */
+bool np_test_udp_seen(struct np_test_env *env, const char *token, int timeout_ms);
+void np_test_udp_drain(struct np_test_env *env);
+
+/* ---- events and counters ---- */
+
+struct np_event_match {
+	uint64_t cgroup_id; /* 0: any */
+	uint32_t policy_id; /* 0: any */
+	int verdict;	    /* -1: any */
+	int hook;	    /* 0: any */
+	uint16_t port;	    /* 0: any */
+	bool match_addr;
+	uint8_t addr[16];
+};
+/* Waits (polling the events fd) until an event matching m arrives; returns
+ * true and copies it into out. Events seen earlier are kept and searched
+ * too (the oldest are dropped beyond a few thousand). */
+bool np_test_event_wait(struct np_test_env *env, const struct np_event_match *m, int timeout_ms,
+			struct np_event *out);
+/* Forget all events received so far (consumes what is pending first). */
+void np_test_events_clear(struct np_test_env *env);
+/* Counters for one key; false if the key is absent. */
+bool np_test_stats_get(struct np_test_env *env, uint64_t cgroup_id, const uint8_t addr[16], uint16_t port,
+		       uint8_t proto, struct np_stats_val *out);
+
+/* ---- test cases ---- */
+
+/* Record a failure for the current case (first one wins) and return. */
+void np_test_fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool np_test_case_failed(void);
+#define NP_CHECK(cond, ...)                                                                                  \
+	do {                                                                                                 \
+		if (!(cond)) {                                                                               \
+			np_test_fail_at(__LINE__, __VA_ARGS__);                                              \
+			return;                                                                              \
+		}                                                                                            \
+	} while (0)
+/* Like NP_CHECK but for an errno-style result: expect == got. */
+#define NP_CHECK_RC(got, expect, what)                                                                       \
+	do {                                                                                                 \
+		int _g_ = (got), _e_ = (expect);                                                             \
+		if (_g_ != _e_) {                                                                            \
+			np_test_fail_at(__LINE__, "%s: got %d (%s), expected %d (%s)", (what), _g_,          \
+					np_test_strerr(_g_), _e_, np_test_strerr(_e_));                      \
+			return;                                                                              \
+		}                                                                                            \
+	} while (0)
+/* "EPERM", "success", "worker failed/timed out"...; four rotating buffers,
+ * so a few calls may appear in one printf. */
+const char *np_test_strerr(int r);
+
+/* Run one case: prints "ok - name" or "not ok - name: reason". */
+void np_test_run(struct np_test_env *env, const char *name, void (*fn)(struct np_test_env *env));
+/* Counts outside np_test_run (e.g. per-case loops in test-diff). */
+void np_test_result(const char *name, bool ok, const char *reason);
+/* Count a result without printing a line (for thousands of small cases). */
+void np_test_tally(struct np_test_env *env, bool ok);
+/* Prints "<prog>: N passed, M failed"; returns the exit code (0 iff M == 0). */
+int np_test_finish(struct np_test_env *env);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+uint64_t np_test_now_ms(void);
