@@ -164,6 +164,10 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 	if (fresh && !sc->policy_id)
 		return 1;
 	if (fresh && np_cache_same_dest(sc, d)) {
+		/* A packet of a flow already judged and let through (allowed,
+		 * or audited): reported once, at its decision, not per packet. */
+		if (skb && (!(sc->cell & NP_CELL_DENY) || (sc->flags & NP_POL_AUDIT)))
+			return 1;
 		d->policy_id = sc->policy_id;
 		d->cell = sc->cell;
 		d->flags = sc->flags;
