@@ -190,7 +190,7 @@ struct np_event {
 	__u16 port;      /* host byte order */
 	__u16 rule;      /* rule index or NP_CELL_RULE_DEFAULT */
 	__u8 hook;       /* NP_HOOK_* */
-	__u8 proto;      /* IP protocol number as seen (6, 17, 1, 58, 262, ...) */
+	__u8 proto;      /* IP protocol number, low 8 bits (MPTCP, 262, reads 6) */
 	__u8 verdict;    /* NP_VERDICT_* */
 	__u8 family;     /* AF_INET or AF_INET6 of the socket */
 	__u8 _pad[4];

@@ -130,7 +130,7 @@ static int map_state(struct np_dataplane *dp, bool adopted)
 	if (!adopted)
 		__atomic_store_n(&dp->state->abi, NP_ABI_VERSION, __ATOMIC_SEQ_CST);
 	else if (__atomic_load_n(&dp->state->abi, __ATOMIC_SEQ_CST) != NP_ABI_VERSION)
-		return -EPROTO;
+		return -ESTALE; /* pinned by an incompatible version */
 	return 0;
 }
 

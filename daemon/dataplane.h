@@ -24,7 +24,11 @@ struct np_dataplane_opts {
  * net_cls/net_prio, bpffs mounted or mountable), then adopts the pinned
  * maps and links under pin_dir or creates and pins them. Adoption never
  * detaches: the programs are replaced in the pinned links atomically.
- * *adopted tells which happened (may be NULL). */
+ * *adopted tells which happened (may be NULL).
+ * Errors: -ENOMEDIUM no cgroup2 mount; -EXDEV attach cgroup not on it;
+ * -EPROTO cgroup2 socket matching disabled (v1 net_cls/net_prio);
+ * -ESTALE pins from an incompatible version; -EEXIST pinned links attach
+ * elsewhere; others from bpffs, the verifier or attach. */
 int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane **ret, bool *adopted);
 /* Closes our fds. Enforcement continues through the pins. */
 struct np_dataplane *np_dataplane_free(struct np_dataplane *dp);
