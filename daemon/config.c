@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup-util.h"
+#include "config.h"
+#include "log.h"
+#include "netpol-proto.h"
+
+int config_init(struct np_config *c)
+{
+	*c = (struct np_config){
+	    .socket_group = strdup(NP_SOCKET_GROUP_DEFAULT),
+	    .socket_mode = 0660,
+	};
+	return c->socket_group ? 0 : -ENOMEM;
+}
+
+void config_done(struct np_config *c)
+{
+	free(c->admin_group);
+	free(c->socket_group);
+	*c = (struct np_config){};
+}
+
+static char *strip(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int set_group(char **dst, const char *value)
+{
+	char *v = NULL;
+
+	/* An empty value switches the group off. */
+	if (*value) {
+		v = strdup(value);
+		if (!v)
+			return -ENOMEM;
+	}
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+static int parse_mode(const char *value, mode_t *ret)
+{
+	char *end;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(value, &end, 8);
+	if (errno || !*value || *end || m > 0777)
+		return -EINVAL;
+	*ret = (mode_t)m;
+	return 0;
+}
+
+static int parse_line(struct np_config *c, const char *path, unsigned n, char *line)
+{
+	char *eq, *key, *value;
+	int r;
+
+	line[strcspn(line, "#")] = '\0';
+	line = strip(line);
+	if (!*line)
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq)
+		return log_error_errno(-EINVAL, "%s:%u: expected 'key = value', got '%s'", path, n, line);
+	*eq = '\0';
+	key = strip(line);
+	value = strip(eq + 1);
+
+	if (strcmp(key, "admin_group") == 0)
+		r = set_group(&c->admin_group, value);
+	else if (strcmp(key, "socket_group") == 0)
+		r = set_group(&c->socket_group, value);
+	else if (strcmp(key, "socket_mode") == 0) {
+		r = parse_mode(value, &c->socket_mode);
+		if (r < 0)
+			return log_error_errno(
+			    r, "%s:%u: socket_mode must be an octal mode 0..0777, got '%s'", path, n, value);
+	} else
+		return log_error_errno(
+		    -EINVAL, "%s:%u: unknown key '%s' (known: admin_group, socket_group, socket_mode)", path,
+		    n, key);
+	if (r < 0)
+		return log_oom();
+	return 0;
+}
+
+int config_load(struct np_config *c, const char *path, bool required)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t size = 0;
+	unsigned n = 0;
+	int r;
+
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT && !required) {
+			log_debug("No configuration file '%s', using the defaults.", path);
+			return 0;
+		}
+		return log_error_errno(-errno, "Failed to open configuration file '%s': %m", path);
+	}
+	while (getline(&line, &size, f) >= 0) {
+		n++;
+		r = parse_line(c, path, n, line);
+		if (r < 0)
+			return r;
+	}
+	if (ferror(f))
+		return log_error_errno(-EIO, "Failed to read configuration file '%s': %m", path);
+	return 0;
+}

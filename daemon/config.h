@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * netpold.conf: optional `key = value` lines, '#' starts a comment.
+ *
+ *   admin_group = netpol-admin   # may change state (besides root); default: none
+ *   socket_group = netpol        # may read (status, list, test, violations)
+ *   socket_mode = 0660           # mode of the socket file netpold creates
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct np_config {
+	char *admin_group;  /* NULL: only root may change state */
+	char *socket_group; /* NULL: only root and the admin group may connect */
+	mode_t socket_mode;
+};
+
+int config_init(struct np_config *c);
+void config_done(struct np_config *c);
+/* Parses path into *c (which config_init() filled with the defaults). A
+ * missing file keeps the defaults unless required. Logs the reason of a
+ * failure, naming the line. */
+int config_load(struct np_config *c, const char *path, bool required);

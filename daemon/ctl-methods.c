@@ -1,0 +1,915 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One handler per command of docs/protocol.md. Each checks its params
+ * (presence and type, then value; the error names the field), then asks the
+ * manager. Handlers run on the event loop and never block.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup-util.h"
+#include "ctl-server.h"
+#include "log.h"
+#include "manager.h"
+#include "violations.h"
+
+#define FIELD_MAX 160
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+/* ---- parameter helpers ---- */
+
+static const char *json_type_name(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+static void field_name(char *buf, const char *key)
+{
+	snprintf(buf, FIELD_MAX, "params.%s", key);
+}
+
+/* Unknown keys are refused: a misspelt "follow" must not silently mean "no". */
+static int check_params(struct ctl_call *call, json_t *params, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(params, key, v)
+	{
+		char field[FIELD_MAX];
+		bool ok = false;
+
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = strcmp(*a, key) == 0;
+		if (ok)
+			continue;
+		field_name(field, key);
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "unknown parameter");
+	}
+	return 0;
+}
+
+static int param_string(struct ctl_call *call, json_t *params, const char *key, bool required,
+			const char **ret)
+{
+	json_t *v = json_object_get(params, key);
+	char field[FIELD_MAX];
+
+	field_name(field, key);
+	if (!v) {
+		if (required)
+			return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "is required");
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be a string, got %s",
+				json_type_name(v));
+	*ret = json_string_value(v);
+	return 0;
+}
+
+static int param_bool(struct ctl_call *call, json_t *params, const char *key, bool *ret)
+{
+	json_t *v = json_object_get(params, key);
+	char field[FIELD_MAX];
+
+	if (!v)
+		return 0;
+	field_name(field, key);
+	if (!json_is_boolean(v))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be true or false, got %s",
+				json_type_name(v));
+	*ret = json_is_true(v);
+	return 0;
+}
+
+static int param_policy(struct ctl_call *call, json_t *params, const char *key, struct np_pol **ret)
+{
+	char field[FIELD_MAX];
+	const char *name;
+	int r;
+
+	r = param_string(call, params, key, true, &name);
+	if (r < 0)
+		return r;
+	*ret = manager_policy_by_name(call->m, name);
+	if (!*ret) {
+		field_name(field, key);
+		return ctl_fail(call, NP_ERR_NO_SUCH_POLICY, field, "no policy named '%s'", name);
+	}
+	return 0;
+}
+
+static int param_target(struct ctl_call *call, json_t *params, const char *key, bool required,
+			struct np_target *ret)
+{
+	const char *s, *why = "";
+	char field[FIELD_MAX];
+	int r;
+
+	r = param_string(call, params, key, required, &s);
+	if (r < 0 || !s)
+		return r;
+	field_name(field, key);
+	r = manager_target_resolve(call->m, s, ret, &why);
+	if (r == -ENOENT)
+		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, field, "'%s': %s", s, why);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "'%s': %s", s, why);
+	return 0;
+}
+
+/* A target filter: normalized, and its cgroup id if it still exists. */
+static int param_target_filter(struct ctl_call *call, json_t *params, char **ret, uint64_t *ret_id)
+{
+	_cleanup_(np_target_done) struct np_target t = {};
+	const char *s, *why = "";
+	int r;
+
+	*ret = NULL;
+	*ret_id = 0;
+	r = param_string(call, params, "target", false, &s);
+	if (r < 0 || !s)
+		return r;
+	r = target_normalize(s, ret, &why);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target", "'%s': %s", s, why);
+	if (manager_target_resolve(call->m, s, &t, &why) >= 0)
+		*ret_id = t.cgroup_id;
+	return 0;
+}
+
+/* A policy library error, pointed at where it is in the request. */
+static int fail_policy(struct ctl_call *call, const char *code, const char *prefix,
+		       const struct np_error *err)
+{
+	char field[FIELD_MAX + 128];
+
+	if (err->field[0])
+		snprintf(field, sizeof(field), "%s.%s", prefix, err->field);
+	else
+		snprintf(field, sizeof(field), "%s", prefix);
+	return ctl_fail(call, code, field, "%s", err->message);
+}
+
+static int set_result(struct ctl_call *call, json_t *result)
+{
+	if (!result)
+		return -ENOMEM;
+	call->result = result;
+	return 0;
+}
+
+/* ---- status ---- */
+
+static json_t *programs_json(struct manager *m)
+{
+	_cleanup_(closedirp) DIR *d = opendir(np_dataplane_pin_dir(m->dp));
+	_cleanup_json_ json_t *arr = json_array();
+	struct dirent *de;
+
+	if (!arr)
+		return NULL;
+	if (!d)
+		return TAKE_PTR(arr);
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "link_", 5) == 0 &&
+		    json_array_append_new(arr, json_string(de->d_name + 5)) < 0)
+			return NULL;
+	return TAKE_PTR(arr);
+}
+
+/* A kernel counter, or null if it cannot be read (never a made-up 0). */
+static json_t *counter(struct manager *m, unsigned idx)
+{
+	uint64_t v = 0;
+
+	if (np_dataplane_counter(m->dp, idx, &v) < 0)
+		return json_null();
+	return json_integer((json_int_t)v);
+}
+
+static int method_status(struct ctl_call *call, json_t *params)
+{
+	struct manager *m = call->m;
+	char started[40];
+	int r;
+
+	r = check_params(call, params, (const char *const[]){NULL});
+	if (r < 0)
+		return r;
+	format_realtime(m->started_usec * 1000, started, sizeof(started));
+	return set_result(
+	    call,
+	    json_pack(
+		"{s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:i, s:o, s:{s:o, s:o, s:o}, s:o, s:i, s:i, s:I, s:s}",
+		"version", NETPOL_VERSION, "protocol", NP_PROTO_VERSION, "pin_dir",
+		np_dataplane_pin_dir(m->dp), "attach_cgroup", m->attach_cgroup, "cgroup_root", m->cgroup_root,
+		"adopted", m->adopted, "policies", (int)m->n_pols, "bindings", (int)m->n_binds, "events_lost",
+		counter(m, NP_CNT_EVENTS_LOST), "counters", "no_policy_map", counter(m, NP_CNT_NO_POLICY_MAP),
+		"no_lpm_entry", counter(m, NP_CNT_NO_LPM_ENTRY), "stats_full", counter(m, NP_CNT_STATS_FULL),
+		"programs", programs_json(m), "clients", (int)ctl_server_n_clients(call->server), "followers",
+		(int)ctl_server_n_followers(call->server), "violations",
+		(json_int_t)violations_total(m->violations), "started", started));
+}
+
+/* ---- policies ---- */
+
+static int method_policy_list(struct ctl_call *call, json_t *params)
+{
+	_cleanup_json_ json_t *arr = json_array();
+	int r;
+
+	r = check_params(call, params, (const char *const[]){NULL});
+	if (r < 0)
+		return r;
+	if (!arr)
+		return -ENOMEM;
+	for (uint32_t id = 1; id < NP_MAX_POLICIES; id++) {
+		struct np_pol *pol = manager_policy_by_id(call->m, id);
+
+		if (!pol)
+			continue;
+		if (json_array_append_new(
+			arr, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}", "name", pol->policy->name, "id",
+				       (int)id, "default",
+				       pol->policy->default_action == NP_ACTION_ALLOW ? "allow" : "deny",
+				       "rules", (json_int_t)pol->policy->n_rules, "entries",
+				       (json_int_t)pol->compiled->n_entries, "bound", (int)pol->n_bound)) < 0)
+			return -ENOMEM;
+	}
+	return set_result(call, json_pack("{s:o}", "policies", TAKE_PTR(arr)));
+}
+
+static int method_policy_show(struct ctl_call *call, json_t *params)
+{
+	struct np_pol *pol;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"name", NULL});
+	if (r >= 0)
+		r = param_policy(call, params, "name", &pol);
+	if (r < 0)
+		return r;
+	return set_result(call, json_pack("{s:o}", "policy", np_policy_to_json(pol->policy)));
+}
+
+/* params.policy -> parsed and compiled, or an InvalidPolicy naming the field. */
+static int parse_policy_param(struct ctl_call *call, json_t *params, struct np_policy **ret_p,
+			      struct np_compiled **ret_c)
+{
+	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
+	json_t *j = json_object_get(params, "policy");
+	struct np_error err = {};
+	int r;
+
+	if (!j)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "is required");
+	if (!json_is_object(j))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "must be an object, got %s",
+				json_type_name(j));
+	r = np_policy_from_json(j, &p, &err);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return fail_policy(call, NP_ERR_INVALID_POLICY, "params.policy", &err);
+	r = np_policy_compile(p, ret_c, &err);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return fail_policy(call, NP_ERR_INVALID_POLICY, "params.policy", &err);
+	*ret_p = TAKE_PTR(p);
+	return 0;
+}
+
+static json_t *policy_result(const struct np_pol *pol)
+{
+	return json_pack("{s:s, s:i, s:I}", "name", pol->policy->name, "id", (int)pol->id, "entries",
+			 (json_int_t)pol->compiled->n_entries);
+}
+
+static int method_policy_add(struct ctl_call *call, json_t *params)
+{
+	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
+	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
+	struct np_pol *pol;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"policy", NULL});
+	if (r >= 0)
+		r = parse_policy_param(call, params, &p, &c);
+	if (r < 0)
+		return r;
+	if (manager_policy_by_name(call->m, p->name))
+		return ctl_fail(call, NP_ERR_POLICY_EXISTS, "params.policy.name",
+				"a policy named '%s' exists; use policy.update to change it", p->name);
+	r = manager_policy_add(call->m, p, c, &pol);
+	if (r == -ENOSPC)
+		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d policy ids are in use",
+				NP_MAX_POLICIES - 1);
+	if (r < 0)
+		return r;
+	TAKE_PTR(p);
+	TAKE_PTR(c);
+	return set_result(call, policy_result(pol));
+}
+
+static int method_policy_update(struct ctl_call *call, json_t *params)
+{
+	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
+	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
+	struct np_pol *pol;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"policy", NULL});
+	if (r >= 0)
+		r = parse_policy_param(call, params, &p, &c);
+	if (r < 0)
+		return r;
+	pol = manager_policy_by_name(call->m, p->name);
+	if (!pol)
+		return ctl_fail(call, NP_ERR_NO_SUCH_POLICY, "params.policy.name",
+				"no policy named '%s'; use policy.add to create it", p->name);
+	r = manager_policy_replace(call->m, pol, p, c);
+	if (r < 0)
+		return r;
+	TAKE_PTR(p);
+	TAKE_PTR(c);
+	return set_result(call, policy_result(pol));
+}
+
+static int method_policy_delete(struct ctl_call *call, json_t *params)
+{
+	struct np_pol *pol;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"name", NULL});
+	if (r >= 0)
+		r = param_policy(call, params, "name", &pol);
+	if (r < 0)
+		return r;
+	if (pol->n_bound > 0)
+		return ctl_fail(call, NP_ERR_POLICY_IN_USE, "params.name",
+				"policy '%s' is bound to %u target(s); unbind them first", pol->policy->name,
+				pol->n_bound);
+	r = manager_policy_delete(call->m, pol);
+	if (r < 0)
+		return r;
+	return set_result(call, json_object());
+}
+
+/* ---- bindings ---- */
+
+static json_t *binding_json(struct manager *m, const struct np_bind *b)
+{
+	struct np_pol *pol = manager_policy_by_id(m, b->policy_id);
+
+	return json_pack("{s:s, s:s, s:I}", "target", b->target, "policy", pol ? pol->policy->name : "",
+			 "cgroup_id", (json_int_t)b->cgroup_id);
+}
+
+static int method_apply(struct ctl_call *call, json_t *params)
+{
+	_cleanup_(np_target_done) struct np_target t = {};
+	struct np_bind *b;
+	struct np_pol *pol;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"target", "policy", NULL});
+	if (r >= 0)
+		r = param_target(call, params, "target", true, &t);
+	if (r >= 0)
+		r = param_policy(call, params, "policy", &pol);
+	if (r < 0)
+		return r;
+	r = manager_bind(call->m, &t, pol, &b);
+	if (r == -ENOSPC)
+		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
+	if (r < 0)
+		return r;
+	return set_result(call, binding_json(call->m, b));
+}
+
+static int method_unbind(struct ctl_call *call, json_t *params)
+{
+	_cleanup_free_ char *target = NULL;
+	const char *s, *why = "";
+	struct np_bind *b;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"target", NULL});
+	if (r >= 0)
+		r = param_string(call, params, "target", true, &s);
+	if (r < 0)
+		return r;
+	/* No resolve: a cgroup that is gone can still be unbound. */
+	r = target_normalize(s, &target, &why);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target", "'%s': %s", s, why);
+	b = manager_binding_by_target(call->m, target);
+	if (!b)
+		return ctl_fail(call, NP_ERR_NO_SUCH_BINDING, "params.target", "'%s' is not bound", target);
+	r = manager_unbind(call->m, b);
+	if (r < 0)
+		return r;
+	return set_result(call, json_object());
+}
+
+static int method_bindings(struct ctl_call *call, json_t *params)
+{
+	_cleanup_json_ json_t *arr = json_array();
+	int r;
+
+	r = check_params(call, params, (const char *const[]){NULL});
+	if (r < 0)
+		return r;
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < call->m->n_binds; i++)
+		if (json_array_append_new(arr, binding_json(call->m, &call->m->binds[i])) < 0)
+			return -ENOMEM;
+	return set_result(call, json_pack("{s:o}", "bindings", TAKE_PTR(arr)));
+}
+
+/* ---- rules ---- */
+
+static int param_dest(struct ctl_call *call, json_t *params, struct np_dest_spec *ret, const char **ret_text)
+{
+	const char *s, *why = "";
+	int r;
+
+	r = param_string(call, params, "dest", true, &s);
+	if (r < 0)
+		return r;
+	if (np_dest_spec_parse(s, ret, &why) < 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest", "'%s': %s", s, why);
+	if (ret_text)
+		*ret_text = s;
+	return 0;
+}
+
+/* pol with its rules replaced by rules, parsed and compiled again. Errors
+ * inside rule index `blame` are the request's fault at blame_field. */
+static int rebuild_policy(struct ctl_call *call, struct np_pol *pol, json_t *rules, size_t blame,
+			  const char *blame_field)
+{
+	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
+	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
+	_cleanup_json_ json_t *j = np_policy_to_json(pol->policy);
+	struct np_error err = {};
+	char prefix[32];
+	int r;
+
+	if (!j || json_object_set(j, "rules", rules) < 0)
+		return -ENOMEM;
+	r = np_policy_from_json(j, &p, &err);
+	if (r >= 0)
+		r = np_policy_compile(p, &c, &err);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		snprintf(prefix, sizeof(prefix), "rules[%zu]", blame);
+		if (blame_field && strncmp(err.field, prefix, strlen(prefix)) == 0)
+			return ctl_fail(call, NP_ERR_INVALID_PARAM, blame_field, "%s", err.message);
+		return fail_policy(call, NP_ERR_INVALID_POLICY, "policy", &err);
+	}
+	r = manager_policy_replace(call->m, pol, p, c);
+	if (r < 0)
+		return r;
+	TAKE_PTR(p);
+	TAKE_PTR(c);
+	return 0;
+}
+
+static json_t *rule_from_dest(const char *action, const struct np_dest_spec *d)
+{
+	_cleanup_json_ json_t *rule =
+	    json_pack("{s:s, s:[s], s:s}", "action", action, "to", d->to, "protocol", d->protocol);
+
+	if (!rule)
+		return NULL;
+	/* A port stays a string: the policy parser reads "443" and "80-90". */
+	if (d->ports[0] && json_object_set_new(rule, "ports", json_pack("[s]", d->ports)) < 0)
+		return NULL;
+	return TAKE_PTR(rule);
+}
+
+static int method_rule_add(struct ctl_call *call, json_t *params)
+{
+	_cleanup_json_ json_t *rules = NULL, *rule = NULL, *pj = NULL;
+	struct np_dest_spec d;
+	const char *action;
+	struct np_pol *pol;
+	size_t index;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"policy", "action", "dest", NULL});
+	if (r >= 0)
+		r = param_policy(call, params, "policy", &pol);
+	if (r >= 0)
+		r = param_string(call, params, "action", true, &action);
+	if (r < 0)
+		return r;
+	if (strcmp(action, "allow") != 0 && strcmp(action, "deny") != 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.action",
+				"must be \"allow\" or \"deny\", got '%s'", action);
+	r = param_dest(call, params, &d, NULL);
+	if (r < 0)
+		return r;
+	pj = np_policy_to_json(pol->policy);
+	rule = rule_from_dest(action, &d);
+	if (!pj || !rule)
+		return -ENOMEM;
+	rules = json_deep_copy(json_object_get(pj, "rules"));
+	if (!rules)
+		return -ENOMEM;
+	index = json_array_size(rules);
+	if (json_array_append(rules, rule) < 0)
+		return -ENOMEM;
+	r = rebuild_policy(call, pol, rules, index, "params.dest");
+	if (r < 0)
+		return r;
+	return set_result(call,
+			  json_pack("{s:s, s:I}", "policy", pol->policy->name, "index", (json_int_t)index));
+}
+
+static int method_rule_remove(struct ctl_call *call, json_t *params)
+{
+	_cleanup_json_ json_t *rules = NULL, *pj = NULL;
+	struct np_pol *pol;
+	json_t *idx;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"policy", "index", NULL});
+	if (r >= 0)
+		r = param_policy(call, params, "policy", &pol);
+	if (r < 0)
+		return r;
+	idx = json_object_get(params, "index");
+	if (!idx)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.index", "is required");
+	if (!json_is_integer(idx))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.index", "must be an integer, got %s",
+				json_type_name(idx));
+	if (json_integer_value(idx) < 0 || (size_t)json_integer_value(idx) >= pol->policy->n_rules)
+		return ctl_fail(call, NP_ERR_NO_SUCH_RULE, "params.index",
+				"policy '%s' has %zu rules; index %" JSON_INTEGER_FORMAT " does not exist",
+				pol->policy->name, pol->policy->n_rules, json_integer_value(idx));
+	pj = np_policy_to_json(pol->policy);
+	if (!pj)
+		return -ENOMEM;
+	rules = json_deep_copy(json_object_get(pj, "rules"));
+	if (!rules || json_array_remove(rules, (size_t)json_integer_value(idx)) < 0)
+		return -ENOMEM;
+	r = rebuild_policy(call, pol, rules, SIZE_MAX, NULL);
+	if (r < 0)
+		return r;
+	return set_result(call, json_pack("{s:s}", "policy", pol->policy->name));
+}
+
+/* ---- test ---- */
+
+struct probe {
+	uint8_t addr[16];
+	uint8_t proto; /* NP_PROTO_* */
+	uint16_t port;
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int parse_probe(struct ctl_call *call, json_t *params, struct probe *ret)
+{
+	struct np_dest_spec d;
+	const char *text;
+	unsigned long port;
+	char *end;
+	int r;
+
+	r = param_dest(call, params, &d, &text);
+	if (r < 0)
+		return r;
+	/* The parser says "any" when no protocol was given; here that means tcp. */
+	if (strcmp(d.protocol, "any") == 0 && ends_with(text, "/any"))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
+				"a test needs one protocol: tcp, udp or icmp");
+	if (strcmp(d.protocol, "tcp") == 0 || strcmp(d.protocol, "any") == 0)
+		ret->proto = NP_PROTO_TCP;
+	else if (strcmp(d.protocol, "udp") == 0)
+		ret->proto = NP_PROTO_UDP;
+	else if (strcmp(d.protocol, "icmp") == 0)
+		ret->proto = NP_PROTO_ICMP;
+	else
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
+				"protocol must be tcp, udp or icmp, got '%s'", d.protocol);
+	if (np_addr_parse(d.to, ret->addr) < 0)
+		return ctl_fail(
+		    call, NP_ERR_INVALID_PARAM, "params.dest",
+		    "'%s' is not one IP address (a test takes an address, not a prefix or an entity)", d.to);
+	ret->port = 0;
+	if (ret->proto == NP_PROTO_ICMP) {
+		if (d.ports[0])
+			return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest", "ICMP has no ports");
+		return 0;
+	}
+	if (!d.ports[0])
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
+				"a %s test needs one port, as in '%s%s%s:443/%s'", d.protocol,
+				strchr(d.to, ':') ? "[" : "", d.to, strchr(d.to, ':') ? "]" : "", d.protocol);
+	errno = 0;
+	port = strtoul(d.ports, &end, 10);
+	if (errno || *end || port < 1 || port > 65535)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
+				"needs one port 1..65535, got '%s'", d.ports);
+	ret->port = (uint16_t)port;
+	return 0;
+}
+
+static json_t *rule_json(const struct np_pol *pol, unsigned index)
+{
+	_cleanup_json_ json_t *pj = np_policy_to_json(pol->policy);
+
+	return pj ? json_incref(json_array_get(json_object_get(pj, "rules"), index)) : NULL;
+}
+
+static json_t *decide_json(const struct np_pol *pol, const struct probe *pr)
+{
+	uint16_t cell = np_compiled_decide(pol->compiled, pr->addr, pr->proto, pr->port);
+	unsigned rule = cell & NP_CELL_RULE_MASK;
+	bool by_default = rule == NP_CELL_RULE_DEFAULT;
+
+	return json_pack("{s:s, s:s, s:o, s:o, s:b}", "verdict", cell & NP_CELL_DENY ? "deny" : "allow",
+			 "policy", pol->policy->name, "rule", by_default ? json_null() : rule_json(pol, rule),
+			 "rule_index", by_default ? json_null() : json_integer(rule), "audit",
+			 pol->policy->audit);
+}
+
+static int method_test(struct ctl_call *call, json_t *params)
+{
+	_cleanup_(np_target_done) struct np_target t = {};
+	_cleanup_json_ json_t *res = NULL;
+	struct np_pol *pol = NULL;
+	struct np_bind *b = NULL;
+	struct probe pr;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"target", "policy", "dest", NULL});
+	if (r < 0)
+		return r;
+	if (!!json_object_get(params, "target") == !!json_object_get(params, "policy"))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target",
+				"give either a target or a policy (exactly one)");
+	if (json_object_get(params, "policy"))
+		r = param_policy(call, params, "policy", &pol);
+	else
+		r = param_target(call, params, "target", true, &t);
+	if (r >= 0)
+		r = parse_probe(call, params, &pr);
+	if (r < 0)
+		return r;
+	if (t.path) {
+		b = manager_binding_for_path(call->m, t.path);
+		if (!b)
+			return set_result(call,
+					  json_pack("{s:s, s:n, s:n, s:n, s:b, s:s, s:s}", "verdict", "allow",
+						    "policy", "rule", "rule_index", "audit", 0, "target",
+						    t.target, "reason", "no policy bound: allowed"));
+		pol = manager_policy_by_id(call->m, b->policy_id);
+		if (!pol)
+			return -ENOENT;
+	}
+	res = decide_json(pol, &pr);
+	if (!res)
+		return -ENOMEM;
+	if (b && (json_object_set_new(res, "target", json_string(t.target)) < 0 ||
+		  json_object_set_new(res, "bound_at", json_string(b->target)) < 0))
+		return -ENOMEM;
+	return set_result(call, TAKE_PTR(res));
+}
+
+/* ---- violations and stats ---- */
+
+struct vfilter {
+	uint64_t since_ns; /* CLOCK_REALTIME */
+	const char *target;
+	uint64_t cgroup_id;
+	json_t *out;
+};
+
+static bool matches_target(const char *filter, uint64_t filter_id, const char *target, uint64_t cgroup_id)
+{
+	if (!filter)
+		return true;
+	if (filter_id && cgroup_id == filter_id)
+		return true;
+	return target && target_matches(target, filter);
+}
+
+static int collect_violation(const struct violation *v, void *userdata)
+{
+	struct vfilter *f = userdata;
+
+	if (v->count == 0 || mono_to_realtime_ns(v->first_ns) < f->since_ns)
+		return 0;
+	if (!matches_target(f->target, f->cgroup_id, v->target, v->cgroup_id))
+		return 0;
+	return json_array_append_new(f->out, violation_to_json(v)) < 0 ? -ENOMEM : 0;
+}
+
+static int param_since(struct ctl_call *call, json_t *params, uint64_t *ret)
+{
+	json_t *v = json_object_get(params, "since");
+	double s;
+
+	*ret = 0;
+	if (!v)
+		return 0;
+	if (!json_is_number(v))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.since",
+				"must be a number of seconds since the epoch, got %s", json_type_name(v));
+	s = json_number_value(v);
+	if (s < 0 || s > 1e11)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.since",
+				"must be seconds since the epoch");
+	*ret = (uint64_t)(s * 1e9);
+	return 0;
+}
+
+static int method_violations(struct ctl_call *call, json_t *params)
+{
+	_cleanup_free_ char *target = NULL;
+	_cleanup_json_ json_t *arr = json_array();
+	struct vfilter f = {};
+	bool follow = false;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"since", "target", "follow", NULL});
+	if (r >= 0)
+		r = param_since(call, params, &f.since_ns);
+	if (r >= 0)
+		r = param_target_filter(call, params, &target, &f.cgroup_id);
+	if (r >= 0)
+		r = param_bool(call, params, "follow", &follow);
+	if (r < 0)
+		return r;
+	if (!arr)
+		return -ENOMEM;
+	f.target = target;
+	f.out = arr;
+	/* Following without "since" starts from now. */
+	if (!follow || json_object_get(params, "since")) {
+		r = violations_foreach(call->m->violations, collect_violation, &f);
+		if (r < 0)
+			return r;
+	}
+	if (follow) {
+		call->follow = true;
+		call->follow_target = TAKE_PTR(target);
+		call->follow_cgroup = f.cgroup_id;
+		call->backlog = TAKE_PTR(arr);
+		return set_result(call, json_pack("{s:b}", "following", 1));
+	}
+	return set_result(call, json_pack("{s:o, s:o}", "violations", TAKE_PTR(arr), "lost",
+					  counter(call->m, NP_CNT_EVENTS_LOST)));
+}
+
+struct sfilter {
+	struct manager *m;
+	const char *target;
+	uint64_t cgroup_id;
+	json_t *out;
+};
+
+static const char *proto_class_name(unsigned proto)
+{
+	switch (proto) {
+	case NP_PROTO_TCP:
+		return "tcp";
+	case NP_PROTO_UDP:
+		return "udp";
+	case NP_PROTO_ICMP:
+		return "icmp";
+	default:
+		return "other";
+	}
+}
+
+static int collect_stat(const struct np_stats_key *k, const struct np_stats_val *v, void *userdata)
+{
+	struct sfilter *f = userdata;
+	_cleanup_free_ char *target = manager_cgroup_target(f->m, k->cgroup_id);
+	char dest[64], seen[40];
+
+	if (!target)
+		return -ENOMEM;
+	if (!matches_target(f->target, f->cgroup_id, target, k->cgroup_id))
+		return 0;
+	np_addr_format(k->addr, dest, sizeof(dest));
+	format_realtime(mono_to_realtime_ns(v->last_ns), seen, sizeof(seen));
+	return json_array_append_new(f->out,
+				     json_pack("{s:s, s:I, s:s, s:i, s:s, s:I, s:I, s:s}", "target", target,
+					       "cgroup_id", (json_int_t)k->cgroup_id, "dest", dest, "port",
+					       (int)k->port, "protocol", proto_class_name(k->proto),
+					       "allowed", (json_int_t)v->allowed, "denied",
+					       (json_int_t)v->denied, "last_seen", seen)) < 0
+		   ? -ENOMEM
+		   : 0;
+}
+
+static int method_stats(struct ctl_call *call, json_t *params)
+{
+	_cleanup_free_ char *target = NULL;
+	_cleanup_json_ json_t *arr = json_array();
+	struct sfilter f = {.m = call->m};
+	bool reset = false;
+	int r;
+
+	r = check_params(call, params, (const char *const[]){"target", "reset", NULL});
+	if (r >= 0)
+		r = param_target_filter(call, params, &target, &f.cgroup_id);
+	if (r >= 0)
+		r = param_bool(call, params, "reset", &reset);
+	if (r < 0)
+		return r;
+	if (reset && !call->can_write)
+		return ctl_fail(call, NP_ERR_PERMISSION, "params.reset",
+				"permission denied: resetting counters needs root or the admin group");
+	if (!arr)
+		return -ENOMEM;
+	f.target = target;
+	f.out = arr;
+	r = np_dataplane_stats_foreach(call->m->dp, collect_stat, &f);
+	if (r < 0)
+		return r;
+	/* Read, then clear: the reply holds what the reset discarded. The
+	 * data plane can only clear every counter, so a reset with a target
+	 * clears the others too, and says so. */
+	if (reset) {
+		r = np_dataplane_stats_reset(call->m->dp);
+		if (r < 0)
+			return r;
+		log_info("Counters reset by uid %u.", call->uid);
+		return set_result(call, json_pack("{s:o, s:s}", "stats", TAKE_PTR(arr), "reset", "all"));
+	}
+	return set_result(call, json_pack("{s:o}", "stats", TAKE_PTR(arr)));
+}
+
+/* ---- the table ---- */
+
+static const struct ctl_method methods[] = {
+    {NP_CMD_STATUS, method_status, NP_PRIV_READ},
+    {NP_CMD_POLICY_LIST, method_policy_list, NP_PRIV_READ},
+    {NP_CMD_POLICY_SHOW, method_policy_show, NP_PRIV_READ},
+    {NP_CMD_POLICY_ADD, method_policy_add, NP_PRIV_WRITE},
+    {NP_CMD_POLICY_UPDATE, method_policy_update, NP_PRIV_WRITE},
+    {NP_CMD_POLICY_DELETE, method_policy_delete, NP_PRIV_WRITE},
+    {NP_CMD_APPLY, method_apply, NP_PRIV_WRITE},
+    {NP_CMD_UNBIND, method_unbind, NP_PRIV_WRITE},
+    {NP_CMD_BINDINGS, method_bindings, NP_PRIV_READ},
+    {NP_CMD_RULE_ADD, method_rule_add, NP_PRIV_WRITE},
+    {NP_CMD_RULE_REMOVE, method_rule_remove, NP_PRIV_WRITE},
+    {NP_CMD_TEST, method_test, NP_PRIV_READ},
+    {NP_CMD_VIOLATIONS, method_violations, NP_PRIV_READ},
+    {NP_CMD_STATS, method_stats, NP_PRIV_READ}, /* reset: checked in the method */
+};
+
+const struct ctl_method *ctl_method_find(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+		if (strcmp(methods[i].name, name) == 0)
+			return &methods[i];
+	return NULL;
+}

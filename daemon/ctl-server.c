@@ -1,0 +1,1032 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <systemd/sd-event.h>
+
+#include "cleanup-util.h"
+#include "ctl-server.h"
+#include "log.h"
+#include "manager.h"
+#include "violations.h"
+
+#define READ_CHUNK (64u * 1024)
+#define GROUPS_MAX 65536
+
+struct ctl_client {
+	struct ctl_server *server;
+	struct ctl_client *prev, *next;
+	int fd;
+	struct ucred cred;
+	bool can_write;
+	sd_event_source *io;
+	sd_event_source *idle;
+
+	char *in;
+	size_t in_len, in_cap, in_scanned;
+	char *out;
+	size_t out_len, out_off;
+
+	bool eof;     /* the peer shut its sending side */
+	bool closing; /* close once the queue is flushed */
+	bool dead;    /* close now */
+
+	bool follower;
+	json_t *follow_id;
+	char *follow_id_text; /* follow_id as JSON */
+	char *follow_target;
+	uint64_t follow_cgroup;
+	uint64_t missed;
+};
+
+struct ctl_server {
+	struct manager *m;
+	sd_event *event;
+	int listen_fd;
+	int spare_fd; /* given up to accept-and-refuse when out of fds */
+	sd_event_source *listen_source;
+	struct ctl_client *clients;
+	unsigned n_clients, n_followers;
+	gid_t admin_gid, socket_gid;
+	bool have_admin_gid, have_socket_gid;
+};
+
+int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_decref(call->error);
+	/* People read the message alone, so it names the field too. */
+	if (field)
+		call->error = np_proto_reply_error(call->id, code, field, "%s: %s", field, msg);
+	else
+		call->error = np_proto_reply_error(call->id, code, NULL, "%s", msg);
+	return -EINVAL;
+}
+
+/* ---- groups and credentials ---- */
+
+static int lookup_group(const char *name, gid_t *ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct group grp, *res = NULL;
+	size_t size = 4096;
+	int r;
+
+	for (;;) {
+		buf = malloc(size);
+		if (!buf)
+			return -ENOMEM;
+		r = getgrnam_r(name, &grp, buf, size, &res);
+		if (r != ERANGE)
+			break;
+		free(TAKE_PTR(buf));
+		size *= 2;
+	}
+	if (r > 0)
+		return -r;
+	if (!res)
+		return -ENOENT;
+	*ret = grp.gr_gid;
+	return 0;
+}
+
+void ctl_server_set_config(struct ctl_server *s, const struct np_config *c)
+{
+	int r;
+
+	s->have_admin_gid = false;
+	if (c->admin_group) {
+		r = lookup_group(c->admin_group, &s->admin_gid);
+		if (r < 0)
+			log_warning_errno(r, "Admin group '%s' does not exist; only root may change state.",
+					  c->admin_group);
+		s->have_admin_gid = r >= 0;
+	}
+	s->have_socket_gid = false;
+	if (c->socket_group) {
+		r = lookup_group(c->socket_group, &s->socket_gid);
+		if (r < 0)
+			log_debug_errno(r, "Socket group '%s' does not exist; it grants no access.",
+					c->socket_group);
+		s->have_socket_gid = r >= 0;
+	}
+}
+
+/* The peer uid's groups from the user database (getgrouplist), plus the
+ * peer's gid: never /proc/PID, which races with PID reuse. */
+static int peer_in_group(const struct ucred *uc, gid_t gid)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ gid_t *groups = NULL;
+	struct passwd pw, *res = NULL;
+	int n = 64, r;
+
+	if (uc->gid == gid)
+		return 1;
+	buf = malloc(16384);
+	if (!buf)
+		return -ENOMEM;
+	r = getpwuid_r(uc->uid, &pw, buf, 16384, &res);
+	if (r > 0)
+		return -r;
+	if (!res)
+		return 0;
+	for (;;) {
+		int want = n;
+
+		groups = calloc((size_t)n, sizeof(gid_t));
+		if (!groups)
+			return -ENOMEM;
+		if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0)
+			break;
+		free(TAKE_PTR(groups));
+		if (n <= want)
+			n = want * 2;
+		if (n > GROUPS_MAX)
+			return -E2BIG;
+	}
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* 1 write, 0 read, -EPERM none. */
+static int peer_privilege(struct ctl_server *s, const struct ucred *uc)
+{
+	int r;
+
+	if (uc->uid == 0)
+		return 1;
+	if (s->have_admin_gid) {
+		r = peer_in_group(uc, s->admin_gid);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return 1;
+	}
+	if (s->have_socket_gid) {
+		r = peer_in_group(uc, s->socket_gid);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			return 0;
+	}
+	return -EPERM;
+}
+
+/* ---- output ---- */
+
+static size_t out_pending(const struct ctl_client *c)
+{
+	return c->out_len - c->out_off;
+}
+
+static int out_append(struct ctl_client *c, const char *data, size_t len)
+{
+	char *p;
+
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	/* Compact when the sent part dominates, so the buffer does not creep. */
+	if (c->out_off > 0 && c->out_off >= out_pending(c)) {
+		memmove(c->out, c->out + c->out_off, out_pending(c));
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	p = realloc(c->out, c->out_len + len);
+	if (!p)
+		return -ENOMEM;
+	c->out = p;
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+	return 0;
+}
+
+static void client_update_events(struct ctl_client *c)
+{
+	uint32_t ev = 0;
+
+	if (c->dead)
+		return;
+	if (!c->eof && !c->closing)
+		ev |= EPOLLIN;
+	if (out_pending(c) > 0)
+		ev |= EPOLLOUT;
+	(void)sd_event_source_set_io_events(c->io, ev);
+}
+
+static int queue_line(struct ctl_client *c, const char *line, size_t len);
+
+static void client_flush(struct ctl_client *c)
+{
+	while (!c->dead && out_pending(c) > 0) {
+		ssize_t n = send(c->fd, c->out + c->out_off, out_pending(c), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				c->dead = true;
+			break;
+		}
+		c->out_off += (size_t)n;
+		/* A follower that caught up learns what it missed. */
+		if (out_pending(c) == 0 && c->missed > 0) {
+			_cleanup_json_ json_t *j =
+			    json_pack("{s:i, s:O, s:I}", "version", NP_PROTO_VERSION, "id",
+				      c->follow_id ?: json_null(), "missed", (json_int_t)c->missed);
+			_cleanup_free_ char *line = j ? np_proto_dump_line(j) : NULL;
+
+			if (line && out_append(c, line, strlen(line)) >= 0)
+				c->missed = 0;
+		}
+	}
+	client_update_events(c);
+}
+
+static int queue_line(struct ctl_client *c, const char *line, size_t len)
+{
+	int r;
+
+	if (c->dead)
+		return -EPIPE;
+	r = out_append(c, line, len);
+	if (r < 0) {
+		c->dead = true;
+		return r;
+	}
+	client_flush(c);
+	return 0;
+}
+
+/* A reply. A client that lets replies pile up beyond the limit is not
+ * reading: it is closed rather than allowed to grow our memory. */
+static void send_reply(struct ctl_client *c, json_t *reply)
+{
+	_cleanup_free_ char *line = NULL;
+
+	if (!reply) {
+		c->dead = true;
+		return;
+	}
+	if (out_pending(c) > NP_PROTO_CLIENT_OUT_MAX) {
+		log_debug("Client (uid %u, pid %d) does not read its replies; closing it.", c->cred.uid,
+			  c->cred.pid);
+		c->dead = true;
+		return;
+	}
+	line = np_proto_dump_line(reply);
+	if (!line) {
+		c->dead = true;
+		return;
+	}
+	(void)queue_line(c, line, strlen(line));
+}
+
+static void send_error(struct ctl_client *c, json_t *id, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void send_error(struct ctl_client *c, json_t *id, const char *code, const char *fmt, ...)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply = np_proto_reply_error(id, code, NULL, "%s", msg);
+	send_reply(c, reply);
+}
+
+/* ---- clients ---- */
+
+static struct ctl_client *client_free(struct ctl_client *c)
+{
+	struct ctl_server *s;
+
+	if (!c)
+		return NULL;
+	s = c->server;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_clients--;
+	if (c->follower)
+		s->n_followers--;
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->idle);
+	if (c->fd >= 0)
+		close(c->fd);
+	json_decref(c->follow_id);
+	free(c->follow_id_text);
+	free(c->follow_target);
+	free(c->in);
+	free(c->out);
+	free(c);
+	return NULL;
+}
+
+/* Every entry point ends here: frees the client once nothing more can or
+ * needs to be said to it. */
+static void client_settle(struct ctl_client *c)
+{
+	if (c->dead) {
+		client_free(c);
+		return;
+	}
+	if (out_pending(c) == 0 && (c->closing || (c->eof && !c->follower))) {
+		client_free(c);
+		return;
+	}
+	client_update_events(c);
+}
+
+static void start_following(struct ctl_client *c, struct ctl_call *call)
+{
+	size_t i;
+	json_t *v;
+
+	if (!c->follower)
+		c->server->n_followers++;
+	c->follower = true;
+	json_decref(c->follow_id);
+	c->follow_id = json_incref(call->id);
+	free(c->follow_id_text);
+	c->follow_id_text = json_dumps(call->id, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!c->follow_id_text) {
+		c->dead = true;
+		return;
+	}
+	free(c->follow_target);
+	c->follow_target = TAKE_PTR(call->follow_target);
+	c->follow_cgroup = call->follow_cgroup;
+	json_array_foreach(call->backlog, i, v)
+	{
+		_cleanup_json_ json_t *j =
+		    json_pack("{s:i, s:O, s:O}", "version", NP_PROTO_VERSION, "id", call->id, "event", v);
+		_cleanup_free_ char *line = j ? np_proto_dump_line(j) : NULL;
+
+		if (!line || out_pending(c) + strlen(line) > NP_PROTO_CLIENT_OUT_MAX)
+			c->missed++;
+		else
+			(void)queue_line(c, line, strlen(line));
+	}
+}
+
+/* Steps 3 to 5 of the validation order; the method does 7. */
+static int check_envelope(struct ctl_client *c, json_t *req, json_t **ret_id, const char **ret_command,
+			  json_t **ret_params)
+{
+	json_t *id, *version, *command, *params;
+
+	if (!json_is_object(req)) {
+		send_error(c, NULL, NP_ERR_INVALID_REQUEST, "a request must be a JSON object");
+		return -EINVAL;
+	}
+	id = json_object_get(req, "id");
+	if (!id || !(json_is_integer(id) || json_is_string(id))) {
+		send_error(c, NULL, NP_ERR_INVALID_REQUEST, "\"id\" is required: an integer or a string");
+		return -EINVAL;
+	}
+	version = json_object_get(req, "version");
+	if (!json_is_integer(version)) {
+		send_error(c, id, NP_ERR_INVALID_REQUEST,
+			   "\"version\" is required: an integer (this daemon speaks %d)", NP_PROTO_VERSION);
+		return -EINVAL;
+	}
+	command = json_object_get(req, "command");
+	if (!json_is_string(command)) {
+		send_error(c, id, NP_ERR_INVALID_REQUEST, "\"command\" is required: a string");
+		return -EINVAL;
+	}
+	if (json_string_length(command) != strlen(json_string_value(command))) {
+		send_error(c, id, NP_ERR_UNKNOWN_COMMAND, "unknown command (it contains a NUL character)");
+		return -EINVAL;
+	}
+	params = json_object_get(req, "params");
+	if (params && !json_is_object(params)) {
+		send_error(c, id, NP_ERR_INVALID_REQUEST, "\"params\" must be an object");
+		return -EINVAL;
+	}
+	if (json_integer_value(version) != NP_PROTO_VERSION) {
+		_cleanup_json_ json_t *reply = np_proto_reply_error(
+		    id, NP_ERR_BAD_VERSION, "version",
+		    "protocol version %" JSON_INTEGER_FORMAT " is not supported; this daemon speaks %d",
+		    json_integer_value(version), NP_PROTO_VERSION);
+
+		if (reply)
+			json_object_set_new(json_object_get(reply, "error"), "supported",
+					    json_integer(NP_PROTO_VERSION));
+		send_reply(c, reply);
+		return -EPROTONOSUPPORT;
+	}
+	*ret_id = id;
+	*ret_command = json_string_value(command);
+	*ret_params = params;
+	return 0;
+}
+
+/* The path of the first string in j with an embedded NUL: C code past this
+ * point would see a silently shortened string. */
+static bool find_nul(json_t *j, char *path, size_t size)
+{
+	size_t len = strlen(path), i;
+	const char *key;
+	json_t *v;
+
+	if (json_is_string(j))
+		return json_string_length(j) != strlen(json_string_value(j));
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+		{
+			snprintf(path + len, size - len, "[%zu]", i);
+			if (find_nul(v, path, size))
+				return true;
+		}
+	} else if (json_is_object(j)) {
+		json_object_foreach(j, key, v)
+		{
+			snprintf(path + len, size - len, ".%s", key);
+			if (find_nul(v, path, size))
+				return true;
+		}
+	}
+	path[len] = '\0';
+	return false;
+}
+
+static void call_done(struct ctl_call *call)
+{
+	json_decref(call->result);
+	json_decref(call->error);
+	json_decref(call->backlog);
+	free(call->follow_target);
+}
+
+static void dispatch(struct ctl_client *c, json_t *id, const char *command, json_t *params)
+{
+	_cleanup_(call_done) struct ctl_call call = {
+	    .m = c->server->m,
+	    .server = c->server,
+	    .id = id,
+	    .uid = c->cred.uid,
+	    .can_write = c->can_write,
+	};
+	_cleanup_json_ json_t *empty = NULL, *reply = NULL;
+	const struct ctl_method *method = ctl_method_find(command);
+	char path[256];
+	int r;
+
+	if (!method) {
+		send_error(c, id, NP_ERR_UNKNOWN_COMMAND, "unknown command '%s'", command);
+		return;
+	}
+	if (method->privilege == NP_PRIV_WRITE && !c->can_write) {
+		send_error(c, id, NP_ERR_PERMISSION,
+			   "permission denied: '%s' changes state, which needs root or the admin group",
+			   command);
+		return;
+	}
+	strcpy(path, "params");
+	if (params && find_nul(params, path, sizeof(path))) {
+		reply = np_proto_reply_error(id, NP_ERR_INVALID_PARAM, path,
+					     "%s: a string must not contain NUL characters", path);
+		send_reply(c, reply);
+		return;
+	}
+	if (!params) {
+		params = empty = json_object();
+		if (!params) {
+			c->dead = true;
+			return;
+		}
+	}
+	log_debug("uid %u (pid %d): %s", c->cred.uid, c->cred.pid, command);
+	r = method->fn(&call, params);
+	if (r < 0 && call.error)
+		reply = TAKE_PTR(call.error);
+	else if (r < 0)
+		reply = np_proto_reply_error(id, NP_ERR_INTERNAL, NULL, "%s failed: %s (nothing was changed)",
+					     command, strerror(-r));
+	else
+		reply = np_proto_reply_ok(id, TAKE_PTR(call.result));
+	send_reply(c, reply);
+	if (r >= 0 && call.follow && !c->dead)
+		start_following(c, &call);
+}
+
+static void handle_line(struct ctl_client *c, const char *line, size_t len)
+{
+	_cleanup_json_ json_t *req = NULL;
+	const char *command;
+	json_t *id, *params;
+	json_error_t jerr;
+
+	/* NULs are allowed here so that "status\u0000" is an unknown command
+	 * rather than a parse error; dispatch() keeps them out of params. */
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (!req) {
+		send_error(c, NULL, NP_ERR_INVALID_JSON, "invalid JSON at column %d: %s", jerr.column,
+			   jerr.text);
+		return;
+	}
+	if (check_envelope(c, req, &id, &command, &params) < 0)
+		return;
+	dispatch(c, id, command, params);
+}
+
+static void too_large(struct ctl_client *c)
+{
+	send_error(c, NULL, NP_ERR_TOO_LARGE, "a request line may be at most %u bytes", NP_PROTO_MAX_MSG);
+	c->closing = true;
+}
+
+/* Handles every complete line in the input buffer; keeps the partial rest. */
+static void process_input(struct ctl_client *c)
+{
+	size_t start = 0;
+
+	while (!c->dead && !c->closing) {
+		char *nl = memchr(c->in + c->in_scanned, '\n', c->in_len - c->in_scanned);
+		size_t len;
+
+		if (!nl) {
+			c->in_scanned = c->in_len;
+			break;
+		}
+		len = (size_t)(nl - (c->in + start));
+		c->in_scanned = (size_t)(nl - c->in) + 1;
+		if (len > NP_PROTO_MAX_MSG) {
+			too_large(c);
+			break;
+		}
+		handle_line(c, c->in + start, len);
+		start = c->in_scanned;
+	}
+	if (start > 0) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+		c->in_scanned -= start;
+	}
+	if (!c->closing && c->in_len > NP_PROTO_MAX_MSG)
+		too_large(c);
+}
+
+static void arm_idle(struct ctl_client *c)
+{
+	uint64_t now;
+
+	if (c->in_len == 0 || c->closing || c->dead) {
+		(void)sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
+		return;
+	}
+	/* Idle, not total: the deadline moves with every byte received. */
+	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &now);
+	(void)sd_event_source_set_time(c->idle, now + NP_PROTO_IDLE_TIMEOUT_SEC * 1000000ull);
+	(void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+}
+
+static int grow_input(struct ctl_client *c)
+{
+	size_t cap;
+	char *p;
+
+	if (c->in_cap - c->in_len >= READ_CHUNK)
+		return 0;
+	cap = c->in_cap ? c->in_cap * 2 : 2 * READ_CHUNK;
+	/* Room for one full line plus one read: past that it is TooLarge. */
+	if (cap > NP_PROTO_MAX_MSG + 2 * READ_CHUNK)
+		cap = NP_PROTO_MAX_MSG + 2 * READ_CHUNK;
+	if (cap <= c->in_cap)
+		return 0;
+	p = realloc(c->in, cap);
+	if (!p)
+		return -ENOMEM;
+	c->in = p;
+	c->in_cap = cap;
+	return 0;
+}
+
+static void client_read(struct ctl_client *c)
+{
+	ssize_t n;
+
+	if (grow_input(c) < 0) {
+		c->dead = true;
+		return;
+	}
+	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			c->dead = true;
+		return;
+	}
+	if (n == 0) {
+		c->eof = true;
+		/* A last request without its '\n' still counts. */
+		if (c->in_len > 0 && !c->closing) {
+			handle_line(c, c->in, c->in_len);
+			c->in_len = c->in_scanned = 0;
+		}
+		arm_idle(c);
+		return;
+	}
+	c->in_len += (size_t)n;
+	process_input(c);
+	arm_idle(c);
+}
+
+static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct ctl_client *c = userdata;
+
+	if (revents & EPOLLOUT)
+		client_flush(c);
+	if (!c->dead && !c->eof && !c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		client_read(c);
+	/* Both directions gone: nothing we queue can arrive any more. */
+	if (revents & (EPOLLHUP | EPOLLERR))
+		c->dead = true;
+	client_settle(c);
+	return 0;
+}
+
+static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct ctl_client *c = userdata;
+
+	log_debug("Client (uid %u, pid %d) sent half a request and went quiet; closing it.", c->cred.uid,
+		  c->cred.pid);
+	c->dead = true;
+	client_settle(c);
+	return 0;
+}
+
+/* Refusals are one best-effort line: the client gets no queue. */
+static void refuse(int fd, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(int fd, const char *code, const char *fmt, ...)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_free_ char *line = NULL;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply = np_proto_reply_error(NULL, code, NULL, "%s", msg);
+	line = reply ? np_proto_dump_line(reply) : NULL;
+	if (line)
+		(void)send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static unsigned clients_of_uid(struct ctl_server *s, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (struct ctl_client *c = s->clients; c; c = c->next)
+		n += c->cred.uid == uid;
+	return n;
+}
+
+static int client_new(struct ctl_server *s, int fd, const struct ucred *uc, bool can_write)
+{
+	struct ctl_client *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct ctl_client){.server = s, .fd = fd, .cred = *uc, .can_write = can_write};
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	s->n_clients++;
+	r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_client_io, c);
+	if (r >= 0)
+		r = sd_event_add_time(s->event, &c->idle, CLOCK_MONOTONIC, UINT64_MAX, 1000000,
+				      on_client_idle, c);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
+	if (r < 0) {
+		c->fd = -EBADF; /* the caller closes it */
+		client_free(c);
+		return r;
+	}
+	return 0;
+}
+
+/* Steps 1 (credentials) and the client limits, before reading a byte. */
+static void admit(struct ctl_server *s, int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	int priv, r;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		log_warning_errno(-errno, "Failed to read a client's credentials, closing it: %m");
+		close(fd);
+		return;
+	}
+	priv = peer_privilege(s, &uc);
+	if (priv < 0) {
+		if (priv != -EPERM)
+			log_warning_errno(priv, "Failed to look up uid %u's groups, refusing it: %m", uc.uid);
+		refuse(fd, NP_ERR_PERMISSION,
+		       "permission denied: uid %u is neither root nor in netpold's admin or socket group",
+		       uc.uid);
+		close(fd);
+		return;
+	}
+	if (s->n_clients >= NP_PROTO_MAX_CLIENTS ||
+	    clients_of_uid(s, uc.uid) >= NP_PROTO_MAX_CLIENTS_PER_UID) {
+		refuse(fd, NP_ERR_TOO_MANY_CLIENTS, "too many clients (at most %d, %d per uid)",
+		       NP_PROTO_MAX_CLIENTS, NP_PROTO_MAX_CLIENTS_PER_UID);
+		close(fd);
+		return;
+	}
+	r = client_new(s, fd, &uc, priv > 0);
+	if (r < 0) {
+		log_warning_errno(r, "Failed to set up a client, closing it: %m");
+		close(fd);
+	}
+}
+
+static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct ctl_server *s = userdata;
+	int cfd;
+
+	cfd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
+		/* The listening socket stays readable while the connection
+		 * waits: take it with the spare fd and drop it, rather than
+		 * spin. */
+		close(s->spare_fd);
+		cfd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd >= 0)
+			close(cfd);
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		log_warning("Out of file descriptors; refused a client.");
+		return 0;
+	}
+	if (cfd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warning_errno(-errno, "Failed to accept a client, ignoring: %m");
+		return 0;
+	}
+	admit(s, cfd);
+	return 0;
+}
+
+void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation *v, json_t *json)
+{
+	_cleanup_free_ char *event = NULL;
+	struct ctl_client *c, *next;
+
+	if (s->n_followers == 0)
+		return;
+	/* Serialized once; only the id differs between followers. */
+	event = json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!event)
+		return;
+	for (c = s->clients; c; c = next) {
+		_cleanup_free_ char *line = NULL;
+		int n;
+
+		next = c->next;
+		if (!c->follower || c->dead)
+			continue;
+		if (c->follow_target && v->cgroup_id != c->follow_cgroup &&
+		    !(v->target && target_matches(v->target, c->follow_target)))
+			continue;
+		/* A slow follower loses events, counted, instead of slowing us;
+		 * once it lost one, it gets nothing until it caught up. */
+		if (c->missed > 0 || out_pending(c) >= NP_PROTO_CLIENT_OUT_MAX) {
+			c->missed++;
+			continue;
+		}
+		n = asprintf(&line, "{\"version\":%d,\"id\":%s,\"event\":%s}\n", NP_PROTO_VERSION,
+			     c->follow_id_text, event);
+		if (n < 0) {
+			line = NULL;
+			continue;
+		}
+		(void)queue_line(c, line, (size_t)n);
+		client_settle(c);
+	}
+}
+
+unsigned ctl_server_n_clients(const struct ctl_server *s)
+{
+	return s->n_clients;
+}
+
+unsigned ctl_server_n_followers(const struct ctl_server *s)
+{
+	return s->n_followers;
+}
+
+struct ctl_server *ctl_server_free(struct ctl_server *s)
+{
+	if (!s)
+		return NULL;
+	while (s->clients)
+		client_free(s->clients);
+	sd_event_source_disable_unref(s->listen_source);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	sd_event_unref(s->event);
+	free(s);
+	return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct ctl_server *, ctl_server_free);
+
+int ctl_server_new(struct manager *m, int listen_fd, struct ctl_server **ret)
+{
+	_cleanup_(ctl_server_freep) struct ctl_server *s = NULL;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->m = m;
+	s->event = sd_event_ref(m->event);
+	s->listen_fd = listen_fd;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ctl_server_set_config(s, &m->config);
+	r = sd_event_add_io(s->event, &s->listen_source, listen_fd, EPOLLIN, on_listen, s);
+	if (r < 0) {
+		s->listen_fd = -EBADF; /* still the caller's */
+		return r;
+	}
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+/* ---- the socket file ---- */
+
+static int make_parent_dir(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A socket file left by a crashed daemon is removed; one that answers
+ * belongs to a running daemon. */
+static int clear_stale_socket(const char *path, const struct sockaddr_un *sa, socklen_t salen)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, salen) == 0)
+		return -EADDRINUSE;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* The on-disk form of a POSIX ACL (linux/posix_acl_xattr.h), so that no
+ * libacl is needed for one entry. */
+#define ACL_XATTR_VERSION 2
+enum {
+	ACL_TAG_USER_OBJ = 0x01,
+	ACL_TAG_GROUP_OBJ = 0x04,
+	ACL_TAG_GROUP = 0x08,
+	ACL_TAG_MASK = 0x10,
+	ACL_TAG_OTHER = 0x20
+};
+
+struct acl_entry {
+	uint16_t tag, perm;
+	uint32_t id;
+};
+
+static struct acl_entry acl_entry(uint16_t tag, unsigned perm, uint32_t id)
+{
+	return (struct acl_entry){htole16(tag), htole16((uint16_t)perm), htole32(id)};
+}
+
+/* Admins need not be in the socket group: an ACL entry lets the admin
+ * group connect too (netpold still checks every peer itself). */
+int ctl_socket_grant_admin(const char *path, const struct np_config *config)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[5];
+	} __attribute__((packed)) acl;
+	gid_t admin, sock = (gid_t)-1;
+	struct stat st;
+	unsigned group;
+
+	if (!config->admin_group || lookup_group(config->admin_group, &admin) < 0)
+		return 0;
+	if (config->socket_group && lookup_group(config->socket_group, &sock) >= 0 && sock == admin)
+		return 0;
+	if (stat(path, &st) < 0)
+		return log_warning_errno(-errno, "Failed to stat '%s': %m", path);
+	group = (st.st_mode >> 3) & 7;
+	acl.version = htole32(ACL_XATTR_VERSION);
+	/* Sorted by tag, as the kernel wants them. */
+	acl.e[0] = acl_entry(ACL_TAG_USER_OBJ, (st.st_mode >> 6) & 7, (uint32_t)-1);
+	acl.e[1] = acl_entry(ACL_TAG_GROUP_OBJ, group, (uint32_t)-1);
+	acl.e[2] = acl_entry(ACL_TAG_GROUP, 6, admin);
+	acl.e[3] = acl_entry(ACL_TAG_MASK, group | 6, (uint32_t)-1);
+	acl.e[4] = acl_entry(ACL_TAG_OTHER, st.st_mode & 7, (uint32_t)-1);
+	if (setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0)
+		return log_warning_errno(-errno,
+					 "Failed to let admin group '%s' reach '%s' (%m); its members "
+					 "must also be in the socket group.",
+					 config->admin_group, path);
+	return 0;
+}
+
+int ctl_socket_listen(const char *path, const struct np_config *config, int *ret_fd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -EBADF;
+	socklen_t salen;
+	mode_t old_umask, mode = config->socket_mode;
+	gid_t gid = 0;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return log_error_errno(-ENAMETOOLONG, "Socket path '%s' is too long.", path);
+	strcpy(sa.sun_path, path);
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+
+	if (!config->socket_group || lookup_group(config->socket_group, &gid) < 0) {
+		if (config->socket_group)
+			log_warning(
+			    "Socket group '%s' does not exist; the socket is for root only (mode 0600).",
+			    config->socket_group);
+		gid = 0;
+		mode = 0600;
+	}
+	r = make_parent_dir(path);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the directory of '%s': %m", path);
+	r = clear_stale_socket(path, &sa, salen);
+	if (r == -EADDRINUSE)
+		return log_error_errno(r, "Another netpold already listens on '%s'.", path);
+	if (r < 0)
+		return log_error_errno(r, "Cannot use '%s' for the socket: %m", path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return log_error_errno(-errno, "Failed to create the control socket: %m");
+	/* Born root-only; widened once owner and group are right. */
+	old_umask = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, salen) < 0 ? -errno : 0;
+	umask(old_umask);
+	if (r < 0)
+		return log_error_errno(r, "Failed to bind the control socket to '%s': %m", path);
+	if (chown(path, 0, gid) < 0 || chmod(path, mode) < 0)
+		return log_error_errno(-errno, "Failed to set the owner and mode of '%s': %m", path);
+	(void)ctl_socket_grant_admin(path, config);
+	if (listen(fd, SOMAXCONN) < 0)
+		return log_error_errno(-errno, "Failed to listen on '%s': %m", path);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}

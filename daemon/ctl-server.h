@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The control socket (docs/protocol.md): accept with SO_PEERCRED, line
+ * framing with hard limits, a bounded output queue per client, validation
+ * in the documented order, then dispatch through ctl-methods.c's table.
+ * Never blocks on a client: every socket is non-blocking, and EPOLLOUT is
+ * only asked for while output is queued.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "netpol-proto.h"
+
+struct manager;
+struct violation;
+struct ctl_server;
+struct ctl_client;
+
+/* One request on its way through a method. */
+struct ctl_call {
+	struct manager *m;
+	struct ctl_server *server;
+	json_t *id;
+	uid_t uid;
+	bool can_write;
+	json_t *result; /* set by a method that succeeds */
+	json_t *error;	/* set by ctl_fail() */
+	/* violations with follow: the client becomes a follower after the reply */
+	bool follow;
+	char *follow_target; /* filter, NULL for every target */
+	uint64_t follow_cgroup;
+	json_t *backlog; /* violations to stream right after the reply */
+};
+
+typedef int (*ctl_method_fn)(struct ctl_call *call, json_t *params);
+
+struct ctl_method {
+	const char *name;
+	ctl_method_fn fn;
+	enum np_privilege privilege;
+};
+
+/* ctl-methods.c */
+const struct ctl_method *ctl_method_find(const char *name);
+
+/* Sets the call's error reply; returns -EINVAL so that a method can
+ * `return ctl_fail(...)`. */
+int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Creates the socket file (mode and group from the configuration; 0600 and
+ * root only if the group does not exist). Logs. */
+int ctl_socket_listen(const char *path, const struct np_config *config, int *ret_fd);
+/* Lets the admin group connect to the socket file too (a POSIX ACL entry),
+ * when it is not the socket's group. Logs a failure as a warning. */
+int ctl_socket_grant_admin(const char *path, const struct np_config *config);
+
+int ctl_server_new(struct manager *m, int listen_fd, struct ctl_server **ret);
+struct ctl_server *ctl_server_free(struct ctl_server *s);
+/* Looks the configured groups up again (startup, SIGHUP). */
+void ctl_server_set_config(struct ctl_server *s, const struct np_config *config);
+void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation *v, json_t *json);
+unsigned ctl_server_n_clients(const struct ctl_server *s);
+unsigned ctl_server_n_followers(const struct ctl_server *s);

@@ -1,0 +1,1144 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "cleanup-util.h"
+#include "ctl-server.h"
+#include "log.h"
+#include "manager.h"
+#include "state.h"
+#include "violations.h"
+
+#define STATE_FILE     "state.json"
+#define STATE_VERSION  1
+#define STATE_MAX      (256u * 1024 * 1024)
+#define CG_WALK_MAX    200000
+#define CG_WALK_DEPTH  64
+#define CG_REWALK_USEC (2ull * 1000000)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static uint64_t now_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static struct np_pol *pol_free(struct np_pol *pol)
+{
+	if (!pol)
+		return NULL;
+	np_policy_free(pol->policy);
+	np_compiled_free(pol->compiled);
+	free(pol);
+	return NULL;
+}
+
+static void bind_done(struct np_bind *b)
+{
+	free(b->target);
+	free(b->path);
+}
+
+void np_target_done(struct np_target *t)
+{
+	free(t->target);
+	free(t->path);
+	*t = (struct np_target){};
+}
+
+static void cg_names_clear(struct manager *m)
+{
+	for (size_t i = 0; i < m->n_cg_names; i++)
+		free(m->cg_names[i].target);
+	free(m->cg_names);
+	m->cg_names = NULL;
+	m->n_cg_names = 0;
+}
+
+struct manager *manager_free(struct manager *m)
+{
+	if (!m)
+		return NULL;
+	m->server = ctl_server_free(m->server);
+	sd_event_source_disable_unref(m->events_source);
+	violations_free(m->violations);
+	for (unsigned i = 0; i < NP_MAX_POLICIES; i++)
+		pol_free(m->pols[i]);
+	for (size_t i = 0; i < m->n_binds; i++)
+		bind_done(&m->binds[i]);
+	free(m->binds);
+	cg_names_clear(m);
+	np_dataplane_free(m->dp);
+	config_done(&m->config);
+	free(m->state_dir);
+	free(m->cgroup_root);
+	free(m->attach_cgroup);
+	sd_event_unref(m->event);
+	free(m);
+	return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+
+/* ---- opening the data plane ---- */
+
+static int open_failed(int r, const struct manager *m, const char *pin_dir)
+{
+	switch (r) {
+	case -ENOMEDIUM:
+		return log_error_errno(r, "No cgroup2 file system is mounted; netpol needs cgroup2.");
+	case -EPROTO:
+		return log_error_errno(r, "cgroup2 socket matching is disabled (cgroup-v1 net_cls/net_prio in "
+					  "use); netpol cannot work on this host.");
+	case -ESTALE:
+		return log_error_errno(r,
+				       "The pinned maps in '%s' were created by an incompatible netpold (ABI "
+				       "differs); remove them to start afresh.",
+				       pin_dir);
+	case -EXDEV:
+		return log_error_errno(r, "The attach cgroup '%s' is not a directory on the cgroup2 mount.",
+				       m->attach_cgroup);
+	case -EEXIST:
+		return log_error_errno(r,
+				       "The pinned links belong to another attach cgroup than '%s'; use that "
+				       "one or remove the pins.",
+				       m->attach_cgroup);
+	case -EPERM:
+	case -EACCES:
+		return log_error_errno(r, "Failed to load the BPF programs: %m (netpold needs root, or "
+					  "CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_PERFMON).");
+	default:
+		return log_error_errno(r, "Failed to load or attach the BPF programs: %m");
+	}
+}
+
+/* The host checks, done here first so that each failure has its own message. */
+static int check_host(char **ret_mount)
+{
+	int r;
+
+	r = np_cgroup2_mount(ret_mount);
+	if (r == -ENOMEDIUM)
+		return log_error_errno(r, "No cgroup2 file system is mounted; netpol needs cgroup2.");
+	if (r < 0)
+		return log_error_errno(r, "Failed to find the cgroup2 mount: %m");
+	r = np_cgroup_socket_matching_ok();
+	if (r == -EPROTO)
+		return log_error_errno(
+		    r, "A cgroup-v1 hierarchy with net_cls or net_prio is in use, which "
+		       "switches cgroup2 socket matching off; netpol cannot work on this host. "
+		       "Unmount it (and boot with cgroup_no_v1=net_cls,net_prio).");
+	if (r < 0)
+		return log_error_errno(r, "Failed to check the cgroup-v1 hierarchies: %m");
+	return 0;
+}
+
+static int path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n > 0 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **ret)
+{
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	_cleanup_free_ char *mount = NULL;
+	struct np_dataplane_opts dpo = {.pin_dir = opts->pin_dir};
+	int r;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return log_oom();
+	m->event = sd_event_ref(e);
+	m->started_usec = now_usec(CLOCK_REALTIME);
+	r = config_init(&m->config);
+	if (r < 0)
+		return log_oom();
+	m->state_dir = strdup(opts->state_dir);
+	if (!m->state_dir)
+		return log_oom();
+
+	r = check_host(&mount);
+	if (r < 0)
+		return r;
+	/* Canonical paths, so that "below the attach cgroup" is a prefix test. */
+	m->attach_cgroup = realpath(opts->attach_cgroup ?: mount, NULL);
+	if (!m->attach_cgroup)
+		return log_error_errno(-errno, "Cannot use '%s' as the attach cgroup: %m",
+				       opts->attach_cgroup ?: mount);
+	m->cgroup_root = realpath(opts->cgroup_root ?: mount, NULL);
+	if (!m->cgroup_root)
+		return log_error_errno(-errno, "Cannot use '%s' as the cgroup root: %m",
+				       opts->cgroup_root ?: mount);
+	if (!path_below(m->attach_cgroup, m->cgroup_root))
+		return log_error_errno(-EXDEV, "The attach cgroup '%s' is not below the cgroup root '%s'.",
+				       m->attach_cgroup, m->cgroup_root);
+
+	dpo.attach_cgroup = m->attach_cgroup;
+	r = np_dataplane_open(&dpo, &m->dp, &m->adopted);
+	if (r < 0)
+		return open_failed(r, m, opts->pin_dir ?: NP_PIN_DIR_DEFAULT);
+	log_info("%s the data plane in '%s', attached at '%s'.", m->adopted ? "Adopted" : "Created",
+		 np_dataplane_pin_dir(m->dp), m->attach_cgroup);
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+/* ---- registry ---- */
+
+struct np_pol *manager_policy_by_name(struct manager *m, const char *name)
+{
+	for (unsigned i = 1; i < NP_MAX_POLICIES; i++)
+		if (m->pols[i] && strcmp(m->pols[i]->policy->name, name) == 0)
+			return m->pols[i];
+	return NULL;
+}
+
+struct np_pol *manager_policy_by_id(struct manager *m, uint32_t id)
+{
+	return id > 0 && id < NP_MAX_POLICIES ? m->pols[id] : NULL;
+}
+
+static int free_policy_id(struct manager *m, uint32_t *ret)
+{
+	for (uint32_t i = 1; i < NP_MAX_POLICIES; i++)
+		if (!m->pols[i]) {
+			*ret = i;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+static int register_policy(struct manager *m, uint32_t id, struct np_policy *p, struct np_compiled *c,
+			   struct np_pol **ret)
+{
+	struct np_pol *pol = calloc(1, sizeof(*pol));
+
+	if (!pol)
+		return -ENOMEM;
+	*pol = (struct np_pol){.id = id, .policy = p, .compiled = c};
+	m->pols[id] = pol;
+	m->n_pols++;
+	if (ret)
+		*ret = pol;
+	return 0;
+}
+
+static void unregister_policy(struct manager *m, struct np_pol *pol, bool free_content)
+{
+	m->pols[pol->id] = NULL;
+	m->n_pols--;
+	if (!free_content) {
+		pol->policy = NULL;
+		pol->compiled = NULL;
+	}
+	pol_free(pol);
+}
+
+int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret)
+{
+	struct np_pol *pol;
+	uint32_t id;
+	int r;
+
+	r = free_policy_id(m, &id);
+	if (r < 0)
+		return r;
+	r = np_dataplane_install(m->dp, id, p->name, c);
+	if (r < 0)
+		return log_error_errno(r, "Failed to install policy '%s' as id %u: %m", p->name, id);
+	r = register_policy(m, id, p, c, &pol);
+	if (r < 0) {
+		(void)np_dataplane_remove(m->dp, id);
+		return log_oom();
+	}
+	r = manager_save(m);
+	if (r < 0) {
+		unregister_policy(m, pol, false);
+		(void)np_dataplane_remove(m->dp, id);
+		return r;
+	}
+	log_info("Added policy '%s' (id %u, %zu entries).", p->name, id, c->n_entries);
+	if (ret)
+		*ret = pol;
+	return 0;
+}
+
+int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_policy *p, struct np_compiled *c)
+{
+	struct np_policy *old_p = pol->policy;
+	struct np_compiled *old_c = pol->compiled;
+	int r;
+
+	r = np_dataplane_install(m->dp, pol->id, p->name, c);
+	if (r < 0)
+		return log_error_errno(r, "Failed to install the new version of policy '%s': %m", p->name);
+	pol->policy = p;
+	pol->compiled = c;
+	r = manager_save(m);
+	if (r < 0) {
+		pol->policy = old_p;
+		pol->compiled = old_c;
+		if (np_dataplane_install(m->dp, pol->id, old_p->name, old_c) < 0)
+			log_error(
+			    "Failed to roll policy '%s' back after a failed save; the kernel runs the new "
+			    "version.",
+			    old_p->name);
+		return r;
+	}
+	np_policy_free(old_p);
+	np_compiled_free(old_c);
+	log_info("Updated policy '%s' (id %u, %zu entries).", p->name, pol->id, c->n_entries);
+	return 0;
+}
+
+int manager_policy_delete(struct manager *m, struct np_pol *pol)
+{
+	_cleanup_free_ char *name = strdup(pol->policy->name);
+	uint32_t id = pol->id;
+	int r;
+
+	if (!name)
+		return log_oom();
+	if (pol->n_bound > 0)
+		return -EBUSY;
+	r = np_dataplane_remove(m->dp, id);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "Failed to remove policy '%s' from the kernel: %m", name);
+	m->pols[id] = NULL;
+	m->n_pols--;
+	r = manager_save(m);
+	if (r < 0) {
+		m->pols[id] = pol;
+		m->n_pols++;
+		(void)np_dataplane_install(m->dp, id, name, pol->compiled);
+		return r;
+	}
+	pol_free(pol);
+	log_info("Deleted policy '%s' (id %u).", name, id);
+	return 0;
+}
+
+/* ---- targets ---- */
+
+/* "cgroup:/a//b/./c/" -> "/a/b/c"; ".." is refused rather than resolved,
+ * so that a target can never climb out of the tree it names. */
+static int normalize_cgroup_path(const char *s, char **ret, const char **why)
+{
+	_cleanup_free_ char *out = NULL;
+	size_t n = 0, len = strlen(s);
+
+	if (s[0] != '/') {
+		*why = "the path after 'cgroup:' must start with '/'";
+		return -EINVAL;
+	}
+	if (len >= PATH_MAX) {
+		*why = "the path is too long";
+		return -EINVAL;
+	}
+	out = malloc(len + 2);
+	if (!out)
+		return -ENOMEM;
+	for (const char *p = s; *p;) {
+		size_t c;
+
+		while (*p == '/')
+			p++;
+		c = strcspn(p, "/");
+		if (c == 0)
+			break;
+		if (c == 2 && p[0] == '.' && p[1] == '.') {
+			*why = "'..' is not allowed in a cgroup path";
+			return -EINVAL;
+		}
+		if (!(c == 1 && p[0] == '.')) {
+			out[n++] = '/';
+			memcpy(out + n, p, c);
+			n += c;
+		}
+		p += c;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+static int join_root(const char *root, const char *rel, char **ret)
+{
+	if (strcmp(rel, "/") == 0)
+		*ret = strdup(root);
+	else if (asprintf(ret, "%s%s", strcmp(root, "/") == 0 ? "" : root, rel) < 0)
+		*ret = NULL;
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int check_cgroup_dir(const char *path, const char **why)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		*why = errno == ENOENT ? "no such cgroup" : "cannot access the cgroup";
+		return errno == ENOENT ? -ENOENT : -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		*why = "not a cgroup directory";
+		return -EXDEV;
+	}
+	if (statfs(path, &sfs) < 0)
+		return -errno;
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		*why = "not a directory on the cgroup2 file system";
+		return -EXDEV;
+	}
+	return 0;
+}
+
+int target_normalize(const char *s, char **ret, const char **why)
+{
+	_cleanup_free_ char *rel = NULL;
+	int r;
+
+	if (strncmp(s, "cgroup:", 7) != 0) {
+		*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
+		return -EINVAL;
+	}
+	r = normalize_cgroup_path(s + 7, &rel, why);
+	if (r < 0)
+		return r;
+	if (asprintf(ret, "cgroup:%s", rel) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int manager_target_resolve(struct manager *m, const char *s, struct np_target *ret, const char **why)
+{
+	_cleanup_free_ char *rel = NULL, *path = NULL, *target = NULL;
+	uint64_t id;
+	int r;
+
+	if (strncmp(s, "cgroup:", 7) != 0) {
+		*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
+		return -EINVAL;
+	}
+	r = normalize_cgroup_path(s + 7, &rel, why);
+	if (r < 0)
+		return r;
+	r = join_root(m->cgroup_root, rel, &path);
+	if (r < 0)
+		return r;
+	r = check_cgroup_dir(path, why);
+	if (r < 0)
+		return r;
+	if (!path_below(path, m->attach_cgroup)) {
+		*why = "the cgroup is outside the attach cgroup, where netpol's programs do not run";
+		return -EXDEV;
+	}
+	r = np_cgroup_id(path, &id);
+	if (r < 0) {
+		*why = "cannot read the cgroup's id";
+		return r;
+	}
+	if (asprintf(&target, "cgroup:%s", rel) < 0)
+		return -ENOMEM;
+	*ret = (struct np_target){.target = TAKE_PTR(target), .path = TAKE_PTR(path), .cgroup_id = id};
+	return 0;
+}
+
+bool target_matches(const char *target, const char *filter)
+{
+	size_t n = strlen(filter);
+
+	if (strcmp(filter, "cgroup:/") == 0)
+		return strncmp(target, "cgroup:/", 8) == 0;
+	return strncmp(target, filter, n) == 0 && (target[n] == '\0' || target[n] == '/');
+}
+
+static int save_except(struct manager *m, const struct np_bind *exclude);
+
+/* ---- bindings ---- */
+
+struct np_bind *manager_binding_by_target(struct manager *m, const char *target)
+{
+	for (size_t i = 0; i < m->n_binds; i++)
+		if (strcmp(m->binds[i].target, target) == 0)
+			return &m->binds[i];
+	return NULL;
+}
+
+struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id)
+{
+	for (size_t i = 0; i < m->n_binds; i++)
+		if (m->binds[i].cgroup_id == cgroup_id)
+			return &m->binds[i];
+	return NULL;
+}
+
+struct np_bind *manager_binding_for_path(struct manager *m, const char *path)
+{
+	struct np_bind *best = NULL;
+
+	for (size_t i = 0; i < m->n_binds; i++)
+		if (path_below(path, m->binds[i].path) &&
+		    (!best || strlen(m->binds[i].path) > strlen(best->path)))
+			best = &m->binds[i];
+	return best;
+}
+
+static int push_binding(struct manager *m, const struct np_target *t, uint32_t policy_id,
+			struct np_bind **ret)
+{
+	struct np_bind b = {.cgroup_id = t->cgroup_id, .policy_id = policy_id};
+
+	if (m->n_binds == m->cap_binds) {
+		size_t cap = m->cap_binds ? m->cap_binds * 2 : 16;
+		struct np_bind *v = realloc(m->binds, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->binds = v;
+		m->cap_binds = cap;
+	}
+	b.target = strdup(t->target);
+	b.path = strdup(t->path);
+	if (!b.target || !b.path) {
+		bind_done(&b);
+		return -ENOMEM;
+	}
+	m->binds[m->n_binds] = b;
+	if (ret)
+		*ret = &m->binds[m->n_binds];
+	m->n_binds++;
+	m->pols[policy_id]->n_bound++;
+	return 0;
+}
+
+static void drop_binding(struct manager *m, struct np_bind *b)
+{
+	struct np_pol *pol = manager_policy_by_id(m, b->policy_id);
+
+	if (pol && pol->n_bound > 0)
+		pol->n_bound--;
+	bind_done(b);
+	*b = m->binds[--m->n_binds];
+}
+
+static void set_binding_policy(struct manager *m, struct np_bind *b, uint32_t policy_id)
+{
+	struct np_pol *old = manager_policy_by_id(m, b->policy_id);
+
+	if (old && old->n_bound > 0)
+		old->n_bound--;
+	b->policy_id = policy_id;
+	m->pols[policy_id]->n_bound++;
+}
+
+/* Re-applying to a bound cgroup replaces its policy in one map update. */
+static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
+{
+	uint32_t old = b->policy_id;
+	int r;
+
+	r = np_dataplane_bind(m->dp, b->cgroup_id, pol->id);
+	if (r < 0)
+		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", b->target,
+				       pol->policy->name);
+	set_binding_policy(m, b, pol->id);
+	r = manager_save(m);
+	if (r < 0) {
+		(void)np_dataplane_bind(m->dp, b->cgroup_id, old);
+		set_binding_policy(m, b, old);
+		return r;
+	}
+	return 0;
+}
+
+static struct np_bind *stale_binding(struct manager *m, const struct np_target *t)
+{
+	for (size_t i = 0; i < m->n_binds; i++)
+		if (m->binds[i].cgroup_id != t->cgroup_id && strcmp(m->binds[i].target, t->target) == 0)
+			return &m->binds[i];
+	return NULL;
+}
+
+static int bind_new(struct manager *m, const struct np_target *t, struct np_pol *pol)
+{
+	struct np_bind *b, *stale;
+	int r;
+
+	if (m->n_binds >= NP_MAX_BINDINGS)
+		return -ENOSPC;
+	r = np_dataplane_bind(m->dp, t->cgroup_id, pol->id);
+	if (r < 0)
+		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", t->target,
+				       pol->policy->name);
+	r = push_binding(m, t, pol->id, &b);
+	if (r < 0) {
+		(void)np_dataplane_unbind(m->dp, t->cgroup_id);
+		return log_oom();
+	}
+	/* The same name may still be bound to a cgroup that was removed and
+	 * created again: that stale id goes with this change. */
+	stale = stale_binding(m, t);
+	r = save_except(m, stale);
+	if (r < 0) {
+		(void)np_dataplane_unbind(m->dp, t->cgroup_id);
+		drop_binding(m, b);
+		return r;
+	}
+	if (stale) {
+		(void)np_dataplane_unbind(m->dp, stale->cgroup_id);
+		drop_binding(m, stale);
+	}
+	return 0;
+}
+
+int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *pol, struct np_bind **ret)
+{
+	struct np_bind *b = manager_binding_by_cgroup(m, t->cgroup_id);
+	int r;
+
+	if (b)
+		r = rebind(m, b, pol);
+	else
+		r = bind_new(m, t, pol);
+	if (r < 0)
+		return r;
+	log_info("Bound '%s' (cgroup id %llu) to policy '%s'.", t->target, (unsigned long long)t->cgroup_id,
+		 pol->policy->name);
+	if (ret)
+		*ret = manager_binding_by_cgroup(m, t->cgroup_id);
+	return 0;
+}
+
+int manager_unbind(struct manager *m, struct np_bind *b)
+{
+	_cleanup_free_ char *target = strdup(b->target), *path = strdup(b->path);
+	struct np_target t = {.target = target, .path = path, .cgroup_id = b->cgroup_id};
+	uint32_t policy_id = b->policy_id;
+	int r;
+
+	if (!target || !path)
+		return log_oom();
+	r = np_dataplane_unbind(m->dp, t.cgroup_id);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "Failed to unbind '%s': %m", target);
+	drop_binding(m, b);
+	r = manager_save(m);
+	if (r < 0) {
+		if (np_dataplane_bind(m->dp, t.cgroup_id, policy_id) == 0)
+			(void)push_binding(m, &t, policy_id, NULL);
+		return r;
+	}
+	log_info("Unbound '%s'.", target);
+	return 0;
+}
+
+/* ---- naming cgroups ---- */
+
+static int cg_name_cmp(const void *a, const void *b)
+{
+	const struct cg_name *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+struct cg_walk {
+	struct cg_name *v;
+	size_t n, cap;
+	size_t root_len; /* strlen(cgroup root) */
+};
+
+static int walk_add(struct cg_walk *w, const char *path)
+{
+	uint64_t id;
+
+	if (w->n >= CG_WALK_MAX)
+		return -E2BIG;
+	if (np_cgroup_id(path, &id) < 0)
+		return 0; /* vanished meanwhile */
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 256;
+		struct cg_name *v = realloc(w->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		w->v = v;
+		w->cap = cap;
+	}
+	if (asprintf(&w->v[w->n].target, "cgroup:%s", path[w->root_len] ? path + w->root_len : "/") < 0)
+		return -ENOMEM;
+	w->v[w->n++].id = id;
+	return 0;
+}
+
+static int walk_dir(struct cg_walk *w, const char *path, unsigned depth)
+{
+	_cleanup_(closedirp) DIR *d = NULL;
+	struct dirent *de;
+	int r;
+
+	r = walk_add(w, path);
+	if (r < 0 || depth >= CG_WALK_DEPTH)
+		return r;
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
+			return -ENOMEM;
+		r = walk_dir(w, sub, depth + 1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One walk of the attach cgroup's subtree names every cgroup the programs
+ * can report; rate-limited, since events may name cgroups that are gone. */
+static void cg_names_refresh(struct manager *m)
+{
+	struct cg_walk w = {.root_len = strcmp(m->cgroup_root, "/") == 0 ? 0 : strlen(m->cgroup_root)};
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	int r;
+
+	if (m->cg_walked_usec && now - m->cg_walked_usec < CG_REWALK_USEC)
+		return;
+	m->cg_walked_usec = now;
+	r = walk_dir(&w, m->attach_cgroup, 0);
+	if (r < 0 && r != -E2BIG) {
+		log_warning_errno(r, "Failed to walk the cgroups below '%s', ignoring: %m", m->attach_cgroup);
+		for (size_t i = 0; i < w.n; i++)
+			free(w.v[i].target);
+		free(w.v);
+		return;
+	}
+	qsort(w.v, w.n, sizeof(*w.v), cg_name_cmp);
+	cg_names_clear(m);
+	m->cg_names = w.v;
+	m->n_cg_names = w.n;
+}
+
+static const char *cg_name_lookup(struct manager *m, uint64_t id)
+{
+	struct cg_name key = {.id = id}, *found;
+
+	if (!m->cg_names)
+		return NULL;
+	found = bsearch(&key, m->cg_names, m->n_cg_names, sizeof(key), cg_name_cmp);
+	return found ? found->target : NULL;
+}
+
+char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)
+{
+	struct np_bind *b = manager_binding_by_cgroup(m, cgroup_id);
+	const char *name;
+	char *s;
+
+	if (b)
+		return strdup(b->target);
+	name = cg_name_lookup(m, cgroup_id);
+	if (!name) {
+		cg_names_refresh(m);
+		name = cg_name_lookup(m, cgroup_id);
+	}
+	if (name)
+		return strdup(name);
+	if (asprintf(&s, "cgroup-id:%llu", (unsigned long long)cgroup_id) < 0)
+		return NULL;
+	return s;
+}
+
+/* ---- persistence ---- */
+
+static json_t *state_to_json(struct manager *m, const struct np_bind *exclude)
+{
+	_cleanup_json_ json_t *pols = json_array(), *binds = json_array();
+
+	if (!pols || !binds)
+		return NULL;
+	for (unsigned i = 1; i < NP_MAX_POLICIES; i++) {
+		json_t *p;
+
+		if (!m->pols[i])
+			continue;
+		p = np_policy_to_json(m->pols[i]->policy);
+		if (!p || json_array_append_new(pols, json_pack("{s:i, s:o}", "id", (int)i, "policy", p)) < 0)
+			return NULL;
+	}
+	for (size_t i = 0; i < m->n_binds; i++) {
+		struct np_pol *pol = manager_policy_by_id(m, m->binds[i].policy_id);
+
+		if (&m->binds[i] == exclude)
+			continue;
+		if (json_array_append_new(binds, json_pack("{s:s, s:s}", "target", m->binds[i].target,
+							   "policy", pol ? pol->policy->name : "")) < 0)
+			return NULL;
+	}
+	return json_pack("{s:i, s:o, s:o}", "version", STATE_VERSION, "policies", TAKE_PTR(pols), "bindings",
+			 TAKE_PTR(binds));
+}
+
+static int save_except(struct manager *m, const struct np_bind *exclude)
+{
+	_cleanup_json_ json_t *j = state_to_json(m, exclude);
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	if (!j)
+		return log_oom();
+	text = json_dumps(j, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+	if (!text)
+		return log_oom();
+	r = state_write_atomic(m->state_dir, STATE_FILE, text, strlen(text), 0600);
+	if (r < 0)
+		return log_error_errno(r, "Failed to save the state to '%s/" STATE_FILE "': %m",
+				       m->state_dir);
+	return 0;
+}
+
+int manager_save(struct manager *m)
+{
+	int r = save_except(m, NULL);
+
+	if (r >= 0)
+		(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
+	return r;
+}
+
+/* ---- restore ---- */
+
+static int restore_policy(struct manager *m, json_t *entry, size_t idx)
+{
+	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
+	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
+	struct np_error err = {};
+	json_int_t id = -1;
+	json_t *pj = NULL;
+	int r;
+
+	if (json_unpack(entry, "{s:I, s:o}", "id", &id, "policy", &pj) < 0 || id <= 0 ||
+	    id >= NP_MAX_POLICIES)
+		return log_error_errno(-EINVAL,
+				       "%s/" STATE_FILE ": policies[%zu] needs an \"id\" 1..%d and a "
+				       "\"policy\".",
+				       m->state_dir, idx, NP_MAX_POLICIES - 1);
+	if (m->pols[id])
+		return log_error_errno(-EINVAL, "%s/" STATE_FILE ": policy id %lld appears twice.",
+				       m->state_dir, (long long)id);
+	r = np_policy_from_json(pj, &p, &err);
+	if (r >= 0)
+		r = np_policy_compile(p, &c, &err);
+	if (r < 0)
+		return log_error_errno(r, "%s/" STATE_FILE ": policies[%zu] is not valid any more: %s%s%s",
+				       m->state_dir, idx, err.field, err.field[0] ? ": " : "", err.message);
+	if (manager_policy_by_name(m, p->name))
+		return log_error_errno(-EINVAL, "%s/" STATE_FILE ": policy '%s' appears twice.", m->state_dir,
+				       p->name);
+	/* The same content under the same id: an atomic replace of an
+	 * identical trie, so a restart opens no window. */
+	r = np_dataplane_install(m->dp, (uint32_t)id, p->name, c);
+	if (r < 0)
+		return log_error_errno(r, "Failed to re-install policy '%s' (id %lld): %m", p->name,
+				       (long long)id);
+	r = register_policy(m, (uint32_t)id, p, c, NULL);
+	if (r < 0)
+		return log_oom();
+	TAKE_PTR(p);
+	TAKE_PTR(c);
+	return 0;
+}
+
+static int restore_binding(struct manager *m, json_t *entry, size_t idx)
+{
+	_cleanup_(np_target_done) struct np_target t = {};
+	const char *target = NULL, *policy = NULL, *why = "";
+	struct np_pol *pol;
+	int r;
+
+	if (json_unpack(entry, "{s:s, s:s}", "target", &target, "policy", &policy) < 0) {
+		log_warning("%s/" STATE_FILE ": bindings[%zu] needs \"target\" and \"policy\", dropping it.",
+			    m->state_dir, idx);
+		return 0;
+	}
+	pol = manager_policy_by_name(m, policy);
+	if (!pol) {
+		log_warning("Binding of '%s' names policy '%s', which does not exist; dropping it.", target,
+			    policy);
+		return 0;
+	}
+	r = manager_target_resolve(m, target, &t, &why);
+	if (r == -ENOMEM)
+		return log_oom();
+	if (r < 0) {
+		log_warning("Dropping the binding of '%s' to '%s': %s.", target, policy, why);
+		return 0;
+	}
+	if (manager_binding_by_cgroup(m, t.cgroup_id)) {
+		log_warning("'%s' is bound twice in the state; keeping the first.", target);
+		return 0;
+	}
+	r = np_dataplane_bind(m->dp, t.cgroup_id, pol->id);
+	if (r < 0)
+		return log_error_errno(r, "Failed to re-bind '%s' to policy '%s': %m", target, policy);
+	r = push_binding(m, &t, pol->id, NULL);
+	if (r < 0)
+		return log_oom();
+	return 0;
+}
+
+static int restore_state(struct manager *m, json_t *root)
+{
+	json_t *pols, *binds, *e;
+	json_int_t version = 0;
+	size_t i;
+	int r;
+
+	if (json_unpack(root, "{s:I, s:o, s:o}", "version", &version, "policies", &pols, "bindings", &binds) <
+		0 ||
+	    !json_is_array(pols) || !json_is_array(binds))
+		return log_error_errno(-EINVAL,
+				       "%s/" STATE_FILE " is not a netpold state file (it needs "
+				       "\"version\", \"policies\" and \"bindings\").",
+				       m->state_dir);
+	if (version != STATE_VERSION)
+		return log_error_errno(-EPROTONOSUPPORT,
+				       "%s/" STATE_FILE " has version %lld; this netpold reads %d.",
+				       m->state_dir, (long long)version, STATE_VERSION);
+	json_array_foreach(pols, i, e)
+	{
+		r = restore_policy(m, e, i);
+		if (r < 0)
+			return r;
+	}
+	json_array_foreach(binds, i, e)
+	{
+		r = restore_binding(m, e, i);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+struct id_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int collect_stale_binding(uint64_t cgroup_id, uint32_t policy_id, void *userdata)
+{
+	struct manager *m = ((void **)userdata)[0];
+	struct id_list *l = ((void **)userdata)[1];
+	struct np_bind *b = manager_binding_by_cgroup(m, cgroup_id);
+
+	if (b && b->policy_id == policy_id)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint64_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = cgroup_id;
+	return 0;
+}
+
+/* The kernel follows the state: bindings and policies the state does not
+ * know are removed (after ours were re-established). */
+static int reconcile(struct manager *m)
+{
+	struct id_list stale = {};
+	void *ud[2] = {m, &stale};
+	char name[NP_POLICY_NAME_MAX];
+	int r;
+
+	r = np_dataplane_bindings_foreach(m->dp, collect_stale_binding, ud);
+	if (r < 0) {
+		free(stale.v);
+		return log_error_errno(r, "Failed to read the kernel's bindings: %m");
+	}
+	for (size_t i = 0; i < stale.n; i++) {
+		r = np_dataplane_unbind(m->dp, stale.v[i]);
+		if (r < 0 && r != -ENOENT)
+			log_warning_errno(
+			    r, "Failed to remove the stale binding of cgroup id %llu, ignoring: %m",
+			    (unsigned long long)stale.v[i]);
+		else
+			log_notice("Removed the binding of cgroup id %llu, which the state does not list.",
+				   (unsigned long long)stale.v[i]);
+	}
+	free(stale.v);
+
+	for (uint32_t id = 1; id < NP_MAX_POLICIES; id++) {
+		if (m->pols[id] || np_dataplane_policy_name(m->dp, id, name) < 0)
+			continue;
+		r = np_dataplane_remove(m->dp, id);
+		if (r < 0 && r != -ENOENT)
+			log_warning_errno(r, "Failed to remove stale policy '%s' (id %u), ignoring: %m", name,
+					  id);
+		else
+			log_notice("Removed policy '%s' (id %u), which the state does not list.", name, id);
+	}
+	return 0;
+}
+
+static int install_presets(struct manager *m)
+{
+	for (const char *const *n = np_preset_names(); *n; n++) {
+		_cleanup_(np_policy_freep) struct np_policy *p = NULL;
+		_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
+		struct np_error err = {};
+		uint32_t id;
+		int r;
+
+		r = np_policy_from_string(np_preset_json(*n), &p, &err);
+		if (r >= 0)
+			r = np_policy_compile(p, &c, &err);
+		if (r < 0)
+			return log_error_errno(r, "Built-in policy '%s' does not compile: %s: %s", *n,
+					       err.field, err.message);
+		r = free_policy_id(m, &id);
+		if (r < 0)
+			return log_error_errno(r, "No policy id left for built-in policy '%s'.", *n);
+		r = np_dataplane_install(m->dp, id, p->name, c);
+		if (r < 0)
+			return log_error_errno(r, "Failed to install built-in policy '%s': %m", *n);
+		r = register_policy(m, id, p, c, NULL);
+		if (r < 0)
+			return log_oom();
+		TAKE_PTR(p);
+		TAKE_PTR(c);
+	}
+	return 0;
+}
+
+int manager_restore(struct manager *m)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_json_ json_t *root = NULL;
+	json_error_t jerr;
+	bool first;
+	int r;
+
+	r = state_dir_ensure(m->state_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the state directory '%s': %m", m->state_dir);
+	r = state_read(m->state_dir, STATE_FILE, STATE_MAX, &text, NULL);
+	first = r == -ENOENT;
+	if (r < 0 && !first)
+		return log_error_errno(r, "Failed to read '%s/" STATE_FILE "': %m", m->state_dir);
+	if (!first) {
+		root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+		/* Refuse rather than start empty: an empty start would unbind
+		 * every cgroup that the pinned maps still police. */
+		if (!root)
+			return log_error_errno(-EINVAL,
+					       "%s/" STATE_FILE " is corrupt (line %d: %s); fix or remove "
+					       "it.",
+					       m->state_dir, jerr.line, jerr.text);
+		r = restore_state(m, root);
+		if (r < 0)
+			return r;
+	}
+	r = reconcile(m);
+	if (r < 0)
+		return r;
+	if (first) {
+		r = install_presets(m);
+		if (r < 0)
+			return r;
+		log_info("First start: created the built-in policies; nothing is bound.");
+	}
+	r = manager_save(m);
+	if (r < 0)
+		return r;
+	log_info("Restored %u policies and %zu bindings.", m->n_pols, m->n_binds);
+	return 0;
+}
+
+/* ---- events ---- */
+
+static char *vops_target_name(void *userdata, uint64_t cgroup_id)
+{
+	return manager_cgroup_target(userdata, cgroup_id);
+}
+
+static const char *vops_policy_name(void *userdata, uint32_t policy_id)
+{
+	struct np_pol *pol = manager_policy_by_id(userdata, policy_id);
+
+	return pol ? pol->policy->name : NULL;
+}
+
+static void vops_publish(void *userdata, const struct violation *v, json_t *json)
+{
+	struct manager *m = userdata;
+
+	if (m->server)
+		ctl_server_broadcast_violation(m->server, v, json);
+}
+
+static const struct violations_ops vops = {
+    .target_name = vops_target_name,
+    .policy_name = vops_policy_name,
+    .publish = vops_publish,
+};
+
+static int on_ring_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	int r;
+
+	r = np_dataplane_events_consume(m->dp);
+	if (r < 0)
+		log_warning_errno(r, "Failed to read events from the ring buffer, ignoring: %m");
+	return 0;
+}
+
+int manager_start_events(struct manager *m)
+{
+	int r, fd;
+
+	r = violations_new(m->event, &vops, m, &m->violations);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up violation tracking: %m");
+	r = np_dataplane_events_open(m->dp, violations_on_event, m->violations);
+	if (r < 0)
+		return log_error_errno(r, "Failed to open the event ring buffer: %m");
+	fd = np_dataplane_events_fd(m->dp);
+	if (fd < 0)
+		return log_error_errno(fd, "Failed to get the ring buffer's epoll fd: %m");
+	r = sd_event_add_io(m->event, &m->events_source, fd, EPOLLIN, on_ring_readable, m);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch the event ring buffer: %m");
+	return 0;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The manager owns the data plane and the daemon's view of it: the policy
+ * registry (name -> id, parsed policy, compiled form), the bindings (target
+ * -> cgroup, policy), persistence of both, and the restore at startup.
+ *
+ * Every change goes kernel first, then state.json; if the state cannot be
+ * written the kernel change is rolled back, so that what the daemon
+ * acknowledged and what survives a restart are the same.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "dataplane.h"
+#include "policy.h"
+
+#ifndef _cleanup_json_
+#define _cleanup_json_ _cleanup_(json_decrefp)
+#endif
+
+struct ctl_server;
+struct violations;
+
+struct np_pol {
+	uint32_t id;
+	struct np_policy *policy;
+	struct np_compiled *compiled;
+	unsigned n_bound;
+};
+
+struct np_bind {
+	char *target; /* normalized: "cgroup:/a/b" */
+	char *path;   /* the cgroup directory */
+	uint64_t cgroup_id;
+	uint32_t policy_id;
+};
+
+/* A resolved target. */
+struct np_target {
+	char *target;
+	char *path;
+	uint64_t cgroup_id;
+};
+
+struct cg_name {
+	uint64_t id;
+	char *target;
+};
+
+struct manager_opts {
+	const char *pin_dir;
+	const char *attach_cgroup; /* NULL: the cgroup2 root */
+	const char *cgroup_root;   /* NULL: the cgroup2 mount */
+	const char *state_dir;
+};
+
+struct manager {
+	sd_event *event;
+	struct np_dataplane *dp;
+	bool adopted;
+	char *state_dir;
+	char *cgroup_root;
+	char *attach_cgroup;
+	uint64_t started_usec; /* CLOCK_REALTIME */
+
+	struct np_pol *pols[NP_MAX_POLICIES]; /* by id; [0] unused */
+	unsigned n_pols;
+	struct np_bind *binds;
+	size_t n_binds, cap_binds;
+
+	struct np_config config;
+	const char *config_path; /* for SIGHUP */
+	bool config_required;
+	struct violations *violations;
+	sd_event_source *events_source;
+	struct ctl_server *server;
+
+	/* cgroup id -> target for cgroups below bound ones, sorted by id */
+	struct cg_name *cg_names;
+	size_t n_cg_names;
+	uint64_t cg_walked_usec;
+};
+
+/* Checks the host and opens (or adopts) the data plane; logs the cause of a
+ * failure in one message. */
+int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **ret);
+struct manager *manager_free(struct manager *m);
+/* Re-installs state.json (or creates the presets on first start) and
+ * reconciles the kernel with it. Logs. */
+int manager_restore(struct manager *m);
+/* Starts consuming ring-buffer events. */
+int manager_start_events(struct manager *m);
+/* Writes state.json; logs a failure. */
+int manager_save(struct manager *m);
+
+struct np_pol *manager_policy_by_name(struct manager *m, const char *name);
+struct np_pol *manager_policy_by_id(struct manager *m, uint32_t id);
+/* On success the manager owns p and c. -ENOSPC when every id is taken. */
+int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret);
+/* Atomically replaces pol's content; on success owns p and c. */
+int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_policy *p, struct np_compiled *c);
+/* -EBUSY while bound. */
+int manager_policy_delete(struct manager *m, struct np_pol *pol);
+
+/* Parses and checks "cgroup:/path". On failure *why says what is wrong:
+ * -EINVAL malformed, -ENOENT no such cgroup, -EXDEV outside the attach
+ * cgroup (or not on cgroup2). */
+int manager_target_resolve(struct manager *m, const char *s, struct np_target *ret, const char **why);
+void np_target_done(struct np_target *t);
+/* "cgroup:/a//b/" -> "cgroup:/a/b", without looking at the file system. */
+int target_normalize(const char *s, char **ret, const char **why);
+
+struct np_bind *manager_binding_by_target(struct manager *m, const char *target);
+struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id);
+/* The binding that decides for a cgroup path: its own or its nearest bound ancestor's. */
+struct np_bind *manager_binding_for_path(struct manager *m, const char *path);
+int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *pol, struct np_bind **ret);
+int manager_unbind(struct manager *m, struct np_bind *b);
+
+/* How a cgroup id is shown: the bound target, the cgroup's path below the
+ * attach cgroup, or "cgroup-id:N". malloc()ed; NULL on OOM. */
+char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id);
+/* True if target (as named by manager_cgroup_target) is filter or lies below it. */
+bool target_matches(const char *target, const char *filter);

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * netpold: keeps the egress policies of cgroups in the kernel and answers
+ * netpolctl. Startup: configuration, data plane (adopted from the pins if
+ * they exist, so a restart never opens a window), restore of the saved
+ * state, the control socket, and only then READY=1.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "cleanup-util.h"
+#include "config.h"
+#include "ctl-server.h"
+#include "log.h"
+#include "manager.h"
+#include "netpol-proto.h"
+
+struct args {
+	const char *socket_path;
+	const char *state_dir;
+	const char *pin_dir;
+	const char *cgroup_root;
+	const char *attach_cgroup;
+	const char *config_path;
+	bool config_given;
+	bool foreground;
+	int log_level;
+	int log_target;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+
+static void help(void)
+{
+	printf("Usage: netpold [OPTIONS]\n"
+	       "\n"
+	       "The netpol daemon: per-cgroup egress policies with cgroup BPF.\n"
+	       "\n"
+	       "  --socket PATH         control socket (default " NP_SOCKET_PATH_DEFAULT ");\n"
+	       "                        a socket passed by systemd takes precedence\n"
+	       "  --state-dir DIR       saved policies and bindings (default " NP_STATE_DIR_DEFAULT ")\n"
+	       "  --bpffs DIR           BPF pin directory (default " NP_PIN_DIR_DEFAULT ")\n"
+	       "  --cgroup-root DIR     what 'cgroup:/path' targets are relative to\n"
+	       "                        (default: the cgroup2 mount)\n"
+	       "  --attach-cgroup DIR   where the programs attach; policies apply below it\n"
+	       "                        (default: the cgroup2 mount)\n"
+	       "  --config FILE         configuration (default " NP_CONFIG_PATH_DEFAULT ")\n"
+	       "  --foreground          log to stderr\n"
+	       "  --log-level LEVEL     err, warning, notice, info (default), debug\n"
+	       "  --log-target TARGET   auto (default), journal, stderr\n"
+	       "  -h --help             show this help\n"
+	       "     --version          show the version\n");
+}
+
+enum {
+	ARG_SOCKET = 0x100,
+	ARG_STATE_DIR,
+	ARG_BPFFS,
+	ARG_CGROUP_ROOT,
+	ARG_ATTACH_CGROUP,
+	ARG_CONFIG,
+	ARG_FOREGROUND,
+	ARG_LOG_LEVEL,
+	ARG_LOG_TARGET,
+	ARG_VERSION,
+};
+
+/* Relative paths would depend on where netpold was started from. */
+static int check_paths(const struct args *a)
+{
+	const char *const paths[] = {a->socket_path, a->state_dir, a->pin_dir, a->cgroup_root,
+				     a->attach_cgroup};
+
+	for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+		if (paths[i] && paths[i][0] != '/')
+			return log_error_errno(-EINVAL, "'%s' is not an absolute path.", paths[i]);
+	return 1;
+}
+
+/* 1: run; 0: exit successfully (help, version); <0: usage error, logged. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option options[] = {
+	    {"socket", required_argument, NULL, ARG_SOCKET},
+	    {"state-dir", required_argument, NULL, ARG_STATE_DIR},
+	    {"bpffs", required_argument, NULL, ARG_BPFFS},
+	    {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
+	    {"attach-cgroup", required_argument, NULL, ARG_ATTACH_CGROUP},
+	    {"config", required_argument, NULL, ARG_CONFIG},
+	    {"foreground", no_argument, NULL, ARG_FOREGROUND},
+	    {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
+	    {"log-target", required_argument, NULL, ARG_LOG_TARGET},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, ARG_VERSION},
+	    {},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case ARG_SOCKET:
+			a->socket_path = optarg;
+			break;
+		case ARG_STATE_DIR:
+			a->state_dir = optarg;
+			break;
+		case ARG_BPFFS:
+			a->pin_dir = optarg;
+			break;
+		case ARG_CGROUP_ROOT:
+			a->cgroup_root = optarg;
+			break;
+		case ARG_ATTACH_CGROUP:
+			a->attach_cgroup = optarg;
+			break;
+		case ARG_CONFIG:
+			a->config_path = optarg;
+			a->config_given = true;
+			break;
+		case ARG_FOREGROUND:
+			a->foreground = true;
+			break;
+		case ARG_LOG_LEVEL:
+			a->log_level = log_level_from_string(optarg);
+			if (a->log_level < 0)
+				return log_error_errno(-EINVAL, "Unknown log level '%s'.", optarg);
+			break;
+		case ARG_LOG_TARGET:
+			a->log_target = log_target_from_string(optarg);
+			if (a->log_target < 0)
+				return log_error_errno(
+				    -EINVAL, "Unknown log target '%s' (auto, journal, stderr).", optarg);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("netpold %s (protocol %d)\n", NETPOL_VERSION, NP_PROTO_VERSION);
+			return 0;
+		default:
+			return -EINVAL; /* getopt printed why */
+		}
+	}
+	if (optind < argc)
+		return log_error_errno(-EINVAL, "Unexpected argument '%s'.", argv[optind]);
+	return check_paths(a);
+}
+
+/* The socket systemd passed, if any: exactly one listening stream socket. */
+static int listen_fd_from_systemd(int *ret)
+{
+	int n = sd_listen_fds(1);
+
+	if (n < 0)
+		return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
+	if (n == 0)
+		return 0;
+	if (n > 1)
+		return log_error_errno(-EINVAL, "systemd passed %d sockets; netpold takes one.", n);
+	if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0)
+		return log_error_errno(-EINVAL,
+				       "The socket systemd passed is not a listening Unix stream socket.");
+	*ret = SD_LISTEN_FDS_START;
+	return 1;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	log_info("Received %s, exiting; enforcement continues through the pinned programs.",
+		 strsignal((int)si->ssi_signo));
+	(void)sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct manager *m = userdata;
+	struct np_config c;
+
+	(void)sd_notify(0, "RELOADING=1");
+	if (config_init(&c) < 0 || config_load(&c, m->config_path, m->config_required) < 0) {
+		log_warning("Keeping the previous configuration.");
+		config_done(&c);
+	} else {
+		config_done(&m->config);
+		m->config = c;
+		ctl_server_set_config(m->server, &m->config);
+		log_info("Reloaded the configuration from '%s'.", m->config_path);
+	}
+	(void)sd_notify(0, "READY=1");
+	return 0;
+}
+
+static int setup_signals(sd_event *e, struct manager *m)
+{
+	sigset_t mask;
+	int r;
+
+	/* Blocked first, so that they arrive through signalfd only. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(-errno, "Failed to block signals: %m");
+	/* A client that hangs up must not kill us; send() also says MSG_NOSIGNAL. */
+	signal(SIGPIPE, SIG_IGN);
+	r = sd_event_add_signal(e, NULL, SIGTERM, on_exit_signal, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(e, NULL, SIGINT, on_exit_signal, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, m);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch signals: %m");
+	return 0;
+}
+
+static int open_listener(const struct args *a, const struct np_config *config, int *ret_fd, bool *ret_owned)
+{
+	int r;
+
+	r = listen_fd_from_systemd(ret_fd);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		struct sockaddr_un sa = {};
+		socklen_t len = sizeof(sa);
+
+		*ret_owned = false;
+		log_info("Using the control socket passed by systemd.");
+		if (getsockname(*ret_fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_path[0] == '/')
+			(void)ctl_socket_grant_admin(sa.sun_path, config);
+		return 0;
+	}
+	*ret_owned = true;
+	return ctl_socket_listen(a->socket_path, config, ret_fd);
+}
+
+static int run(const struct args *a)
+{
+	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	_cleanup_(manager_freep) struct manager *m = NULL;
+	struct manager_opts mo = {
+	    .pin_dir = a->pin_dir,
+	    .attach_cgroup = a->attach_cgroup,
+	    .cgroup_root = a->cgroup_root,
+	    .state_dir = a->state_dir,
+	};
+	struct np_config config;
+	bool owned = false;
+	int fd = -EBADF, r;
+
+	r = config_init(&config);
+	if (r < 0)
+		return log_oom();
+	r = config_load(&config, a->config_path, a->config_given);
+	if (r < 0) {
+		config_done(&config);
+		return r;
+	}
+	r = sd_event_default(&e);
+	if (r < 0) {
+		config_done(&config);
+		return log_error_errno(r, "Failed to create the event loop: %m");
+	}
+	log_setup_libbpf();
+	r = manager_new(e, &mo, &m);
+	if (r < 0) {
+		config_done(&config);
+		return r;
+	}
+	config_done(&m->config);
+	m->config = config;
+	m->config_path = a->config_path;
+	m->config_required = a->config_given;
+
+	r = setup_signals(e, m);
+	if (r < 0)
+		return r;
+	r = manager_start_events(m);
+	if (r < 0)
+		return r;
+	r = manager_restore(m);
+	if (r < 0)
+		return r;
+	r = open_listener(a, &m->config, &fd, &owned);
+	if (r < 0)
+		return r;
+	r = ctl_server_new(m, fd, &m->server);
+	if (r < 0) {
+		close(fd);
+		return log_error_errno(r, "Failed to serve the control socket: %m");
+	}
+	/* Pings WATCHDOG=1 at half of WATCHDOG_USEC from the loop itself, so a
+	 * wedged loop is noticed. */
+	r = sd_event_set_watchdog(e, true);
+	if (r < 0)
+		log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+	log_info("netpold %s ready: %u policies, %zu bindings, socket '%s'.", NETPOL_VERSION, m->n_pols,
+		 m->n_binds, owned ? a->socket_path : "(from systemd)");
+	(void)sd_notifyf(0, "READY=1\nSTATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
+
+	r = sd_event_loop(e);
+	if (r < 0)
+		return log_error_errno(r, "Event loop failed: %m");
+	/* The pins keep enforcing; only our own socket file goes. */
+	if (owned)
+		(void)unlink(a->socket_path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {
+	    .socket_path = NP_SOCKET_PATH_DEFAULT,
+	    .state_dir = NP_STATE_DIR_DEFAULT,
+	    .pin_dir = NP_PIN_DIR_DEFAULT,
+	    .config_path = NP_CONFIG_PATH_DEFAULT,
+	    .log_level = LOG_INFO,
+	    .log_target = LOG_TARGET_AUTO,
+	};
+	int r;
+
+	log_setup(LOG_TARGET_AUTO);
+	r = parse_args(argc, argv, &a);
+	if (r <= 0)
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	log_setup(a.foreground ? LOG_TARGET_STDERR : (enum log_target)a.log_target);
+	log_set_max_level(a.log_level);
+
+	r = run(&a);
+	if (r < 0) {
+		(void)sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}

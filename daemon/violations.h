@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Violations: ring-buffer events folded into what a person wants to read.
+ * Repeats of the same (cgroup, destination, port, protocol, verdict) within
+ * one second become one violation with a count. The last VIOLATIONS_MAX are
+ * kept for `violations --since`. Followers get the first occurrence at once
+ * (count 1) and, when the one-second window closes, the repeats as one more
+ * event with their count; the log gets each violation once, when it closes.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "netpol-api.h"
+
+#define VIOLATIONS_MAX	   4096
+#define VIOLATIONS_FOLD_NS 1000000000ull
+
+struct violation {
+	uint64_t seq;
+	uint64_t first_ns; /* CLOCK_MONOTONIC of the first event */
+	uint64_t last_ns;
+	uint64_t count;
+	uint64_t published; /* occurrences sent to followers so far */
+	uint64_t cgroup_id;
+	uint32_t policy_id;
+	uint32_t pid;
+	uint8_t addr[16];
+	uint16_t port;
+	uint16_t rule;
+	uint8_t proto;
+	uint8_t verdict;
+	uint8_t hook;
+	char comm[16];
+	char policy[NP_POLICY_NAME_MAX];
+	char *target; /* as named when the first event arrived */
+};
+
+struct violations_ops {
+	/* The target a cgroup id is known as: malloc()ed, NULL on OOM. */
+	char *(*target_name)(void *userdata, uint64_t cgroup_id);
+	/* The name of an installed policy id, or NULL. */
+	const char *(*policy_name)(void *userdata, uint32_t policy_id);
+	/* The violation's folding window closed: fan it out. */
+	void (*publish)(void *userdata, const struct violation *v, json_t *json);
+};
+
+struct violations;
+
+int violations_new(sd_event *e, const struct violations_ops *ops, void *userdata, struct violations **ret);
+struct violations *violations_free(struct violations *vs);
+
+/* For np_dataplane_events_open(). */
+void violations_on_event(const struct np_event *ev, void *userdata);
+
+/* Oldest first; cb returns <0 to stop. */
+int violations_foreach(struct violations *vs, int (*cb)(const struct violation *v, void *userdata),
+		       void *userdata);
+uint64_t violations_total(const struct violations *vs);
+json_t *violation_to_json(const struct violation *v);
+
+/* CLOCK_MONOTONIC (BPF timestamps) to CLOCK_REALTIME, by the offset
+ * measured when violations_new() ran. */
+uint64_t mono_to_realtime_ns(uint64_t mono_ns);
+/* RFC 3339, UTC, milliseconds: "2025-01-02T03:04:05.678Z". */
+void format_realtime(uint64_t realtime_ns, char *buf, size_t size);
+const char *ip_proto_name(unsigned proto, char buf[8]);
+const char *hook_name(unsigned hook);
