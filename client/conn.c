@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The client side of the framing in docs/protocol.md: compact JSON, one
+ * object per line. Reads are buffered and may return any part of a line;
+ * lines may be long (a policy list), so the buffer grows up to a cap.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup-util.h"
+#include "netpol-proto.h"
+#include "conn.h"
+
+#define READ_CHUNK 65536
+
+struct np_conn {
+	int fd;
+	char *buf;
+	size_t off;  /* first byte not yet returned */
+	size_t scan; /* bytes from off already known to hold no '\n' */
+	size_t len;  /* bytes in buf */
+	size_t size; /* allocated */
+};
+
+int np_conn_open(const char *path, struct np_conn **ret)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -EBADF;
+	struct np_conn *c;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fd = TAKE_FD(fd);
+	*ret = c;
+	return 0;
+}
+
+struct np_conn *np_conn_free(struct np_conn *c)
+{
+	if (!c)
+		return NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	free(c);
+	return NULL;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int np_conn_send(struct np_conn *c, const json_t *msg)
+{
+	_cleanup_free_ char *line = np_proto_dump_line(msg);
+
+	if (!line)
+		return -ENOMEM;
+	return write_all(c->fd, line, strlen(line));
+}
+
+/* Room for at least READ_CHUNK more bytes: drop what was returned, then grow. */
+static int make_room(struct np_conn *c)
+{
+	size_t want;
+	char *p;
+
+	if (c->off > 0) {
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	if (c->size - c->len >= READ_CHUNK)
+		return 0;
+	if (c->len >= NP_CONN_MAX_LINE)
+		return -EMSGSIZE;
+	want = c->size ? c->size * 2 : 2 * READ_CHUNK;
+	if (want > NP_CONN_MAX_LINE + READ_CHUNK)
+		want = NP_CONN_MAX_LINE + READ_CHUNK;
+	p = realloc(c->buf, want);
+	if (!p)
+		return -ENOMEM;
+	c->buf = p;
+	c->size = want;
+	return 0;
+}
+
+/* One more read: >0 bytes, 0 at end of stream, or negative errno. */
+static int fill(struct np_conn *c)
+{
+	ssize_t k;
+	int r;
+
+	r = make_room(c);
+	if (r < 0)
+		return r;
+	k = read(c->fd, c->buf + c->len, c->size - c->len);
+	if (k < 0)
+		return -errno;
+	c->len += (size_t)k;
+	return (int)(k > 0);
+}
+
+/* The next complete line, '\n' replaced by '\0', in *ret (valid until the
+ * next call). */
+static int next_line(struct np_conn *c, char **ret)
+{
+	for (;;) {
+		char *start = c->buf + c->off;
+		char *nl = c->len > c->off ? memchr(start + c->scan, '\n', c->len - c->off - c->scan) : NULL;
+		int r;
+
+		if (nl) {
+			*nl = '\0';
+			c->off += (size_t)(nl - start) + 1;
+			c->scan = 0;
+			*ret = start;
+			return 0;
+		}
+		c->scan = c->len - c->off;
+		r = fill(c);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return c->len > c->off ? -EPROTO : -ECONNRESET;
+	}
+}
+
+int np_conn_recv(struct np_conn *c, json_t **ret)
+{
+	json_t *msg;
+	char *line;
+	int r;
+
+	r = next_line(c, &line);
+	if (r < 0)
+		return r;
+	msg = json_loads(line, 0, NULL);
+	if (!msg)
+		return -EBADMSG;
+	if (!json_is_object(msg)) {
+		json_decref(msg);
+		return -EBADMSG;
+	}
+	*ret = msg;
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One connection to netpold: send a request line, read reply lines. Never
+ * logs; every failure is a negative errno for the caller to explain.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* A reply line longer than this is refused (-EMSGSIZE). Replies are larger
+ * than requests (a policy list, the violations history), hence 8 x. */
+#define NP_CONN_MAX_LINE (8 * (size_t)NP_PROTO_MAX_MSG)
+
+struct np_conn;
+
+/* -ENOENT, -ECONNREFUSED, -EACCES ... from socket()/connect(). */
+int np_conn_open(const char *path, struct np_conn **ret);
+struct np_conn *np_conn_free(struct np_conn *c);
+
+/* Writes msg as one line, all of it: -EPIPE if netpold went away. */
+int np_conn_send(struct np_conn *c, const json_t *msg);
+
+/* The next line as JSON: 0, or -ECONNRESET (netpold closed the connection
+ * between lines), -EPROTO (closed in the middle of a line), -EBADMSG (not
+ * a JSON object), -EMSGSIZE (line too long), -EINTR (a signal arrived). */
+int np_conn_recv(struct np_conn *c, json_t **ret);
