@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# it-violations: denials reach `netpolctl violations --follow` quickly (the
+# requirement is 100 ms; the measured time is printed), with the right
+# fields; repeats are folded with a count; --since and --target filter the
+# history; `netpolctl stats` counts allowed and denied decisions exactly.
+. "$(dirname "$0")/lib.sh"
+
+start_netpold || { not_ok "netpold starts"; it_finish; }
+ok "netpold starts"
+
+mk_cgroup app
+mk_cgroup other
+APP=$(target app)
+
+P=$IT_TMP/vio.json
+write_policy "$P" '{"name": "vio", "default": "deny", "rules": [
+  {"action": "allow", "to": ["203.0.113.0/24"], "protocol": "udp", "ports": [53]}]}'
+check "policy add vio" ctl policy add "$P"
+check "apply vio" ctl apply "$APP" vio
+check "apply deny-all to another cgroup" ctl apply "$(target other)" deny-all
+
+# The follower: each line stamped with its arrival time (microseconds).
+FOLLOW=$IT_TMP/follow.out
+(ctl violations --follow --json | while IFS= read -r line; do
+	printf '%s %s\n' "${EPOCHREALTIME/./}" "$line"
+done) >"$FOLLOW" 2>"$IT_TMP/follow.err" &
+it_track $!
+if wait_for_line "$FOLLOW" '"following": *true' 50; then
+	ok "violations --follow --json starts with {\"following\": true}"
+else
+	not_ok "violations --follow --json starts ($(cat "$IT_TMP/follow.err"))"
+fi
+
+# ---- latency and fields ----
+T_START=$(date +%s)
+out=$(probe app udp 198.51.100.7 4242)
+rc=$?
+check_eq "the denied connect gets EPERM" 1 "$rc"
+pid=$(echo "$out" | sed -n 's/.* pid=\([0-9]*\).*/\1/p')
+t_ns=$(echo "$out" | sed -n 's/.* t=\([0-9]*\).*/\1/p')
+if wait_for_line "$FOLLOW" '"dest": *"198\.51\.100\.7"' 20; then
+	line=$(grep -m1 '"dest": *"198\.51\.100\.7"' "$FOLLOW")
+	t_us=${line%% *}
+	ev=${line#* }
+	latency_us=$((t_us - t_ns / 1000))
+	it_log "denial to follower: $((latency_us / 1000)).$(printf '%03d' $((latency_us % 1000))) ms"
+	if [ "$latency_us" -le 100000 ]; then
+		ok "the follower gets the denial within 100 ms ($latency_us us)"
+	else
+		not_ok "the follower gets the denial within 100 ms (took $latency_us us)"
+	fi
+	fields=$(echo "$ev" | jget '"|".join(str(j["event"].get(k)) for k in
+		("target", "policy", "dest", "port", "protocol", "pid", "comm", "verdict", "count"))')
+	check_eq "event fields: target, policy, dest, port, protocol, pid, comm, verdict, count" \
+		"$APP|vio|198.51.100.7|4242|udp|$pid|probe|deny|1" "$fields"
+	check "event has time, cgroup_id, rule_index, hook" test "$(echo "$ev" | jget \
+		'all(k in j["event"] for k in ("time", "cgroup_id", "rule_index", "hook"))')" = true
+else
+	not_ok "the follower gets the denial ($(tail -n 3 "$FOLLOW"))"
+fi
+
+# An allowed connect is not a violation (log: deny).
+probe app udp 203.0.113.9 53 >/dev/null
+# A denial in IPv6 and by the other cgroup's preset.
+probe app tcp 2001:db8::77 443 >/dev/null
+probe other udp 203.0.113.5 53 >/dev/null
+wait_for_line "$FOLLOW" '"2001:db8::77"' 20 && ok "IPv6 denial followed" || not_ok "IPv6 denial followed"
+wait_for_line "$FOLLOW" "\"target\": *\"$(target other)\"" 20 && ok "denial of the other cgroup followed" ||
+	not_ok "denial of the other cgroup followed"
+if grep -q '"203\.0\.113\.9"' "$FOLLOW"; then not_ok "allowed connect reported"; else ok "allowed connect not reported"; fi
+
+# ---- folding ----
+# 7 denied connects from one process to one destination within well under a second.
+probe app --count 7 loop udp 198.51.100.8 4243 0 >/dev/null
+sleep 2.5
+sum_follow=$(sed 's/^[0-9]* //' "$FOLLOW" | python3 -c 'import json, sys
+n = e = 0
+for l in sys.stdin:
+    m = json.loads(l).get("event")
+    if m and m["dest"] == "198.51.100.8" and m["port"] == 4243:
+        n += m["count"]; e += 1
+print(n, e)')
+check_eq "follow: 7 repeats add up to count 7" 7 "${sum_follow% *}"
+check "follow: 7 repeats are folded (${sum_follow#* } events)" test "${sum_follow#* }" -lt 7
+
+hist=$(ctl --json violations --since 1m)
+sum_hist=$(echo "$hist" | jget '(sum(v["count"] for v in j["violations"] if v["dest"] == "198.51.100.8"),
+	len([v for v in j["violations"] if v["dest"] == "198.51.100.8"]))')
+check_eq "history: the repeats add up to count 7" 7 "$(echo "$sum_hist" | tr -d '(),' | cut -d' ' -f1)"
+check_eq "history: lost is a number" true "$(echo "$hist" | jget 'isinstance(j["lost"], int)')"
+
+# ---- --since and --target ----
+has() { echo "$1" | jget "any(v['dest'] == '$2' for v in j['violations'])"; }
+check_eq "--since 1m lists the first denial" true "$(has "$(ctl --json violations --since 1m)" 198.51.100.7)"
+check_eq "--since 30s lists it" true "$(has "$(ctl --json violations --since 30s)" 198.51.100.7)"
+check_eq "--since EPOCH (test start) lists it" true "$(has "$(ctl --json violations --since $((T_START - 1)))" 198.51.100.7)"
+rfc=$(date -u -d "@$((T_START - 5))" +%Y-%m-%dT%H:%M:%SZ)
+check_eq "--since $rfc (RFC 3339) lists it" true "$(has "$(ctl --json violations --since "$rfc")" 198.51.100.7)"
+check_eq "--since a future time lists nothing" 0 \
+	"$(ctl --json violations --since $(($(date +%s) + 3600)) | jget 'len(j["violations"])')"
+check_eq "--target other: only the other cgroup's" "$(target other)" \
+	"$(ctl --json violations --since 1m --target "$(target other)" | jget '",".join(sorted(set(v["target"] for v in j["violations"])))')"
+check_eq "--target app: not the other cgroup's" false \
+	"$(ctl --json violations --since 1m --target "$APP" | jget "any(v['target'] != '$APP' for v in j['violations'])")"
+human=$(ctl violations --since 1m)
+echo "$human" | head -n 1 | grep -q '^TIME ' && ok "human violations: a header" || not_ok "human violations header: $human"
+echo "$human" | grep -q '198\.51\.100\.7:4242/udp' && ok "human violations: dest:port/proto" ||
+	not_ok "human violations lack 198.51.100.7:4242/udp"
+
+# ---- stats ----
+for i in 1 2 3; do probe app udp 203.0.113.20 53 >/dev/null; done
+stat() { # DEST PORT PROTO FIELD
+	ctl --json stats --target "$APP" | jget "sum(s['$4'] for s in j['stats']
+		if s['dest'] == '$1' and s['port'] == $2 and s['protocol'] == '$3')"
+}
+check_eq "stats: 3 allowed connects to 203.0.113.20:53/udp" 3 "$(stat 203.0.113.20 53 udp allowed)"
+check_eq "stats: 0 denied to 203.0.113.20:53/udp" 0 "$(stat 203.0.113.20 53 udp denied)"
+check_eq "stats: 7 denied to 198.51.100.8:4243/udp" 7 "$(stat 198.51.100.8 4243 udp denied)"
+check_eq "stats: 1 denied to 198.51.100.7:4242/udp" 1 "$(stat 198.51.100.7 4242 udp denied)"
+check_eq "stats --target: only that target" "$APP" \
+	"$(ctl --json stats --target "$APP" | jget '",".join(sorted(set(s["target"] for s in j["stats"])))')"
+human=$(ctl stats --target "$APP")
+echo "$human" | head -n 1 | grep -qE '^TARGET +DESTINATION +PORT +PROTO +ALLOWED +DENIED' &&
+	ok "human stats: the table header" || not_ok "human stats header: $(echo "$human" | head -n 1)"
+check "stats --reset" ctl stats --reset
+check_eq "after reset: nothing counted" 0 \
+	"$(ctl --json stats | jget 'sum(s["denied"] + s["allowed"] for s in j["stats"])')"
+
+it_finish
