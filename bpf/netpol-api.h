@@ -205,6 +205,24 @@ enum {
 	NP_CNT__MAX = 8,
 };
 
+/* The IP protocol number to its NP_PROTO_* class. */
+static inline __u8 np_proto_class(__u32 ipproto)
+{
+	switch (ipproto) {
+	case 6:   /* TCP */
+	case 262: /* MPTCP */
+		return NP_PROTO_TCP;
+	case 17:  /* UDP */
+	case 136: /* UDP-Lite */
+		return NP_PROTO_UDP;
+	case 1:  /* ICMP */
+	case 58: /* ICMPv6 */
+		return NP_PROTO_ICMP;
+	default:
+		return NP_PROTO_OTHER;
+	}
+}
+
 /*
  * The verdict cell for (protocol class, port) in an address class. Shared by
  * the kernel and by user space (netpolctl test, unit tests), so both decide

@@ -64,7 +64,7 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 		d.family = AF_INET;
 	}
 	d.ipproto = ctx->protocol;
-	d.proto = np_proto_class_of(ctx->protocol); /* before truncation: MPTCP is 262 */
+	d.proto = np_proto_class(ctx->protocol); /* before truncation: MPTCP is 262 */
 	/* user_port holds the port in network byte order in its low 16 bits;
 	 * ICMP has no port (a ping socket's "port" is its echo id). */
 	if (d.proto == NP_PROTO_TCP || d.proto == NP_PROTO_UDP)
@@ -138,7 +138,7 @@ static __always_inline int np_parse_packet(struct __sk_buff *skb, struct np_deci
 		return -1;
 	}
 
-	d->proto = np_proto_class_of(d->ipproto);
+	d->proto = np_proto_class(d->ipproto);
 	if (has_l4 && (d->proto == NP_PROTO_TCP || d->proto == NP_PROTO_UDP)) {
 		__be16 ports[2];
 
@@ -212,7 +212,7 @@ static __always_inline int np_sock_create(struct bpf_sock *sk)
 	d.hook = NP_HOOK_SOCK_CREATE;
 	d.family = sk->family;
 	d.ipproto = sk->protocol;
-	d.proto = np_proto_class_of(sk->protocol);
+	d.proto = np_proto_class(sk->protocol);
 	d.cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
 	d.verdict = (d.flags & NP_POL_AUDIT) ? NP_VERDICT_AUDIT : NP_VERDICT_DENY;
 	np_report(&d);

@@ -199,23 +199,6 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 	return d->verdict != NP_VERDICT_DENY;
 }
 
-static __always_inline __u8 np_proto_class_of(__u32 ipproto)
-{
-	switch (ipproto) {
-	case 6:   /* TCP */
-	case 262: /* MPTCP */
-		return NP_PROTO_TCP;
-	case 17:  /* UDP */
-	case 136: /* UDP-Lite */
-		return NP_PROTO_UDP;
-	case 1:  /* ICMP */
-	case 58: /* ICMPv6 */
-		return NP_PROTO_ICMP;
-	default:
-		return NP_PROTO_OTHER;
-	}
-}
-
 /* IPv4 a.b.c.d as ::ffff:a.b.c.d, so v4 and v4-mapped v6 share keys. */
 static __always_inline void np_key_v4(struct np_lpm_key *k, __u32 addr_be)
 {

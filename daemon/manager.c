@@ -416,16 +416,22 @@ static int check_cgroup_dir(const char *path, const char **why)
 	return 0;
 }
 
+/* "cgroup:/a/b" -> "/a/b", normalized. */
+static int parse_cgroup_target(const char *s, char **ret_rel, const char **why)
+{
+	if (strncmp(s, "cgroup:", 7) != 0) {
+		*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
+		return -EINVAL;
+	}
+	return normalize_cgroup_path(s + 7, ret_rel, why);
+}
+
 int target_normalize(const char *s, char **ret, const char **why)
 {
 	_cleanup_free_ char *rel = NULL;
 	int r;
 
-	if (strncmp(s, "cgroup:", 7) != 0) {
-		*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
-		return -EINVAL;
-	}
-	r = normalize_cgroup_path(s + 7, &rel, why);
+	r = parse_cgroup_target(s, &rel, why);
 	if (r < 0)
 		return r;
 	if (asprintf(ret, "cgroup:%s", rel) < 0)
@@ -439,11 +445,7 @@ int manager_target_resolve(struct manager *m, const char *s, struct np_target *r
 	uint64_t id;
 	int r;
 
-	if (strncmp(s, "cgroup:", 7) != 0) {
-		*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
-		return -EINVAL;
-	}
-	r = normalize_cgroup_path(s + 7, &rel, why);
+	r = parse_cgroup_target(s, &rel, why);
 	if (r < 0)
 		return r;
 	r = join_root(m->cgroup_root, rel, &path);

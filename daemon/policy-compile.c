@@ -95,23 +95,6 @@ struct compiler {
 	size_t n_entries, cap_entries;
 };
 
-uint8_t np_proto_class(unsigned ipproto)
-{
-	switch (ipproto) {
-	case 6:	  /* TCP */
-	case 262: /* MPTCP */
-		return NP_PROTO_TCP;
-	case 17:  /* UDP */
-	case 136: /* UDP-Lite */
-		return NP_PROTO_UDP;
-	case 1:	 /* ICMP */
-	case 58: /* ICMPv6 */
-		return NP_PROTO_ICMP;
-	default:
-		return NP_PROTO_OTHER;
-	}
-}
-
 struct np_compiled *np_compiled_free(struct np_compiled *c)
 {
 	if (c) {

@@ -124,5 +124,4 @@ struct np_compiled *np_compiled_free(struct np_compiled *c);
  * NP_PROTO_* class. Audit mode is not applied here. */
 uint16_t np_compiled_decide(const struct np_compiled *c, const uint8_t addr[16], uint8_t proto,
 			    uint16_t port);
-/* The IP protocol number to its NP_PROTO_* class (6->TCP, 262->TCP, 58->ICMP ...). */
-uint8_t np_proto_class(unsigned ipproto);
+/* np_proto_class(): in netpol-api.h, shared with the kernel side. */

@@ -8,27 +8,7 @@
 #include "cleanup-util.h"
 #include "policy.h"
 
-static unsigned n_pass, n_fail;
-
-__attribute__((format(printf, 4, 5))) static bool check(bool ok, const char *file, int line, const char *fmt,
-							...)
-{
-	va_list ap;
-
-	if (ok) {
-		n_pass++;
-		return true;
-	}
-	n_fail++;
-	printf("%s:%d: check failed: ", file, line);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	return false;
-}
-#define CHECK(cond)	  check((cond), __FILE__, __LINE__, "%s", #cond)
-#define CHECKF(cond, ...) check((cond), __FILE__, __LINE__, __VA_ARGS__)
+#include "unit-check.h"
 
 /* Parses, checks the length, and checks the canonical text. */
 static void good_cidr(const char *file, int line, const char *in, unsigned plen, const char *canonical)

@@ -13,27 +13,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
 
-static unsigned n_pass, n_fail;
-
-__attribute__((format(printf, 4, 5))) static bool check(bool ok, const char *file, int line, const char *fmt,
-							...)
-{
-	va_list ap;
-
-	if (ok) {
-		n_pass++;
-		return true;
-	}
-	n_fail++;
-	printf("%s:%d: check failed: ", file, line);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	return false;
-}
-#define CHECK(cond)	  check((cond), __FILE__, __LINE__, "%s", #cond)
-#define CHECKF(cond, ...) check((cond), __FILE__, __LINE__, __VA_ARGS__)
+#include "unit-check.h"
 
 static struct np_policy *parse(const char *file, int line, const char *json)
 {
