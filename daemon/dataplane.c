@@ -38,6 +38,8 @@ struct np_dataplane {
 	struct ring_buffer *rb;
 	void (*event_cb)(const struct np_event *e, void *userdata);
 	void *event_userdata;
+	unsigned event_budget; /* of this consume call; 0: unbounded */
+	unsigned event_count;
 };
 
 static struct bpf_program *np_prog(struct netpol_bpf *skel, unsigned i)
@@ -537,12 +539,17 @@ int np_dataplane_counter(struct np_dataplane *dp, unsigned idx, uint64_t *ret)
 	return 0;
 }
 
+/* libbpf has already advanced past this sample when the callback returns:
+ * a negative return stops the consume call without losing or repeating it. */
 static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct np_dataplane *dp = ctx;
 
 	if (size >= sizeof(struct np_event) && dp->event_cb)
 		dp->event_cb(data, dp->event_userdata);
+	dp->event_count++;
+	if (dp->event_budget && dp->event_count >= dp->event_budget)
+		return -EAGAIN;
 	return 0;
 }
 
@@ -564,9 +571,16 @@ int np_dataplane_events_fd(struct np_dataplane *dp)
 	return dp->rb ? ring_buffer__epoll_fd(dp->rb) : -EBADF;
 }
 
-int np_dataplane_events_consume(struct np_dataplane *dp)
+int np_dataplane_events_consume(struct np_dataplane *dp, unsigned max)
 {
+	int r;
+
 	if (!dp->rb)
 		return -EBADF;
-	return ring_buffer__consume(dp->rb);
+	dp->event_budget = max;
+	dp->event_count = 0;
+	r = ring_buffer__consume(dp->rb);
+	if (r < 0 && r != -EAGAIN)
+		return r;
+	return (int)dp->event_count;
 }

@@ -66,13 +66,15 @@ int np_dataplane_stats_reset(struct np_dataplane *dp);
 /* Sum over CPUs of np_counters[idx] (NP_CNT_*). */
 int np_dataplane_counter(struct np_dataplane *dp, unsigned idx, uint64_t *ret);
 
-/* Events: cb is called for each event by np_dataplane_events_consume().
- * np_dataplane_events_fd() is an epoll fd that becomes readable when events
- * wait (for sd-event). */
+/* Events: cb is called for each event by np_dataplane_events_consume(),
+ * which takes at most max events (0: all that wait) and returns how many it
+ * took. np_dataplane_events_fd() is an epoll fd that stays readable while
+ * events wait (level-triggered), so an event loop may take them in bounded
+ * batches and serve its other sources in between. */
 int np_dataplane_events_open(struct np_dataplane *dp, void (*cb)(const struct np_event *e, void *userdata),
 			     void *userdata);
 int np_dataplane_events_fd(struct np_dataplane *dp);
-int np_dataplane_events_consume(struct np_dataplane *dp);
+int np_dataplane_events_consume(struct np_dataplane *dp, unsigned max);
 
 /* ---- cgroups (cgroup-util.c) ---- */
 

@@ -1120,7 +1120,9 @@ static int on_ring_readable(sd_event_source *s, int fd, uint32_t revents, void *
 	struct manager *m = userdata;
 	int r;
 
-	r = np_dataplane_events_consume(m->dp);
+	/* A bounded batch: during a flood of denials the control socket
+	 * still gets its turn; the ring's fd stays readable for the rest. */
+	r = np_dataplane_events_consume(m->dp, 1024);
 	if (r < 0)
 		log_warning_errno(r, "Failed to read events from the ring buffer, ignoring: %m");
 	return 0;

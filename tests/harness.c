@@ -728,7 +728,7 @@ bool np_test_event_wait(struct np_test_env *env, const struct np_event_match *m,
 		struct pollfd pfd = {.fd = np_dataplane_events_fd(env->dp), .events = POLLIN};
 		int64_t left;
 
-		r = np_dataplane_events_consume(env->dp);
+		r = np_dataplane_events_consume(env->dp, 0);
 		if (r < 0)
 			np_test_die("np_dataplane_events_consume: %s", strerror(-r));
 		for (size_t i = 0; i < env->n_events; i++) {
@@ -756,7 +756,7 @@ void np_test_events_clear(struct np_test_env *env)
 
 	if (r < 0)
 		np_test_die("np_dataplane_events_open: %s", strerror(-r));
-	np_dataplane_events_consume(env->dp);
+	np_dataplane_events_consume(env->dp, 0);
 	env->n_events = env->ev_head = 0;
 }
 

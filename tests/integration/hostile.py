@@ -527,7 +527,10 @@ def slow_follower():
         time.sleep(0.05)
     out = proc.communicate()[0].decode(errors="replace").strip()
     print("# flood: " + out.replace("\n", "; "), flush=True)
-    report(worst < 2.0, f"during the flood with a follower that never reads, status answers (slowest {worst:.3f} s)")
+    # Liveness, not speed: latency is the benchmark's business (bench/), and
+    # a loaded CI machine must not fail this. 10 s still catches a daemon
+    # that stops serving while it drains the ring buffer.
+    report(worst < 10.0, f"during the flood with a follower that never reads, status answers (slowest {worst:.3f} s)")
     time.sleep(1.5)
     report(got["events"] > 1000, f"a reading follower got the flood's events ({got['events']}, missed {got['missed']})")
     # Now the slow one reads: it must learn how many events it missed.
