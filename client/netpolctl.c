@@ -947,7 +947,7 @@ static const struct verb verbs[] = {
 	{"stats", verb_stats, 0, 0, "stats [--target TARGET] [--reset]",
 	 "Allowed and denied counts per target, destination, port and protocol.\n"
 	 "  --target T    only one target\n"
-	 "  --reset       clear all the counters (needs write privilege)"},
+	 "  --reset       clear the counters shown (needs write privilege)"},
 	{},
 };
 /* clang-format on */

@@ -811,7 +811,23 @@ struct sfilter {
 	const char *target;
 	uint64_t cgroup_id;
 	json_t *out;
+	/* For a reset with a target: the keys shown, deleted after the walk
+	 * (deleting during it would restart the map's iteration). */
+	bool keep_keys;
+	struct np_stats_key *keys;
+	size_t n_keys;
 };
+
+static int sfilter_keep_key(struct sfilter *f, const struct np_stats_key *k)
+{
+	struct np_stats_key *keys = reallocarray(f->keys, f->n_keys + 1, sizeof(*keys));
+
+	if (!keys)
+		return -ENOMEM;
+	keys[f->n_keys++] = *k;
+	f->keys = keys;
+	return 0;
+}
 
 static const char *proto_class_name(unsigned proto)
 {
@@ -837,6 +853,8 @@ static int collect_stat(const struct np_stats_key *k, const struct np_stats_val 
 		return -ENOMEM;
 	if (!matches_target(f->target, f->cgroup_id, target, k->cgroup_id))
 		return 0;
+	if (f->keep_keys && sfilter_keep_key(f, k) < 0)
+		return -ENOMEM;
 	np_addr_format(k->addr, dest, sizeof(dest));
 	format_realtime(mono_to_realtime_ns(v->last_ns), seen, sizeof(seen));
 	return json_array_append_new(f->out,
@@ -847,6 +865,28 @@ static int collect_stat(const struct np_stats_key *k, const struct np_stats_val 
 					       (json_int_t)v->denied, "last_seen", seen)) < 0
 		   ? -ENOMEM
 		   : 0;
+}
+
+/* Read, then clear: the reply holds what the reset discarded. A key that
+ * vanished meanwhile (LRU eviction) needs no clearing. */
+static int reset_stats(struct ctl_call *call, const struct sfilter *f)
+{
+	int r;
+
+	if (!f->target) {
+		r = np_dataplane_stats_reset(call->m->dp);
+		if (r < 0)
+			return r;
+		log_info("Counters reset by uid %u.", call->uid);
+		return 0;
+	}
+	for (size_t i = 0; i < f->n_keys; i++) {
+		r = np_dataplane_stats_delete(call->m->dp, &f->keys[i]);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	log_info("Counters of '%s' reset by uid %u.", f->target, call->uid);
+	return 0;
 }
 
 static int method_stats(struct ctl_call *call, json_t *params)
@@ -871,19 +911,16 @@ static int method_stats(struct ctl_call *call, json_t *params)
 		return -ENOMEM;
 	f.target = target;
 	f.out = arr;
+	f.keep_keys = reset && target;
 	r = np_dataplane_stats_foreach(call->m->dp, collect_stat, &f);
+	if (r >= 0 && reset)
+		r = reset_stats(call, &f);
+	free(f.keys);
 	if (r < 0)
 		return r;
-	/* Read, then clear: the reply holds what the reset discarded. The
-	 * data plane can only clear every counter, so a reset with a target
-	 * clears the others too, and says so. */
-	if (reset) {
-		r = np_dataplane_stats_reset(call->m->dp);
-		if (r < 0)
-			return r;
-		log_info("Counters reset by uid %u.", call->uid);
-		return set_result(call, json_pack("{s:o, s:s}", "stats", TAKE_PTR(arr), "reset", "all"));
-	}
+	if (reset)
+		return set_result(call, json_pack("{s:o, s:s}", "stats", TAKE_PTR(arr), "reset",
+						  target ? "target" : "all"));
 	return set_result(call, json_pack("{s:o}", "stats", TAKE_PTR(arr)));
 }
 

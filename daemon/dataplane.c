@@ -517,6 +517,13 @@ int np_dataplane_stats_reset(struct np_dataplane *dp)
 	return 0;
 }
 
+int np_dataplane_stats_delete(struct np_dataplane *dp, const struct np_stats_key *k)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.np_stats), k) < 0)
+		return -errno;
+	return 0;
+}
+
 int np_dataplane_counter(struct np_dataplane *dp, unsigned idx, uint64_t *ret)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -63,6 +63,8 @@ int np_dataplane_stats_foreach(struct np_dataplane *dp,
 					 void *userdata),
 			       void *userdata);
 int np_dataplane_stats_reset(struct np_dataplane *dp);
+/* Remove one key's counters (-ENOENT if it has none). */
+int np_dataplane_stats_delete(struct np_dataplane *dp, const struct np_stats_key *k);
 /* Sum over CPUs of np_counters[idx] (NP_CNT_*). */
 int np_dataplane_counter(struct np_dataplane *dp, unsigned idx, uint64_t *ret);
 

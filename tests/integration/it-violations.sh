@@ -123,6 +123,15 @@ check_eq "stats --target: only that target" "$APP" \
 human=$(ctl stats --target "$APP")
 echo "$human" | head -n 1 | grep -qE '^TARGET +DESTINATION +PORT +PROTO +ALLOWED +DENIED' &&
 	ok "human stats: the table header" || not_ok "human stats header: $(echo "$human" | head -n 1)"
+OTHER=$(target other)
+total() { # TARGET: allowed + denied counted for it
+	ctl --json stats --target "$1" | jget 'sum(s["denied"] + s["allowed"] for s in j["stats"])'
+}
+app_before=$(total "$APP")
+[ "$(total "$OTHER")" -gt 0 ] && ok "the other cgroup has counters" || not_ok "the other cgroup has no counters"
+check "stats --reset --target $OTHER" ctl stats --reset --target "$OTHER"
+check_eq "after a targeted reset: the other cgroup has none" 0 "$(total "$OTHER")"
+check_eq "after a targeted reset: $APP keeps its counters" "$app_before" "$(total "$APP")"
 check "stats --reset" ctl stats --reset
 check_eq "after reset: nothing counted" 0 \
 	"$(ctl --json stats | jget 'sum(s["denied"] + s["allowed"] for s in j["stats"])')"
