@@ -28,7 +28,7 @@
 #endif
 
 /* Limits. Changing one changes the pinned maps' shape: bump NP_ABI_VERSION. */
-#define NP_ABI_VERSION 1
+#define NP_ABI_VERSION 2
 #define NP_MAX_POLICIES 1024       /* policy ids 1..1023; 0 means "no policy" */
 #define NP_MAX_BINDINGS 65536      /* bound cgroups */
 #define NP_CG_CACHE_ENTRIES 65536  /* resolved cgroup -> policy, LRU */
@@ -173,10 +173,41 @@ struct np_stats_key {
 };
 
 struct np_stats_val {
-	__u64 allowed;
-	__u64 denied; /* includes audited */
-	__u64 last_ns; /* bpf_ktime_get_ns() of the last decision */
+	__u64 allowed; /* flows let through: first decision per socket and destination */
+	__u64 denied;  /* every refused (or audited) attempt */
+	__u64 last_ns; /* bpf_ktime_get_coarse_ns() of the last decision */
+	__u64 verdict; /* np_verdict_pack(): this key's decision, cached */
 };
+
+/*
+ * The decision cached in np_stats_val.verdict, so that a destination seen
+ * before under the current generation costs no LPM lookup: one 64-bit word,
+ * written and read whole, so no reader sees half of an update.
+ *   bits 63..32 gen, 31..20 policy id, 19..16 flags, 15..0 cell
+ * A word with policy id 0 never matches: a zeroed entry caches nothing.
+ */
+#define NP_VERDICT_POLICY_BITS 12
+#define NP_VERDICT_FLAG_BITS 4
+
+static inline __u64 np_verdict_pack(__u32 gen, __u32 policy_id, __u16 flags, __u16 cell)
+{
+	return (__u64)gen << 32 | (__u64)(policy_id & 0xfff) << 20 | (__u64)(flags & 0xf) << 16 | cell;
+}
+
+static inline int np_verdict_valid(__u64 w, __u32 gen, __u32 policy_id)
+{
+	return (__u32)(w >> 32) == gen && ((w >> 20) & 0xfff) == policy_id && policy_id != 0;
+}
+
+static inline __u16 np_verdict_flags(__u64 w)
+{
+	return (w >> 16) & 0xf;
+}
+
+static inline __u16 np_verdict_cell(__u64 w)
+{
+	return w & 0xffff;
+}
 
 /* Ring-buffer event, one per denial (and audit hit, and allow with LOG_ALL). */
 struct np_event {
@@ -270,7 +301,10 @@ _Static_assert(sizeof(struct np_state) == 16, "np_state");
 _Static_assert(sizeof(struct np_sk_cache) == 40, "np_sk_cache");
 _Static_assert(sizeof(struct np_policy_meta) == 80, "np_policy_meta");
 _Static_assert(sizeof(struct np_stats_key) == 32, "np_stats_key");
-_Static_assert(sizeof(struct np_stats_val) == 24, "np_stats_val");
+_Static_assert(sizeof(struct np_stats_val) == 32, "np_stats_val");
+_Static_assert(NP_MAX_POLICIES <= 1 << NP_VERDICT_POLICY_BITS, "policy ids fit the verdict word");
+_Static_assert((NP_POL_AUDIT | NP_POL_LOG_ALL | NP_POL_RAW_ALLOW) < 1 << NP_VERDICT_FLAG_BITS,
+	       "flags fit the verdict word");
 _Static_assert(sizeof(struct np_event) == 72, "np_event");
 #endif
 

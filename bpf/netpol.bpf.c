@@ -20,6 +20,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define SOCK_STREAM 1
+#define SOCK_DGRAM 2
 #define SOCK_RAW 3
 
 /* Verdicts, as every cgroup hook reads its return value. */
@@ -27,6 +28,7 @@
 #define NP_DROP 0
 
 #define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+#define NP_SK_READ(sk, field) (*(volatile __u32 *)&(sk)->field)
 
 #include "np-report.bpf.h"
 #include "np-decide.bpf.h"
@@ -149,6 +151,32 @@ static __always_inline int np_parse_packet(struct __sk_buff *skb, struct np_deci
 	return 0;
 }
 
+/* A connected TCP or UDP socket sends only to its peer: the destination
+ * comes from the socket, with no header parsing. (A connected UDP socket's
+ * sendto() to another address was judged by sendmsg4/6.) */
+static __always_inline int np_dest_of_socket(struct bpf_sock *sk, struct np_decision *d)
+{
+	/* Volatile loads, each at a fixed offset: otherwise clang merges them
+	 * into a load from a computed address (sk + offset), which the
+	 * verifier refuses on a socket pointer. */
+	__u32 family = NP_SK_READ(sk, family), protocol = NP_SK_READ(sk, protocol);
+	__u32 port = NP_SK_READ(sk, dst_port), ip4 = NP_SK_READ(sk, dst_ip4);
+	__u32 ip6[4] = {NP_SK_READ(sk, dst_ip6[0]), NP_SK_READ(sk, dst_ip6[1]), NP_SK_READ(sk, dst_ip6[2]),
+			NP_SK_READ(sk, dst_ip6[3])};
+
+	if ((protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) || !port)
+		return 0;
+	if (family == AF_INET)
+		np_key_v4(&d->key, ip4);
+	else
+		np_key_v6(&d->key, ip6); /* ::ffff:a.b.c.d when v4-mapped */
+	d->family = family;
+	d->ipproto = protocol;
+	d->proto = np_proto_class(protocol);
+	d->port = bpf_ntohs((__u16)port);
+	return 1;
+}
+
 static __always_inline int np_egress(struct __sk_buff *skb)
 {
 	struct np_decision d = {};
@@ -166,10 +194,18 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 	if (!sk)
 		return NP_PASS;
 
+	/* A listener sends only SYN-ACKs and RSTs: answers to a peer. */
+	if (sk->type == SOCK_STREAM && sk->state == BPF_TCP_LISTEN)
+		return NP_PASS;
+	/* Every datagram of an unconnected UDP socket names its destination
+	 * and was judged by sendmsg4/6 (ping and raw sockets are not UDP). */
+	if (sk->type == SOCK_DGRAM && sk->protocol == IPPROTO_UDP && !sk->dst_port)
+		return NP_PASS;
+
 	d.hook = NP_HOOK_EGRESS;
 	d.no_task = 1;
 	d.cgroup_id = bpf_skb_cgroup_id(skb);
-	if (np_parse_packet(skb, &d) < 0) {
+	if (!np_dest_of_socket(sk, &d) && np_parse_packet(skb, &d) < 0) {
 		/* Unreadable headers: no destination to judge. Refuse it
 		 * where a policy applies (np_decide on :: with "other"). */
 		__builtin_memset(&d.key, 0, sizeof(d.key));
@@ -178,9 +214,6 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 		d.port = 0;
 	}
 
-	/* A listener sends only SYN-ACKs and RSTs: answers to a peer. */
-	if (sk->type == SOCK_STREAM && sk->state == BPF_TCP_LISTEN)
-		return NP_PASS;
 	sc = bpf_sk_storage_get(&np_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (sc && (sc->state & NP_SKC_INBOUND) && sk->type == SOCK_STREAM)
 		return NP_PASS;
@@ -190,6 +223,7 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 static __always_inline int np_sock_create(struct bpf_sock *sk)
 {
 	struct np_decision d = {};
+	struct np_stats_key k;
 	struct np_lpm_val *v;
 	__u32 gen;
 
@@ -215,7 +249,8 @@ static __always_inline int np_sock_create(struct bpf_sock *sk)
 	d.proto = np_proto_class(sk->protocol);
 	d.cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
 	d.verdict = (d.flags & NP_POL_AUDIT) ? NP_VERDICT_AUDIT : NP_VERDICT_DENY;
-	np_report(&d);
+	np_stats_key_of(&d, &k);
+	np_report(&d, NULL, &k, gen);
 	return d.verdict == NP_VERDICT_AUDIT ? NP_PASS : NP_DROP;
 }
 

@@ -146,43 +146,69 @@ static __always_inline void np_cache_store(struct np_sk_cache *c, const struct n
 	c->state |= NP_SKC_VALID;
 }
 
+/* The verdict for d under policy d->policy_id: from the counters' cached
+ * decision when it is current (*sv is then the entry, for counting), else
+ * one LPM lookup. A bound policy without a trie fails closed. */
+static __always_inline void np_judge(struct np_decision *d, const struct np_stats_key *k,
+				     struct np_stats_val **sv, __u32 gen)
+{
+	struct np_lpm_val *v;
+	__u64 w;
+
+	*sv = bpf_map_lookup_elem(&np_stats, k);
+	if (*sv) {
+		w = *(volatile __u64 *)&(*sv)->verdict; /* one load */
+		if (np_verdict_valid(w, gen, d->policy_id)) {
+			d->cell = np_verdict_cell(w);
+			d->flags = np_verdict_flags(w);
+			return;
+		}
+	}
+	v = np_policy_lookup(d->policy_id, &d->key);
+	if (v) {
+		d->cell = np_val_cell(v, d->proto, d->port);
+		d->flags = v->flags;
+	} else {
+		d->cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
+		d->flags = 0;
+	}
+}
+
 /*
  * Decide d (destination, protocol, port and cgroup filled in) and report it.
  * Returns 1 to let it pass, 0 to refuse.
  *
- * sc, the socket's cache, holds the last decision stamped with gen and the
- * cgroup: while both are current, the policy id (and for the same
- * destination, the verdict) comes from it. An established flow, policed or
- * not, then costs this one socket-storage lookup per packet.
+ * Three caches, each stamped with gen, so no lookup of the policy's trie
+ * runs for what was seen before under the current policies:
+ * - sc, the socket's last decision: its policy id, and for the same
+ *   destination its verdict. A flow already let through is reported once,
+ *   at its first decision: repeats on the same socket return here.
+ * - np_cg_cache: cgroup -> policy id (np_resolve_policy).
+ * - np_stats: the counters of (cgroup, destination, port, protocol) also
+ *   hold that key's verdict (np_judge), so rotating destinations cost one
+ *   hash lookup, whatever the number of rules.
  */
 static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *sc, struct __sk_buff *skb,
 				     __u32 gen)
 {
-	struct np_lpm_val *v;
 	int fresh = sc && (sc->state & NP_SKC_VALID) && sc->gen == gen && sc->cgroup_id == d->cgroup_id;
+	struct np_stats_val *sv = NULL;
+	struct np_stats_key k;
 
 	if (fresh && !sc->policy_id)
 		return 1;
+	np_stats_key_of(d, &k);
 	if (fresh && np_cache_same_dest(sc, d)) {
-		/* A packet of a flow already judged and let through (allowed,
-		 * or audited): reported once, at its decision, not per packet. */
-		if (skb && (!(sc->cell & NP_CELL_DENY) || (sc->flags & NP_POL_AUDIT)))
+		if (!(sc->cell & NP_CELL_DENY) || (sc->flags & NP_POL_AUDIT))
 			return 1;
 		d->policy_id = sc->policy_id;
 		d->cell = sc->cell;
 		d->flags = sc->flags;
+		sv = bpf_map_lookup_elem(&np_stats, &k);
 	} else {
 		d->policy_id = fresh ? sc->policy_id : np_resolve_policy(d->cgroup_id, skb, gen);
-		if (d->policy_id) {
-			v = np_policy_lookup(d->policy_id, &d->key);
-			if (v) {
-				d->cell = np_val_cell(v, d->proto, d->port);
-				d->flags = v->flags;
-			} else {
-				d->cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
-				d->flags = 0;
-			}
-		}
+		if (d->policy_id)
+			np_judge(d, &k, &sv, gen);
 		if (sc)
 			np_cache_store(sc, d, gen);
 		if (!d->policy_id)
@@ -195,7 +221,7 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 		d->verdict = NP_VERDICT_AUDIT;
 	else
 		d->verdict = NP_VERDICT_DENY;
-	np_report(d);
+	np_report(d, sv, &k, gen);
 	return d->verdict != NP_VERDICT_DENY;
 }
 

@@ -45,28 +45,35 @@ static __always_inline void np_count(__u32 idx)
 		*c += 1; /* per-CPU: no atomics needed */
 }
 
-static __always_inline void np_stats_add(const struct np_decision *d, __u64 now)
+static __always_inline void np_stats_key_of(const struct np_decision *d, struct np_stats_key *k)
 {
-	struct np_stats_key k = {};
-	struct np_stats_val *v, fresh = {};
+	__builtin_memset(k, 0, sizeof(*k));
+	k->cgroup_id = d->cgroup_id;
+	__builtin_memcpy(k->addr, d->key.addr, sizeof(k->addr));
+	k->port = d->port;
+	k->proto = d->proto;
+}
+
+/* Count d in v, the key's entry if the decision already looked it up (else
+ * NULL), and cache d's verdict there, stamped with gen. */
+static __always_inline void np_stats_add(const struct np_decision *d, struct np_stats_val *v,
+					 const struct np_stats_key *k, __u32 gen)
+{
+	__u64 w = np_verdict_pack(gen, d->policy_id, d->flags, d->cell);
+	__u64 now = bpf_ktime_get_coarse_ns(); /* no clock-source read */
 	int denied = d->verdict != NP_VERDICT_ALLOW;
 
-	k.cgroup_id = d->cgroup_id;
-	__builtin_memcpy(k.addr, d->key.addr, sizeof(k.addr));
-	k.port = d->port;
-	k.proto = d->proto;
-
-	v = bpf_map_lookup_elem(&np_stats, &k);
 	if (!v) {
+		struct np_stats_val fresh = {.last_ns = now, .verdict = w};
+
 		if (denied)
 			fresh.denied = 1;
 		else
 			fresh.allowed = 1;
-		fresh.last_ns = now;
-		if (bpf_map_update_elem(&np_stats, &k, &fresh, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(&np_stats, k, &fresh, BPF_NOEXIST) == 0)
 			return;
 		/* Lost the race to another CPU inserting the same key. */
-		v = bpf_map_lookup_elem(&np_stats, &k);
+		v = bpf_map_lookup_elem(&np_stats, k);
 		if (!v) {
 			np_count(NP_CNT_STATS_FULL);
 			return;
@@ -77,6 +84,8 @@ static __always_inline void np_stats_add(const struct np_decision *d, __u64 now)
 	else
 		__sync_fetch_and_add(&v->allowed, 1);
 	v->last_ns = now;
+	if (v->verdict != w)
+		*(volatile __u64 *)&v->verdict = w; /* one store */
 }
 
 static __always_inline void np_event_emit(const struct np_decision *d, __u64 now)
@@ -111,12 +120,12 @@ static __always_inline void np_event_emit(const struct np_decision *d, __u64 now
 }
 
 /* Counters for every decision on a policed cgroup; an event for every
- * denial and audit hit, and for allowed ones when the policy logs all. */
-static __always_inline void np_report(struct np_decision *d)
+ * denial and audit hit, and for allowed ones when the policy logs all.
+ * v: d's np_stats entry if the caller has it, else NULL. */
+static __always_inline void np_report(struct np_decision *d, struct np_stats_val *v, const struct np_stats_key *k,
+				      __u32 gen)
 {
-	__u64 now = bpf_ktime_get_ns();
-
-	np_stats_add(d, now);
+	np_stats_add(d, v, k, gen);
 	if (d->verdict != NP_VERDICT_ALLOW || (d->flags & NP_POL_LOG_ALL))
-		np_event_emit(d, now);
+		np_event_emit(d, bpf_ktime_get_ns());
 }
