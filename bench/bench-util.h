@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Small helpers of the benchmark harness: time, files, child processes,
+ * summary statistics. Functions return negative errno on failure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cleanup-util.h"
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/* Abort the whole run with a message: the environment is not what the
+ * harness needs (cleanup still runs, from atexit). */
+void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *bench_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int bench_write_file(const char *path, const char *text);
+/* Whole file into a NUL-terminated heap buffer. */
+int bench_read_file(const char *path, char **ret);
+int bench_read_full(int fd, void *buf, size_t len);
+int bench_write_full(int fd, const void *buf, size_t len);
+
+/* Pin the calling thread to one CPU (modulo the CPUs online). */
+int bench_pin_cpu(int cpu);
+int bench_ncpus(void);
+
+struct bench_spawn {
+	char *const *argv;	/* argv[0] is searched in PATH */
+	int netns_fd;		/* >=0: the child enters this network namespace */
+	const char *stdin_path; /* NULL: /dev/null */
+	char *out;		/* captured stdout (and stderr if merge), may be NULL */
+	size_t out_size;
+	bool merge_stderr; /* stderr into out too; else stderr is inherited */
+	int timeout_ms;	   /* 0: no limit */
+};
+
+/* Run a command to completion. Returns its exit status (0..255), or
+ * negative errno (-ETIMEDOUT, -ECHILD on death by signal). */
+int bench_spawn_wait(struct bench_spawn *s);
+/* The same, for a command line given as a few strings (NULL-terminated),
+ * with stdout discarded. */
+int bench_run_in(int netns_fd, const char *arg0, ...) __attribute__((sentinel));
+
+/* ---- statistics over a small array (reps) ---- */
+double bench_median(const double *v, size_t n);
+double bench_min(const double *v, size_t n);
+double bench_max(const double *v, size_t n);
