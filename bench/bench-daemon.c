@@ -162,8 +162,8 @@ static int send_request(struct bench_daemon *d, const char *command, json_t *par
 	json_decref(req);
 	if (!line)
 		return -ENOMEM;
-	r = bench_write_full(d->fd, line, strlen(line));
-	return r < 0 ? r : bench_write_full(d->fd, "\n", 1);
+	r = np_write_full(d->fd, line, strlen(line));
+	return r < 0 ? r : np_write_full(d->fd, "\n", 1);
 }
 
 /* One reply line (the daemon answers in request order). */

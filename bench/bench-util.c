@@ -68,7 +68,7 @@ int bench_write_file(const char *path, const char *text)
 
 	if (fd < 0)
 		return -errno;
-	return bench_write_full(fd, text, strlen(text));
+	return np_write_full(fd, text, strlen(text));
 }
 
 int bench_read_file(const char *path, char **ret)
@@ -101,42 +101,6 @@ int bench_read_file(const char *path, char **ret)
 	}
 	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
-int bench_read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t r = read(fd, p, len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EPIPE;
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-int bench_write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t r = write(fd, p, len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		len -= (size_t)r;
-	}
 	return 0;
 }
 

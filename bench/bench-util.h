@@ -3,6 +3,8 @@
  * summary statistics. Functions return negative errno on failure. */
 #pragma once
 
+#include "io-util.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +24,6 @@ char *bench_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 int bench_write_file(const char *path, const char *text);
 /* Whole file into a NUL-terminated heap buffer. */
 int bench_read_file(const char *path, char **ret);
-int bench_read_full(int fd, void *buf, size_t len);
-int bench_write_full(int fd, const void *buf, size_t len);
 
 /* Pin the calling thread to one CPU (modulo the CPUs online). */
 int bench_pin_cpu(int cpu);

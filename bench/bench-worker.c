@@ -510,10 +510,10 @@ worker_main(const char *name, const char *cgroup, int netns_idx, int cpu, int re
 		struct bench_cmd c;
 		struct bench_res r = {0};
 
-		if (bench_read_full(req, &c, sizeof(c)) < 0)
+		if (np_read_full(req, &c, sizeof(c)) < 0)
 			_exit(0);
 		run_op(&c, &r);
-		if (bench_write_full(resp, &r, sizeof(r)) < 0)
+		if (np_write_full(resp, &r, sizeof(r)) < 0)
 			_exit(0);
 	}
 }
@@ -550,7 +550,7 @@ int bench_worker_start(struct bench_worker *w, const char *name, const char *cgr
 
 int bench_worker_send(struct bench_worker *w, const struct bench_cmd *c)
 {
-	return bench_write_full(w->req_fd, c, sizeof(*c));
+	return np_write_full(w->req_fd, c, sizeof(*c));
 }
 
 int bench_worker_recv(struct bench_worker *w, struct bench_res *r, int timeout_ms)
@@ -565,7 +565,7 @@ int bench_worker_recv(struct bench_worker *w, struct bench_res *r, int timeout_m
 		return -errno;
 	if (n == 0)
 		return -ETIMEDOUT;
-	return bench_read_full(w->resp_fd, r, sizeof(*r));
+	return np_read_full(w->resp_fd, r, sizeof(*r));
 }
 
 int bench_worker_call(struct bench_worker *w, const struct bench_cmd *c, struct bench_res *r, int timeout_ms)

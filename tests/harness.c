@@ -29,6 +29,7 @@
 #endif
 
 #include "harness.h"
+#include "io-util.h"
 
 extern char **environ;
 
@@ -81,42 +82,6 @@ static int write_file(const char *path, const char *text)
 		return -errno;
 	if (write(fd, text, n) != (ssize_t)n)
 		return -errno;
-	return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t r = read(fd, p, len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EPIPE;
-		p += r;
-		len -= r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t r = write(fd, p, len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		len -= r;
-	}
 	return 0;
 }
 
@@ -1019,19 +984,19 @@ static void __attribute__((noreturn)) worker_main(int req_fd, int resp_fd, const
 			signal(i, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	ready = join_cgroup(cgroup);
-	if (write_full(resp_fd, &ready, sizeof(ready)) < 0 || ready < 0)
+	if (np_write_full(resp_fd, &ready, sizeof(ready)) < 0 || ready < 0)
 		_exit(1);
 	for (;;) {
 		struct worker_req rq;
 		struct worker_resp rs;
 
-		if (read_full(req_fd, &rq, sizeof(rq)) < 0)
+		if (np_read_full(req_fd, &rq, sizeof(rq)) < 0)
 			_exit(0);
-		if (rq.len > sizeof(buf) || read_full(req_fd, buf, rq.len) < 0)
+		if (rq.len > sizeof(buf) || np_read_full(req_fd, buf, rq.len) < 0)
 			_exit(2);
 		rs.result = rq.fn(buf, rq.len);
 		rs.len = rq.len;
-		if (write_full(resp_fd, &rs, sizeof(rs)) < 0 || write_full(resp_fd, buf, rq.len) < 0)
+		if (np_write_full(resp_fd, &rs, sizeof(rs)) < 0 || np_write_full(resp_fd, buf, rq.len) < 0)
 			_exit(3);
 	}
 }
@@ -1071,7 +1036,7 @@ int np_test_worker_start(struct np_test_env *env, const char *rel, struct np_tes
 	np_test_track_child(env, pid);
 
 	pfd = (struct pollfd){.fd = w->resp_fd, .events = POLLIN};
-	if (poll(&pfd, 1, 5000) <= 0 || read_full(w->resp_fd, &ready, sizeof(ready)) < 0) {
+	if (poll(&pfd, 1, 5000) <= 0 || np_read_full(w->resp_fd, &ready, sizeof(ready)) < 0) {
 		np_test_worker_stop(w);
 		return -ECHILD;
 	}
@@ -1107,7 +1072,7 @@ int np_test_worker_send(struct np_test_worker *w, np_worker_fn fn, void *arg, si
 
 	if (w->pid <= 0 || len > NP_WORKER_ARG_MAX)
 		return NP_WORKER_FAILED;
-	if (write_full(w->req_fd, &rq, sizeof(rq)) < 0 || (len && write_full(w->req_fd, arg, len) < 0)) {
+	if (np_write_full(w->req_fd, &rq, sizeof(rq)) < 0 || (len && np_write_full(w->req_fd, arg, len) < 0)) {
 		np_test_worker_stop(w);
 		return NP_WORKER_FAILED;
 	}
@@ -1129,8 +1094,8 @@ int np_test_worker_poll(struct np_test_worker *w, int timeout_ms, int *result)
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return 0;
-	if (read_full(w->resp_fd, &rs, sizeof(rs)) < 0 || rs.len != w->pending_len ||
-	    (rs.len && read_full(w->resp_fd, w->pending_out, rs.len) < 0)) {
+	if (np_read_full(w->resp_fd, &rs, sizeof(rs)) < 0 || rs.len != w->pending_len ||
+	    (rs.len && np_read_full(w->resp_fd, w->pending_out, rs.len) < 0)) {
 		np_test_worker_stop(w);
 		return NP_WORKER_FAILED;
 	}
