@@ -22,12 +22,21 @@
 #include "state.h"
 #include "violations.h"
 
-#define STATE_FILE     "state.json"
-#define STATE_VERSION  1
+/* Policies and bindings live in two files, so that binding a cgroup never
+ * rewrites (and fsyncs) every policy. Each is consistent on its own: a bound
+ * policy cannot be deleted, and a binding names an existing policy. */
+#define POLICIES_FILE  "policies.json"
+#define BINDINGS_FILE  "bindings.json"
+#define LEGACY_FILE    "state.json" /* version 1: both in one file */
+#define STATE_VERSION  2
 #define STATE_MAX      (256u * 1024 * 1024)
+
 #define CG_WALK_MAX    200000
 #define CG_WALK_DEPTH  64
 #define CG_REWALK_USEC (2ull * 1000000)
+
+static int save_policies(struct manager *m);
+static int save_bindings(struct manager *m, const struct np_bind *exclude);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
@@ -272,7 +281,7 @@ int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compile
 		(void)np_dataplane_remove(m->dp, id);
 		return log_oom();
 	}
-	r = manager_save(m);
+	r = save_policies(m);
 	if (r < 0) {
 		unregister_policy(m, pol, false);
 		(void)np_dataplane_remove(m->dp, id);
@@ -295,7 +304,7 @@ int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_poli
 		return log_error_errno(r, "Failed to install the new version of policy '%s': %m", p->name);
 	pol->policy = p;
 	pol->compiled = c;
-	r = manager_save(m);
+	r = save_policies(m);
 	if (r < 0) {
 		pol->policy = old_p;
 		pol->compiled = old_c;
@@ -327,7 +336,7 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol)
 		return log_error_errno(r, "Failed to remove policy '%s' from the kernel: %m", name);
 	m->pols[id] = NULL;
 	m->n_pols--;
-	r = manager_save(m);
+	r = save_policies(m);
 	if (r < 0) {
 		m->pols[id] = pol;
 		m->n_pols++;
@@ -478,7 +487,6 @@ bool target_matches(const char *target, const char *filter)
 	return strncmp(target, filter, n) == 0 && (target[n] == '\0' || target[n] == '/');
 }
 
-static int save_except(struct manager *m, const struct np_bind *exclude);
 
 /* ---- bindings ---- */
 
@@ -568,7 +576,7 @@ static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
 		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", b->target,
 				       pol->policy->name);
 	set_binding_policy(m, b, pol->id);
-	r = manager_save(m);
+	r = save_bindings(m, NULL);
 	if (r < 0) {
 		(void)np_dataplane_bind(m->dp, b->cgroup_id, old);
 		set_binding_policy(m, b, old);
@@ -604,7 +612,7 @@ static int bind_new(struct manager *m, const struct np_target *t, struct np_pol 
 	/* The same name may still be bound to a cgroup that was removed and
 	 * created again: that stale id goes with this change. */
 	stale = stale_binding(m, t);
-	r = save_except(m, stale);
+	r = save_bindings(m, stale);
 	if (r < 0) {
 		(void)np_dataplane_unbind(m->dp, t->cgroup_id);
 		drop_binding(m, b);
@@ -648,7 +656,7 @@ int manager_unbind(struct manager *m, struct np_bind *b)
 	if (r < 0 && r != -ENOENT)
 		return log_error_errno(r, "Failed to unbind '%s': %m", target);
 	drop_binding(m, b);
-	r = manager_save(m);
+	r = save_bindings(m, NULL);
 	if (r < 0) {
 		if (np_dataplane_bind(m->dp, t.cgroup_id, policy_id) == 0)
 			(void)push_binding(m, &t, policy_id, NULL);
@@ -779,11 +787,11 @@ char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)
 
 /* ---- persistence ---- */
 
-static json_t *state_to_json(struct manager *m, const struct np_bind *exclude)
+static json_t *policies_to_json(struct manager *m)
 {
-	_cleanup_json_ json_t *pols = json_array(), *binds = json_array();
+	_cleanup_json_ json_t *pols = json_array();
 
-	if (!pols || !binds)
+	if (!pols)
 		return NULL;
 	for (unsigned i = 1; i < NP_MAX_POLICIES; i++) {
 		json_t *p;
@@ -794,6 +802,15 @@ static json_t *state_to_json(struct manager *m, const struct np_bind *exclude)
 		if (!p || json_array_append_new(pols, json_pack("{s:i, s:o}", "id", (int)i, "policy", p)) < 0)
 			return NULL;
 	}
+	return json_pack("{s:i, s:o}", "version", STATE_VERSION, "policies", TAKE_PTR(pols));
+}
+
+static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude)
+{
+	_cleanup_json_ json_t *binds = json_array();
+
+	if (!binds)
+		return NULL;
 	for (size_t i = 0; i < m->n_binds; i++) {
 		struct np_pol *pol = manager_policy_by_id(m, m->binds[i].policy_id);
 
@@ -803,35 +820,43 @@ static json_t *state_to_json(struct manager *m, const struct np_bind *exclude)
 							   "policy", pol ? pol->policy->name : "")) < 0)
 			return NULL;
 	}
-	return json_pack("{s:i, s:o, s:o}", "version", STATE_VERSION, "policies", TAKE_PTR(pols), "bindings",
-			 TAKE_PTR(binds));
+	return json_pack("{s:i, s:o}", "version", STATE_VERSION, "bindings", TAKE_PTR(binds));
 }
 
-static int save_except(struct manager *m, const struct np_bind *exclude)
+static int save_json(struct manager *m, const char *file, json_t *j /* stolen */)
 {
-	_cleanup_json_ json_t *j = state_to_json(m, exclude);
+	_cleanup_json_ json_t *owned = j;
 	_cleanup_free_ char *text = NULL;
 	int r;
 
-	if (!j)
+	if (!owned)
 		return log_oom();
-	text = json_dumps(j, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+	text = json_dumps(owned, JSON_INDENT(1) | JSON_ENSURE_ASCII);
 	if (!text)
 		return log_oom();
-	r = state_write_atomic(m->state_dir, STATE_FILE, text, strlen(text), 0600);
+	r = state_write_atomic(m->state_dir, file, text, strlen(text), 0600);
 	if (r < 0)
-		return log_error_errno(r, "Failed to save the state to '%s/" STATE_FILE "': %m",
-				       m->state_dir);
+		return log_error_errno(r, "Failed to save the state to '%s/%s': %m", m->state_dir, file);
+	(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
 	return 0;
+}
+
+static int save_policies(struct manager *m)
+{
+	return save_json(m, POLICIES_FILE, policies_to_json(m));
+}
+
+/* exclude: a binding left out of the file (one that is going away). */
+static int save_bindings(struct manager *m, const struct np_bind *exclude)
+{
+	return save_json(m, BINDINGS_FILE, bindings_to_json(m, exclude));
 }
 
 int manager_save(struct manager *m)
 {
-	int r = save_except(m, NULL);
+	int r = save_policies(m);
 
-	if (r >= 0)
-		(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
-	return r;
+	return r < 0 ? r : save_bindings(m, NULL);
 }
 
 /* ---- restore ---- */
@@ -848,20 +873,20 @@ static int restore_policy(struct manager *m, json_t *entry, size_t idx)
 	if (json_unpack(entry, "{s:I, s:o}", "id", &id, "policy", &pj) < 0 || id <= 0 ||
 	    id >= NP_MAX_POLICIES)
 		return log_error_errno(-EINVAL,
-				       "%s/" STATE_FILE ": policies[%zu] needs an \"id\" 1..%d and a "
+				       "%s/" POLICIES_FILE ": policies[%zu] needs an \"id\" 1..%d and a "
 				       "\"policy\".",
 				       m->state_dir, idx, NP_MAX_POLICIES - 1);
 	if (m->pols[id])
-		return log_error_errno(-EINVAL, "%s/" STATE_FILE ": policy id %lld appears twice.",
+		return log_error_errno(-EINVAL, "%s/" POLICIES_FILE ": policy id %lld appears twice.",
 				       m->state_dir, (long long)id);
 	r = np_policy_from_json(pj, &p, &err);
 	if (r >= 0)
 		r = np_policy_compile(p, &c, &err);
 	if (r < 0)
-		return log_error_errno(r, "%s/" STATE_FILE ": policies[%zu] is not valid any more: %s%s%s",
+		return log_error_errno(r, "%s/" POLICIES_FILE ": policies[%zu] is not valid any more: %s%s%s",
 				       m->state_dir, idx, err.field, err.field[0] ? ": " : "", err.message);
 	if (manager_policy_by_name(m, p->name))
-		return log_error_errno(-EINVAL, "%s/" STATE_FILE ": policy '%s' appears twice.", m->state_dir,
+		return log_error_errno(-EINVAL, "%s/" POLICIES_FILE ": policy '%s' appears twice.", m->state_dir,
 				       p->name);
 	/* The same content under the same id: an atomic replace of an
 	 * identical trie, so a restart opens no window. */
@@ -885,7 +910,7 @@ static int restore_binding(struct manager *m, json_t *entry, size_t idx)
 	int r;
 
 	if (json_unpack(entry, "{s:s, s:s}", "target", &target, "policy", &policy) < 0) {
-		log_warning("%s/" STATE_FILE ": bindings[%zu] needs \"target\" and \"policy\", dropping it.",
+		log_warning("%s/" BINDINGS_FILE ": bindings[%zu] needs \"target\" and \"policy\", dropping it.",
 			    m->state_dir, idx);
 		return 0;
 	}
@@ -915,37 +940,97 @@ static int restore_binding(struct manager *m, json_t *entry, size_t idx)
 	return 0;
 }
 
-static int restore_state(struct manager *m, json_t *root)
+/* The array called key in a state file of our version, or NULL (logged). */
+static json_t *state_array(struct manager *m, const char *file, json_t *root, const char *key)
 {
-	json_t *pols, *binds, *e;
 	json_int_t version = 0;
+	json_t *arr = NULL;
+
+	if (json_unpack(root, "{s:I, s:o}", "version", &version, key, &arr) < 0 || !json_is_array(arr)) {
+		log_error("%s/%s is not a netpold state file (it needs \"version\" and \"%s\").", m->state_dir,
+			  file, key);
+		return NULL;
+	}
+	/* A version-1 state.json holds both arrays; its shape is ours. */
+	if (version != STATE_VERSION && !(version == 1 && strcmp(file, LEGACY_FILE) == 0)) {
+		log_error("%s/%s has version %lld; this netpold reads %d.", m->state_dir, file,
+			  (long long)version, STATE_VERSION);
+		return NULL;
+	}
+	return arr;
+}
+
+static int restore_array(struct manager *m, const char *file, json_t *root, const char *key,
+			 int (*restore_one)(struct manager *m, json_t *entry, size_t idx))
+{
+	json_t *arr = state_array(m, file, root, key), *e;
 	size_t i;
 	int r;
 
-	if (json_unpack(root, "{s:I, s:o, s:o}", "version", &version, "policies", &pols, "bindings", &binds) <
-		0 ||
-	    !json_is_array(pols) || !json_is_array(binds))
-		return log_error_errno(-EINVAL,
-				       "%s/" STATE_FILE " is not a netpold state file (it needs "
-				       "\"version\", \"policies\" and \"bindings\").",
-				       m->state_dir);
-	if (version != STATE_VERSION)
-		return log_error_errno(-EPROTONOSUPPORT,
-				       "%s/" STATE_FILE " has version %lld; this netpold reads %d.",
-				       m->state_dir, (long long)version, STATE_VERSION);
-	json_array_foreach(pols, i, e)
+	if (!arr)
+		return -EINVAL;
+	json_array_foreach(arr, i, e)
 	{
-		r = restore_policy(m, e, i);
-		if (r < 0)
-			return r;
-	}
-	json_array_foreach(binds, i, e)
-	{
-		r = restore_binding(m, e, i);
+		r = restore_one(m, e, i);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* Reads dir/file: 1 and *ret, or 0 when it does not exist. Refuses a corrupt
+ * file rather than start empty: an empty start would unbind every cgroup
+ * that the pinned maps still police. */
+static int read_state_file(struct manager *m, const char *file, json_t **ret)
+{
+	_cleanup_free_ char *text = NULL;
+	json_error_t jerr;
+	int r;
+
+	r = state_read(m->state_dir, file, STATE_MAX, &text, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return log_error_errno(r, "Failed to read '%s/%s': %m", m->state_dir, file);
+	*ret = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*ret)
+		return log_error_errno(-EINVAL, "%s/%s is corrupt (line %d: %s); fix or remove it.", m->state_dir,
+				       file, jerr.line, jerr.text);
+	return 1;
+}
+
+/* Policies first: bindings name them. Returns 1 if any state existed. */
+static int restore_state(struct manager *m)
+{
+	_cleanup_json_ json_t *pols = NULL, *binds = NULL, *legacy = NULL;
+	int rp, rb, rl;
+
+	rp = read_state_file(m, POLICIES_FILE, &pols);
+	if (rp < 0)
+		return rp;
+	rb = read_state_file(m, BINDINGS_FILE, &binds);
+	if (rb < 0)
+		return rb;
+	if (rp == 0 && rb == 0) {
+		rl = read_state_file(m, LEGACY_FILE, &legacy);
+		if (rl <= 0)
+			return rl;
+		rp = restore_array(m, LEGACY_FILE, legacy, "policies", restore_policy);
+		if (rp >= 0)
+			rp = restore_array(m, LEGACY_FILE, legacy, "bindings", restore_binding);
+		return rp < 0 ? rp : 1;
+	}
+	if (pols) {
+		rp = restore_array(m, POLICIES_FILE, pols, "policies", restore_policy);
+		if (rp < 0)
+			return rp;
+	}
+	if (binds) {
+		rb = restore_array(m, BINDINGS_FILE, binds, "bindings", restore_binding);
+		if (rb < 0)
+			return rb;
+	}
+	return 1;
 }
 
 struct id_list {
@@ -1045,32 +1130,16 @@ static int install_presets(struct manager *m)
 
 int manager_restore(struct manager *m)
 {
-	_cleanup_free_ char *text = NULL;
-	_cleanup_json_ json_t *root = NULL;
-	json_error_t jerr;
 	bool first;
 	int r;
 
 	r = state_dir_ensure(m->state_dir);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the state directory '%s': %m", m->state_dir);
-	r = state_read(m->state_dir, STATE_FILE, STATE_MAX, &text, NULL);
-	first = r == -ENOENT;
-	if (r < 0 && !first)
-		return log_error_errno(r, "Failed to read '%s/" STATE_FILE "': %m", m->state_dir);
-	if (!first) {
-		root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-		/* Refuse rather than start empty: an empty start would unbind
-		 * every cgroup that the pinned maps still police. */
-		if (!root)
-			return log_error_errno(-EINVAL,
-					       "%s/" STATE_FILE " is corrupt (line %d: %s); fix or remove "
-					       "it.",
-					       m->state_dir, jerr.line, jerr.text);
-		r = restore_state(m, root);
-		if (r < 0)
-			return r;
-	}
+	r = restore_state(m);
+	if (r < 0)
+		return r;
+	first = r == 0;
 	r = reconcile(m);
 	if (r < 0)
 		return r;
@@ -1083,6 +1152,10 @@ int manager_restore(struct manager *m)
 	r = manager_save(m);
 	if (r < 0)
 		return r;
+	/* Saved in the two-file layout: a version-1 state.json has served. */
+	r = state_remove(m->state_dir, LEGACY_FILE);
+	if (r < 0)
+		log_warning_errno(r, "Failed to remove the old '%s/" LEGACY_FILE "', ignoring: %m", m->state_dir);
 	log_info("Restored %u policies and %zu bindings.", m->n_pols, m->n_binds);
 	return 0;
 }

@@ -114,3 +114,14 @@ int state_read(const char *dir, const char *name, size_t max, char **ret, size_t
 	*ret = TAKE_PTR(buf);
 	return 0;
 }
+
+int state_remove(const char *dir, const char *name)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}

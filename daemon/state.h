@@ -16,3 +16,5 @@ int state_write_atomic(const char *dir, const char *name, const void *data, size
 /* Reads dir/name into a NUL-terminated buffer; -ENOENT if it does not exist,
  * -EFBIG if it is larger than max. */
 int state_read(const char *dir, const char *name, size_t max, char **ret, size_t *ret_len);
+/* Removes dir/name; 0 also when it did not exist. */
+int state_remove(const char *dir, const char *name);

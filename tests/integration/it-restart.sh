@@ -78,6 +78,33 @@ check_eq "prober saw no other error" 0 "$(echo "$res" | sed -n 's/.*other=\([0-9
 check_listed "after SIGTERM + start"
 check_enforced "after SIGTERM + start"
 
+# The state is two files: binding a cgroup rewrites only bindings.json.
+check "policies.json and bindings.json exist" test -s "$IT_STATE/policies.json" -a -s "$IT_STATE/bindings.json"
+pol_before=$(stat -c %Y.%i "$IT_STATE/policies.json")
+sleep 1.1 # mtime granularity
+mk_cgroup spare
+check "apply to another cgroup" ctl apply "$(target spare)" deny-all
+check_eq "apply left policies.json untouched" "$pol_before" "$(stat -c %Y.%i "$IT_STATE/policies.json")"
+check "bindings.json lists the new binding" grep -q "\"$(target spare)\"" "$IT_STATE/bindings.json"
+check "unbind the other cgroup" ctl unbind "$(target spare)"
+
+# A version-1 state (one state.json) is read once, then saved as two files.
+stop_netpold TERM
+python3 - "$IT_STATE" <<'PY'
+import json, sys
+d = sys.argv[1]
+pols = json.load(open(d + "/policies.json"))["policies"]
+binds = json.load(open(d + "/bindings.json"))["bindings"]
+json.dump({"version": 1, "policies": pols, "bindings": binds}, open(d + "/state.json", "w"))
+PY
+rm -f "$IT_STATE/policies.json" "$IT_STATE/bindings.json"
+start_netpold || { not_ok "netpold starts from a version-1 state.json"; it_finish; }
+ok "netpold starts from a version-1 state.json"
+check_listed "after reading state.json"
+check_enforced "after reading state.json"
+check "state.json is gone, the two files are back" \
+	test ! -e "$IT_STATE/state.json" -a -s "$IT_STATE/policies.json" -a -s "$IT_STATE/bindings.json"
+
 # The restarted daemon still changes things.
 check "policy update after the restarts" ctl policy update "$P"
 expect_probe "after update: 198.51.100.9 no longer allowed (rule not in the file)" denied app udp 198.51.100.9 53
