@@ -15,6 +15,7 @@ int config_init(struct np_config *c)
 	*c = (struct np_config){
 	    .socket_group = strdup(NP_SOCKET_GROUP_DEFAULT),
 	    .socket_mode = 0660,
+	    .idle_timeout_sec = NP_PROTO_IDLE_TIMEOUT_SEC,
 	};
 	return c->socket_group ? 0 : -ENOMEM;
 }
@@ -66,6 +67,19 @@ static int parse_mode(const char *value, mode_t *ret)
 	return 0;
 }
 
+static int parse_seconds(const char *value, unsigned *ret)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || !*value || *end || v < 1 || v > 3600)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
 static int parse_line(struct np_config *c, const char *path, unsigned n, char *line)
 {
 	char *eq, *key, *value;
@@ -91,10 +105,16 @@ static int parse_line(struct np_config *c, const char *path, unsigned n, char *l
 		if (r < 0)
 			return log_error_errno(
 			    r, "%s:%u: socket_mode must be an octal mode 0..0777, got '%s'", path, n, value);
+	} else if (strcmp(key, "idle_timeout") == 0) {
+		r = parse_seconds(value, &c->idle_timeout_sec);
+		if (r < 0)
+			return log_error_errno(r, "%s:%u: idle_timeout must be a number of seconds 1..3600, got '%s'",
+					       path, n, value);
 	} else
-		return log_error_errno(
-		    -EINVAL, "%s:%u: unknown key '%s' (known: admin_group, socket_group, socket_mode)", path,
-		    n, key);
+		return log_error_errno(-EINVAL,
+				       "%s:%u: unknown key '%s' (known: admin_group, socket_group, socket_mode, "
+				       "idle_timeout)",
+				       path, n, key);
 	if (r < 0)
 		return log_oom();
 	return 0;

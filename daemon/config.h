@@ -5,6 +5,7 @@
  *   admin_group = netpol-admin   # may change state (besides root); default: none
  *   socket_group = netpol        # may read (status, list, test, violations)
  *   socket_mode = 0660           # mode of the socket file netpold creates
+ *   idle_timeout = 60            # seconds a half-sent request may wait (1..3600)
  */
 #pragma once
 
@@ -15,6 +16,7 @@ struct np_config {
 	char *admin_group;  /* NULL: only root may change state */
 	char *socket_group; /* NULL: only root and the admin group may connect */
 	mode_t socket_mode;
+	unsigned idle_timeout_sec; /* a client's unfinished line is dropped after this */
 };
 
 int config_init(struct np_config *c);

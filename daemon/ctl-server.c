@@ -62,6 +62,7 @@ struct ctl_server {
 	unsigned n_clients, n_followers;
 	gid_t admin_gid, socket_gid;
 	bool have_admin_gid, have_socket_gid;
+	uint64_t idle_usec;
 };
 
 int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
@@ -112,6 +113,7 @@ void ctl_server_set_config(struct ctl_server *s, const struct np_config *c)
 {
 	int r;
 
+	s->idle_usec = (uint64_t)c->idle_timeout_sec * 1000000ull;
 	s->have_admin_gid = false;
 	if (c->admin_group) {
 		r = lookup_group(c->admin_group, &s->admin_gid);
@@ -604,7 +606,7 @@ static void arm_idle(struct ctl_client *c)
 	}
 	/* Idle, not total: the deadline moves with every byte received. */
 	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &now);
-	(void)sd_event_source_set_time(c->idle, now + NP_PROTO_IDLE_TIMEOUT_SEC * 1000000ull);
+	(void)sd_event_source_set_time(c->idle, now + c->server->idle_usec);
 	(void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
 }
 

@@ -10,6 +10,10 @@
 
 HOSTILE=${NETPOL_HOSTILE:-$(dirname "$0")/hostile.py}
 
+# A short idle timeout (netpold.conf's idle_timeout), so that the half-sent
+# request is dropped in seconds, not the default minute.
+echo "idle_timeout = 3" >>"$IT_CONF"
+export NETPOL_IDLE_TIMEOUT=3
 start_netpold || { not_ok "netpold starts"; it_finish; }
 ok "netpold starts"
 
