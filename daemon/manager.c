@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -88,6 +89,9 @@ struct manager *manager_free(struct manager *m)
 		return NULL;
 	m->server = ctl_server_free(m->server);
 	sd_event_source_disable_unref(m->events_source);
+	sd_event_source_disable_unref(m->inotify_source);
+	if (m->inotify_fd >= 0)
+		close(m->inotify_fd);
 	violations_free(m->violations);
 	for (unsigned i = 0; i < NP_MAX_POLICIES; i++)
 		pol_free(m->pols[i]);
@@ -105,6 +109,78 @@ struct manager *manager_free(struct manager *m)
 	return NULL;
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+
+/* ---- cgroups that go away ---- */
+
+/*
+ * A removed cgroup's id is never reused, so its binding could only leak
+ * (and fill np_bindings). rmdir of a cgroup is an IN_DELETE on its parent
+ * directory: netpold watches the parent of every bound cgroup and drops the
+ * bindings whose cgroup is gone, when it happens. A cgroup removed and
+ * created again under the same name is a new cgroup: its binding goes too.
+ */
+static void watch_parent(struct manager *m, const char *path)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+
+	if (m->inotify_fd < 0 || !slash || slash == parent)
+		return;
+	*slash = '\0';
+	/* Watching a directory twice returns the same watch. */
+	if (inotify_add_watch(m->inotify_fd, parent, IN_DELETE | IN_ONLYDIR) < 0)
+		log_warning_errno(-errno, "Cannot watch '%s' for removed cgroups; bindings of removed "
+					  "cgroups stay until netpold restarts: %m",
+				  parent);
+}
+
+static bool binding_gone(const struct np_bind *b)
+{
+	uint64_t id;
+	int r = np_cgroup_id(b->path, &id);
+
+	return r == -ENOENT || (r == 0 && id != b->cgroup_id);
+}
+
+static int on_removal(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool dir_removed = false;
+	ssize_t n;
+
+	/* Drain what is queued; only directory removals matter. */
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const void *)p;
+
+			dir_removed |= (e->mask & (IN_DELETE | IN_ISDIR)) == (IN_DELETE | IN_ISDIR);
+			p += sizeof(*e) + e->len;
+		}
+	if (!dir_removed)
+		return 0;
+	/* From the end: dropping a binding moves the last one into its slot. */
+	for (size_t i = m->n_binds; i-- > 0;) {
+		if (!binding_gone(&m->binds[i]))
+			continue;
+		log_info("The cgroup of '%s' was removed; dropping its binding.", m->binds[i].target);
+		(void)manager_unbind(m, &m->binds[i]);
+	}
+	return 0;
+}
+
+static int watch_removals(struct manager *m)
+{
+	int r;
+
+	m->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (m->inotify_fd < 0)
+		return log_error_errno(-errno, "Failed to create an inotify instance: %m");
+	r = sd_event_add_io(m->event, &m->inotify_source, m->inotify_fd, EPOLLIN, on_removal, m);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch for removed cgroups: %m");
+	return 0;
+}
 
 /* ---- opening the data plane ---- */
 
@@ -179,6 +255,7 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 	if (!m)
 		return log_oom();
 	m->event = sd_event_ref(e);
+	m->inotify_fd = -EBADF;
 	m->started_usec = now_usec(CLOCK_REALTIME);
 	r = config_init(&m->config);
 	if (r < 0)
@@ -209,6 +286,9 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 		return open_failed(r, m, opts->pin_dir ?: NP_PIN_DIR_DEFAULT);
 	log_info("%s the data plane in '%s', attached at '%s'.", m->adopted ? "Adopted" : "Created",
 		 np_dataplane_pin_dir(m->dp), m->attach_cgroup);
+	r = watch_removals(m);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(m);
 	return 0;
 }
@@ -542,6 +622,7 @@ static int push_binding(struct manager *m, const struct np_target *t, uint32_t p
 		*ret = &m->binds[m->n_binds];
 	m->n_binds++;
 	m->pols[policy_id]->n_bound++;
+	watch_parent(m, t->path);
 	return 0;
 }
 

@@ -82,6 +82,10 @@ struct manager {
 	sd_event_source *events_source;
 	struct ctl_server *server;
 
+	/* Parents of bound cgroups, watched for removals (rmdir). */
+	int inotify_fd;
+	sd_event_source *inotify_source;
+
 	/* cgroup id -> target for cgroups below bound ones, sorted by id */
 	struct cg_name *cg_names;
 	size_t n_cg_names;

@@ -135,4 +135,30 @@ ctl_fails "unbind twice" "binding|bound|NoSuch" unbind "$APP"
 check "policy delete web once unbound" ctl policy delete web
 ctl_fails "web is gone" "web" policy show web
 
+# ---- a bound cgroup that is removed takes its binding with it ----
+bound() { # TARGET: 1 if listed by 'bindings', else 0
+	ctl --json bindings | jget "int(any(b['target'] == '$1' for b in j['bindings']))"
+}
+gone_within() { # TARGET: waits up to 3 s for its binding to disappear
+	local _
+	for _ in $(seq 30); do
+		[ "$(bound "$1")" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+mk_cgroup doomed
+check "apply deny-all to $(target doomed)" ctl apply "$(target doomed)" deny-all
+check_eq "$(target doomed) is bound" 1 "$(bound "$(target doomed)")"
+rmdir "$IT_CG/doomed"
+gone_within "$(target doomed)" && ok "rmdir of a bound cgroup drops its binding" ||
+	not_ok "the binding of a removed cgroup is still listed"
+check "bindings.json forgot it" sh -c "! grep -q doomed '$IT_STATE/bindings.json'"
+# Same name again: a new cgroup (new id), unbound until applied anew.
+mk_cgroup doomed
+check_eq "a new cgroup under the old name is not bound" 0 "$(bound "$(target doomed)")"
+check "apply to the new cgroup" ctl apply "$(target doomed)" deny-all
+check_eq "the new cgroup is bound" 1 "$(bound "$(target doomed)")"
+check "unbind the new cgroup" ctl unbind "$(target doomed)"
+
 it_finish
