@@ -10,9 +10,12 @@
 #include "policy.h"
 #include "violations.h"
 
-/* Direct-mapped: a collision only costs a missed fold, never a wrong one,
- * since the candidate's key is compared in full. */
+/* Open addressing over FOLD_PROBE neighbouring slots: two keys that hash
+ * alike each keep their own open violation. (Direct-mapped, two such keys
+ * evicted each other on every event and started a new violation each time.)
+ * A key is always compared in full, so a miss costs a fold, never a wrong one. */
 #define FOLD_SLOTS 8192
+#define FOLD_PROBE 8
 /* At most this many violations per minute are logged one by one at info;
  * the rest are counted into a summary. */
 #define LOG_BURST	10
@@ -253,24 +256,50 @@ static bool same_key(const struct violation *v, const struct np_event *ev)
 	       v->verdict == ev->verdict && memcmp(v->addr, ev->addr, sizeof(v->addr)) == 0;
 }
 
-/* The still-open violation this event folds into, or NULL. */
-static struct violation *find_open(struct violations *vs, const struct np_event *ev, uint32_t slot)
+/* The violation in slot, if it is still open (its window not closed). */
+static struct violation *slot_open(struct violations *vs, uint32_t slot)
 {
 	uint64_t seq = vs->fold[slot];
-	struct violation *v;
 
 	if (seq == 0)
 		return NULL;
 	seq--;
 	if (seq < vs->closed_seq || seq >= vs->next_seq)
 		return NULL;
-	v = by_seq(vs, seq);
-	if (!same_key(v, ev))
-		return NULL;
-	/* Events from several CPUs may arrive slightly out of order. */
-	if (ev->ts_ns > v->first_ns && ev->ts_ns - v->first_ns >= VIOLATIONS_FOLD_NS)
-		return NULL;
-	return v;
+	return by_seq(vs, seq);
+}
+
+/* The still-open violation this event folds into, or NULL. */
+static struct violation *find_open(struct violations *vs, const struct np_event *ev, uint32_t base)
+{
+	for (uint32_t i = 0; i < FOLD_PROBE; i++) {
+		struct violation *v = slot_open(vs, (base + i) % FOLD_SLOTS);
+
+		if (!v || !same_key(v, ev))
+			continue;
+		/* Events from several CPUs may arrive slightly out of order. */
+		if (ev->ts_ns > v->first_ns && ev->ts_ns - v->first_ns >= VIOLATIONS_FOLD_NS)
+			return NULL;
+		return v;
+	}
+	return NULL;
+}
+
+/* Where a new violation's key goes: a free slot (empty or closed) near base,
+ * else the one holding the oldest open violation. */
+static uint32_t pick_slot(struct violations *vs, uint32_t base)
+{
+	uint32_t oldest = base;
+
+	for (uint32_t i = 0; i < FOLD_PROBE; i++) {
+		uint32_t slot = (base + i) % FOLD_SLOTS;
+
+		if (!slot_open(vs, slot))
+			return slot;
+		if (vs->fold[slot] < vs->fold[oldest])
+			oldest = slot;
+	}
+	return oldest;
 }
 
 static void fill(struct violations *vs, struct violation *v, const struct np_event *ev)
@@ -298,8 +327,8 @@ static void fill(struct violations *vs, struct violation *v, const struct np_eve
 void violations_on_event(const struct np_event *ev, void *userdata)
 {
 	struct violations *vs = userdata;
-	uint32_t slot = fold_hash(ev);
-	struct violation *v = find_open(vs, ev, slot);
+	uint32_t base = fold_hash(ev);
+	struct violation *v = find_open(vs, ev, base);
 
 	if (v) {
 		v->count++;
@@ -316,7 +345,7 @@ void violations_on_event(const struct np_event *ev, void *userdata)
 	v = by_seq(vs, vs->next_seq);
 	violation_clear(v);
 	fill(vs, v, ev);
-	vs->fold[slot] = vs->next_seq + 1;
+	vs->fold[pick_slot(vs, base)] = vs->next_seq + 1;
 	vs->next_seq++;
 	/* Followers see the first occurrence at once; repeats within the
 	 * window follow as one more event when it closes. */
