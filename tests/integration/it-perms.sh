@@ -53,19 +53,12 @@ as() {
 		"$CTL" --socket "$IT_SOCK" "$@"
 }
 
-# as_fails DESCRIPTION REGEX USER ARGS...: like ctl_fails, as USER.
+# as_fails DESCRIPTION REGEX USER ARGS...: like ctl_fails, as USER, and
+# regardless of case.
 as_fails() {
-	local desc=$1 re=$2 err rc
+	local desc=$1 re=$2
 	shift 2
-	err=$(as "$@" 2>&1 >/dev/null)
-	rc=$?
-	if [ "$rc" -eq 0 ]; then
-		not_ok "$desc (succeeded)"
-	elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] || ! printf '%s\n' "$err" | grep -qiE "^netpolctl: .*($re)"; then
-		not_ok "$desc (stderr: $err)"
-	else
-		ok "$desc"
-	fi
+	cmd_fails "$desc" "$re" -iE as "$@"
 }
 
 mk_cgroup app

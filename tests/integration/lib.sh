@@ -258,20 +258,28 @@ write_policy() {
 	printf '%s\n' "$2" >"$1"
 }
 
-# ctl_fails DESCRIPTION REGEX ARGS...: netpolctl ARGS must fail with exactly
-# one line on stderr, "netpolctl: ...", matching REGEX (grep -E).
-ctl_fails() {
-	local desc=$1 re=$2 err rc
-	shift 2
-	err=$(ctl "$@" 2>&1 >/dev/null)
+# cmd_fails DESCRIPTION REGEX GREP-FLAGS COMMAND...: COMMAND (a netpolctl run)
+# must fail with exactly one line on stderr, "netpolctl: ...", matching REGEX
+# (grep GREP-FLAGS, e.g. -E or -iE).
+cmd_fails() {
+	local desc=$1 re=$2 flags=$3 err rc
+	shift 3
+	err=$("$@" 2>&1 >/dev/null)
 	rc=$?
 	if [ "$rc" -eq 0 ]; then
-		not_ok "$desc (netpolctl $* succeeded)"
-	elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] || ! printf '%s\n' "$err" | grep -qE "^netpolctl: .*($re)"; then
+		not_ok "$desc ($* succeeded)"
+	elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] || ! printf '%s\n' "$err" | grep -q "$flags" "^netpolctl: .*($re)"; then
 		not_ok "$desc (stderr: $err)"
 	else
 		ok "$desc"
 	fi
+}
+
+# ctl_fails DESCRIPTION REGEX ARGS...: netpolctl ARGS must fail so (grep -E).
+ctl_fails() {
+	local desc=$1 re=$2
+	shift 2
+	cmd_fails "$desc" "$re" -E ctl "$@"
 }
 
 # wait_for_line FILE REGEX [TENTHS]: until FILE has a matching line.
