@@ -197,18 +197,22 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 
 	if (fresh && !sc->policy_id)
 		return 1;
-	np_stats_key_of(d, &k);
+	/* The counters' key is built only where the counters are touched: not
+	 * for the packets of a flow already let through (the hottest path). */
 	if (fresh && np_cache_same_dest(sc, d)) {
 		if (!(sc->cell & NP_CELL_DENY) || (sc->flags & NP_POL_AUDIT))
 			return 1;
 		d->policy_id = sc->policy_id;
 		d->cell = sc->cell;
 		d->flags = sc->flags;
+		np_stats_key_of(d, &k);
 		sv = bpf_map_lookup_elem(&np_stats, &k);
 	} else {
 		d->policy_id = fresh ? sc->policy_id : np_resolve_policy(d->cgroup_id, skb, gen);
-		if (d->policy_id)
+		if (d->policy_id) {
+			np_stats_key_of(d, &k);
 			np_judge(d, &k, &sv, gen);
+		}
 		if (sc)
 			np_cache_store(sc, d, gen);
 		if (!d->policy_id)
