@@ -23,6 +23,7 @@ struct bench_opts {
 	bool quick, keep_tmp;
 	unsigned phases; /* BENCH_PHASE_* */
 	const char *out_dir, *netpold, *netpolctl, *cmdline;
+	const char *series; /* NULL, or the comma-separated ids to run */
 };
 
 /* Ports: the baseline's listeners (free/srv, and the firewall namespaces)
@@ -59,6 +60,8 @@ void bench_phase_bindings(const struct bench_opts *o, struct bench_results *res)
 void bench_phase_control(const struct bench_opts *o, struct bench_results *res);
 /* 4, netpold part. */
 void bench_phase_daemon(const struct bench_opts *o, struct bench_results *res);
+/* Only the series whose ids are in list (comma-separated); NULL: all. */
+void bench_series_select(const char *list);
 void bench_phase_profile(const struct bench_opts *o, struct bench_results *res);
 
 /* Parse, compile and install a policy text as policy_id; entries (may be

@@ -29,10 +29,10 @@ enum bench_prog {
 	BP_NP_SENDMSG6,
 	BP_NP_EGRESS,
 	BP_NP_SOCK_CREATE,
-	BP_NP_SOCKOPS,
 	BP_EMPTY_CONNECT4,
 	BP_EMPTY_SENDMSG4,
 	BP_EMPTY_EGRESS,
+	BP_EMPTY_SOCK_CREATE,
 	BP__MAX,
 };
 extern const char *const bench_prog_names[BP__MAX];
@@ -41,7 +41,7 @@ extern int bench_prog_fds[BP__MAX];
 
 enum bench_kind {
 	BK_NONE = 0, /* no program anywhere above the socket's cgroup */
-	BK_EMPTY,    /* empty programs at connect4, sendmsg4, egress */
+	BK_EMPTY,    /* empty programs at connect4, sendmsg4, egress, sock_create */
 	BK_NETPOL,
 	BK_NFT,
 	BK_IPT,

@@ -64,8 +64,33 @@ static int index_10k(const size_t *sizes, int n)
 	return best;
 }
 
+static const char *series_only; /* --series */
+
+void bench_series_select(const char *list)
+{
+	series_only = list;
+}
+
+static bool selected(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!series_only)
+		return true;
+	for (const char *p = series_only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, id, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* The series measured, or NULL (and freed) when --series leaves it out:
+ * the report leaves out what was not measured. */
 static struct bench_series *run(struct bench_series *s, const struct bench_plan *plan)
 {
+	if (!selected(s->id)) {
+		free(s);
+		return NULL;
+	}
 	bench_log("%s: %s (%d variants)", s->id, s->title, s->nv);
 	bench_series_run(s, plan);
 	for (int i = 0; i < s->nv; i++) {

@@ -171,19 +171,23 @@ void bench_machine_info_end(struct bench_results *res)
 /* ---- programs and policies ---- */
 
 static struct empty_bpf *empty_skel;
-static struct bpf_link *empty_links[3];
+static struct bpf_link *empty_links[4];
 
 static void empty_cleanup(void *arg)
 {
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < ELEMENTSOF(empty_links); i++)
 		bpf_link__destroy(empty_links[i]);
 	empty_bpf__destroy(empty_skel);
 }
 
+/* At every hook netpol uses for IPv4, so that "empty" is what merely having
+ * programs there costs. */
 static void empty_attach(const char *cgroup)
 {
 	_cleanup_close_ int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct bpf_program *progs[3];
+	struct bpf_program *progs[ELEMENTSOF(empty_links)];
+	static const enum bench_prog ids[ELEMENTSOF(empty_links)] = {BP_EMPTY_CONNECT4, BP_EMPTY_SENDMSG4,
+								     BP_EMPTY_EGRESS, BP_EMPTY_SOCK_CREATE};
 
 	empty_skel = empty_bpf__open_and_load();
 	if (!empty_skel || fd < 0)
@@ -192,14 +196,13 @@ static void empty_attach(const char *cgroup)
 	progs[0] = empty_skel->progs.empty_connect4;
 	progs[1] = empty_skel->progs.empty_sendmsg4;
 	progs[2] = empty_skel->progs.empty_egress;
-	for (int i = 0; i < 3; i++) {
+	progs[3] = empty_skel->progs.empty_sock_create;
+	for (size_t i = 0; i < ELEMENTSOF(empty_links); i++) {
 		empty_links[i] = bpf_program__attach_cgroup(progs[i], fd);
 		if (!empty_links[i])
 			bench_die("cannot attach %s: %m", bpf_program__name(progs[i]));
+		bench_prog_fds[ids[i]] = bpf_program__fd(progs[i]);
 	}
-	bench_prog_fds[BP_EMPTY_CONNECT4] = bpf_program__fd(progs[0]);
-	bench_prog_fds[BP_EMPTY_SENDMSG4] = bpf_program__fd(progs[1]);
-	bench_prog_fds[BP_EMPTY_EGRESS] = bpf_program__fd(progs[2]);
 }
 
 static void dp_cleanup(void *arg)
@@ -229,8 +232,7 @@ static int prog_fd_of_link(const char *pin_dir, const char *prog)
 static void dp_open(void)
 {
 	static const char *const names[] = {"np_connect4",    "np_connect6",   "np_sendmsg4",
-					    "np_sendmsg6",    "np_egress_skb", "np_sock_create_prog",
-					    "np_sockops_prog"};
+					    "np_sendmsg6",    "np_egress_skb", "np_sock_create_prog"};
 	_cleanup_free_ char *pin = bench_asprintf("%s/lib", bench_env->pin_root);
 	struct np_dataplane_opts opts = {.pin_dir = pin, .attach_cgroup = bench_topo.np_attach};
 	int r;

@@ -13,3 +13,4 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("cgroup/connect4") int empty_connect4(struct bpf_sock_addr *ctx) { return 1; }
 SEC("cgroup/sendmsg4") int empty_sendmsg4(struct bpf_sock_addr *ctx) { return 1; }
 SEC("cgroup_skb/egress") int empty_egress(struct __sk_buff *skb) { return 1; }
+SEC("cgroup/sock_create") int empty_sock_create(struct bpf_sock *sk) { return 1; }

@@ -44,6 +44,8 @@ static void help(void)
 	       "  --no-profile       skip the perf profiles\n"
 	       "  --phases LIST      only these, comma-separated: datapath, kernel, bindings,\n"
 	       "                     control, daemon, profile (default: all)\n"
+	       "  --series LIST      only the measured series with these ids (comma-separated,\n"
+	       "                     e.g. tcp-rot,k-tcp-rot): for working on one number\n"
 	       "  --cmdline TEXT     the command to name in the report\n"
 	       "  --keep-tmp         keep /tmp/netpol-bench-PID (netpold's log, perf data)\n"
 	       "  -h, --help         this help\n");
@@ -82,7 +84,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		ARG_NO_PROFILE,
 		ARG_CMDLINE,
 		ARG_KEEP,
-		ARG_PHASES
+		ARG_PHASES,
+		ARG_SERIES
 	};
 	static const struct option opts[] = {
 	    {"quick", no_argument, NULL, ARG_QUICK},
@@ -93,6 +96,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	    {"cmdline", required_argument, NULL, ARG_CMDLINE},
 	    {"keep-tmp", no_argument, NULL, ARG_KEEP},
 	    {"phases", required_argument, NULL, ARG_PHASES},
+	    {"series", required_argument, NULL, ARG_SERIES},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -118,6 +122,9 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		case ARG_PHASES:
 			if (parse_phases(optarg, &o->phases) < 0)
 				return -EINVAL;
+			break;
+		case ARG_SERIES:
+			o->series = optarg;
 			break;
 		case ARG_CMDLINE:
 			o->cmdline = optarg;
@@ -156,6 +163,7 @@ int main(int argc, char **argv)
 	res->quick = o.quick;
 	snprintf(res->cmdline, sizeof(res->cmdline), "%s", o.cmdline ? o.cmdline : "netpol-bench");
 
+	bench_series_select(o.series);
 	bench_machine_info(res);
 	bench_topology_setup(&o, res);
 	if (o.phases & BENCH_PHASE_DATAPATH)

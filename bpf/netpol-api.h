@@ -74,7 +74,7 @@ enum {
 	NP_HOOK_SENDMSG6 = 4,
 	NP_HOOK_EGRESS = 5,
 	NP_HOOK_SOCK_CREATE = 6,
-	NP_HOOK_SOCK_OPS = 7,
+	NP_HOOK_SOCK_OPS = 7, /* earlier loaders' sockops; no longer used */
 };
 
 /* Event verdicts. */
@@ -134,10 +134,10 @@ struct np_state {
 	__u32 _pad;
 };
 
-/* Per-socket cache of the last decision (socket-local storage), so an
- * established flow costs one lookup per packet while the policy is unchanged.
- * NP_SKC_INBOUND marks a TCP socket that accept() created (sock_ops passive
- * establish): its packets answer a peer's connection and are not egress. */
+/* Per-socket cache of the last decision (socket-local storage) of datagram,
+ * ping and raw sockets, so an established flow costs one lookup per packet
+ * while the policy is unchanged. TCP sockets have none (their flows' verdicts
+ * are read from np_stats), except those marked NP_SKC_CONNECTED. */
 struct np_sk_cache {
 	__u8 addr[16];   /* network byte order, v4-mapped for IPv4 */
 	__u64 cgroup_id; /* the cgroup the cached decision was made for */
@@ -151,8 +151,11 @@ struct np_sk_cache {
 };
 
 enum {
-	NP_SKC_VALID = 1 << 0,   /* addr..proto hold a decision */
-	NP_SKC_INBOUND = 1 << 1, /* accepted TCP socket */
+	NP_SKC_VALID = 1 << 0,     /* addr..proto hold a decision */
+	NP_SKC_INBOUND = 1 << 1,   /* retired: earlier loaders' sockops marked
+				    * accepted sockets; no longer read */
+	NP_SKC_CONNECTED = 1 << 2, /* a TCP socket with a listen backlog that
+				    * connect()ed: its packets are egress */
 };
 
 /* np_policy_meta[policy id]: what user space installed; never read by BPF. */
@@ -194,9 +197,15 @@ static inline __u64 np_verdict_pack(__u32 gen, __u32 policy_id, __u16 flags, __u
 	return (__u64)gen << 32 | (__u64)(policy_id & 0xfff) << 20 | (__u64)(flags & 0xf) << 16 | cell;
 }
 
-static inline int np_verdict_valid(__u64 w, __u32 gen, __u32 policy_id)
+static inline __u32 np_verdict_policy(__u64 w)
 {
-	return (__u32)(w >> 32) == gen && ((w >> 20) & 0xfff) == policy_id && policy_id != 0;
+	return (w >> 20) & 0xfff;
+}
+
+/* Stamped with gen; a word naming no policy caches nothing. */
+static inline int np_verdict_current(__u64 w, __u32 gen)
+{
+	return (__u32)(w >> 32) == gen && np_verdict_policy(w) != 0;
 }
 
 static inline __u16 np_verdict_flags(__u64 w)

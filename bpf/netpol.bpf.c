@@ -9,7 +9,9 @@
  *   cgroup_skb      the backstop for what those never see: ping sendto(),
  *                   raw sockets, sockets connected before a policy existed
  *   sock_create     refuses SOCK_RAW inet sockets unless the policy allows
- *   sockops         marks accepted TCP sockets, whose packets answer a peer
+ *
+ * No sockops program: it would run for every TCP callback of both ends of
+ * every connection, only to tell accepted sockets (np_tcp_has_backlog).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -47,12 +49,45 @@ static __always_inline int np_active(__u32 *gen)
 	return 1;
 }
 
+/*
+ * Whether a TCP socket has a listen backlog. accept() clones the listener,
+ * backlog included, so accepted sockets have one; sockets that connect()
+ * have none unless they listened before. The egress lets an accepted
+ * socket's packets pass (they answer a peer) and tells it from one that
+ * connect()ed with this, not with socket storage, whose creation costs more
+ * than a whole decision: connect4/6 give storage marked NP_SKC_CONNECTED
+ * only to the rare socket that connect()s with a backlog (np_tcp_mark).
+ * A listener with backlog 0 (listen(fd, 0)) passes none on: its accepted
+ * sockets are judged as if they had connected.
+ */
+static __always_inline int np_tcp_has_backlog(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return tp && tp->inet_conn.icsk_inet.sk.sk_max_ack_backlog != 0;
+}
+
+/* Before any policy exists too: a socket connected then is judged by the
+ * egress once its cgroup is bound. */
+static __always_inline void np_tcp_mark(struct bpf_sock_addr *ctx)
+{
+	struct np_sk_cache *sc;
+
+	if (ctx->type != SOCK_STREAM || !ctx->sk || !np_tcp_has_backlog(ctx->sk))
+		return;
+	sc = bpf_sk_storage_get(&np_sk_cache, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (sc)
+		sc->state |= NP_SKC_CONNECTED;
+}
+
 static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, int v6)
 {
 	struct np_decision d = {};
 	struct np_sk_cache *sc = NULL;
 	__u32 gen;
 
+	if (hook == NP_HOOK_CONNECT4 || hook == NP_HOOK_CONNECT6)
+		np_tcp_mark(ctx);
 	if (!np_active(&gen))
 		return NP_PASS;
 
@@ -74,7 +109,10 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	d.hook = hook;
 	d.cgroup_id = bpf_get_current_cgroup_id();
 
-	if (ctx->sk)
+	/* A TCP socket connect()s once: its decision is cached in np_stats,
+	 * which the egress reads, and it needs no storage of its own. A
+	 * datagram socket's storage caches its last destination's verdict. */
+	if (ctx->sk && ctx->type != SOCK_STREAM)
 		sc = bpf_sk_storage_get(&np_sk_cache, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	return np_decide(&d, sc, NULL, gen) ? NP_PASS : NP_DROP;
 }
@@ -214,9 +252,17 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 		d.port = 0;
 	}
 
+	/* A TCP socket without a backlog connect()ed: no storage to look at.
+	 * One with a backlog was accept()ed, unless connect4/6 marked it. */
+	if (sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP) {
+		if (!np_tcp_has_backlog(sk))
+			return np_decide_flow(&d, skb, gen) ? NP_PASS : NP_DROP;
+		sc = bpf_sk_storage_get(&np_sk_cache, sk, 0, 0);
+		if (sc && (sc->state & NP_SKC_CONNECTED))
+			return np_decide(&d, sc, skb, gen) ? NP_PASS : NP_DROP;
+		return NP_PASS; /* accepted: it answers a peer */
+	}
 	sc = bpf_sk_storage_get(&np_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (sc && (sc->state & NP_SKC_INBOUND) && sk->type == SOCK_STREAM)
-		return NP_PASS;
 	return np_decide(&d, sc, skb, gen) ? NP_PASS : NP_DROP;
 }
 
@@ -250,24 +296,8 @@ static __always_inline int np_sock_create(struct bpf_sock *sk)
 	d.cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
 	d.verdict = (d.flags & NP_POL_AUDIT) ? NP_VERDICT_AUDIT : NP_VERDICT_DENY;
 	np_stats_key_of(&d, &k);
-	np_report(&d, NULL, &k, gen);
+	np_report(&d, NULL, &k, gen, 1);
 	return d.verdict == NP_VERDICT_AUDIT ? NP_PASS : NP_DROP;
-}
-
-static __always_inline int np_sockops(struct bpf_sock_ops *skops)
-{
-	struct np_sk_cache *sc;
-	struct bpf_sock *sk;
-
-	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		return 1;
-	sk = skops->sk;
-	if (!sk)
-		return 1;
-	sc = bpf_sk_storage_get(&np_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (sc)
-		sc->state |= NP_SKC_INBOUND;
-	return 1;
 }
 
 SEC("cgroup/connect4") int np_connect4(struct bpf_sock_addr *ctx) { return np_sock_addr(ctx, NP_HOOK_CONNECT4, 0); }
@@ -276,4 +306,3 @@ SEC("cgroup/sendmsg4") int np_sendmsg4(struct bpf_sock_addr *ctx) { return np_so
 SEC("cgroup/sendmsg6") int np_sendmsg6(struct bpf_sock_addr *ctx) { return np_sock_addr(ctx, NP_HOOK_SENDMSG6, 1); }
 SEC("cgroup_skb/egress") int np_egress_skb(struct __sk_buff *skb) { return np_egress(skb); }
 SEC("cgroup/sock_create") int np_sock_create_prog(struct bpf_sock *sk) { return np_sock_create(sk); }
-SEC("sockops") int np_sockops_prog(struct bpf_sock_ops *skops) { return np_sockops(skops); }

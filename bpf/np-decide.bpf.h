@@ -146,11 +146,19 @@ static __always_inline void np_cache_store(struct np_sk_cache *c, const struct n
 	c->state |= NP_SKC_VALID;
 }
 
-/* The verdict for d under policy d->policy_id: from the counters' cached
- * decision when it is current (*sv is then the entry, for counting), else
- * one LPM lookup. A bound policy without a trie fails closed. */
-static __always_inline void np_judge(struct np_decision *d, const struct np_stats_key *k,
-				     struct np_stats_val **sv, __u32 gen)
+/*
+ * The verdict for d: from the counters' cached word when it carries the
+ * current gen (the word names the policy too, so neither the cgroup's policy
+ * nor the trie is looked up), else the policy (policy_id, or resolved when 0)
+ * and one LPM lookup. *sv is the key's entry, for counting, or NULL. Returns
+ * 1 when the cached word answered. A bound policy without a trie fails closed.
+ *
+ * The word is trusted on gen alone: user space changes bindings and tries
+ * before it bumps gen, so a word stamped with the current gen was decided
+ * from the current policy of the key's cgroup.
+ */
+static __always_inline int np_judge(struct np_decision *d, const struct np_stats_key *k, struct np_stats_val **sv,
+				    __u32 gen, __u32 policy_id, struct __sk_buff *skb)
 {
 	struct np_lpm_val *v;
 	__u64 w;
@@ -158,12 +166,16 @@ static __always_inline void np_judge(struct np_decision *d, const struct np_stat
 	*sv = bpf_map_lookup_elem(&np_stats, k);
 	if (*sv) {
 		w = *(volatile __u64 *)&(*sv)->verdict; /* one load */
-		if (np_verdict_valid(w, gen, d->policy_id)) {
+		if (np_verdict_current(w, gen)) {
+			d->policy_id = np_verdict_policy(w);
 			d->cell = np_verdict_cell(w);
 			d->flags = np_verdict_flags(w);
-			return;
+			return 1;
 		}
 	}
+	d->policy_id = policy_id ?: np_resolve_policy(d->cgroup_id, skb, gen);
+	if (!d->policy_id)
+		return 0;
 	v = np_policy_lookup(d->policy_id, &d->key);
 	if (v) {
 		d->cell = np_val_cell(v, d->proto, d->port);
@@ -172,6 +184,17 @@ static __always_inline void np_judge(struct np_decision *d, const struct np_stat
 		d->cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
 		d->flags = 0;
 	}
+	return 0;
+}
+
+static __always_inline void np_verdict_of(struct np_decision *d)
+{
+	if (!(d->cell & NP_CELL_DENY))
+		d->verdict = NP_VERDICT_ALLOW;
+	else if (d->flags & NP_POL_AUDIT)
+		d->verdict = NP_VERDICT_AUDIT;
+	else
+		d->verdict = NP_VERDICT_DENY;
 }
 
 /*
@@ -183,10 +206,10 @@ static __always_inline void np_judge(struct np_decision *d, const struct np_stat
  * - sc, the socket's last decision: its policy id, and for the same
  *   destination its verdict. A flow already let through is reported once,
  *   at its first decision: repeats on the same socket return here.
- * - np_cg_cache: cgroup -> policy id (np_resolve_policy).
  * - np_stats: the counters of (cgroup, destination, port, protocol) also
- *   hold that key's verdict (np_judge), so rotating destinations cost one
- *   hash lookup, whatever the number of rules.
+ *   hold that key's verdict and policy (np_judge), so a destination seen
+ *   before costs one hash lookup, whatever the number of rules.
+ * - np_cg_cache: cgroup -> policy id (np_resolve_policy), for the rest.
  */
 static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *sc, struct __sk_buff *skb,
 				     __u32 gen)
@@ -208,24 +231,40 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 		np_stats_key_of(d, &k);
 		sv = bpf_map_lookup_elem(&np_stats, &k);
 	} else {
-		d->policy_id = fresh ? sc->policy_id : np_resolve_policy(d->cgroup_id, skb, gen);
-		if (d->policy_id) {
-			np_stats_key_of(d, &k);
-			np_judge(d, &k, &sv, gen);
-		}
+		np_stats_key_of(d, &k);
+		np_judge(d, &k, &sv, gen, fresh ? sc->policy_id : 0, skb);
 		if (sc)
 			np_cache_store(sc, d, gen);
 		if (!d->policy_id)
 			return 1; /* unpoliced cgroup: no counters, no events */
 	}
+	np_verdict_of(d);
+	np_report(d, sv, &k, gen, 1);
+	return d->verdict != NP_VERDICT_DENY;
+}
 
-	if (!(d->cell & NP_CELL_DENY))
-		d->verdict = NP_VERDICT_ALLOW;
-	else if (d->flags & NP_POL_AUDIT)
-		d->verdict = NP_VERDICT_AUDIT;
-	else
-		d->verdict = NP_VERDICT_DENY;
-	np_report(d, sv, &k, gen);
+/*
+ * Decide a packet of a connected TCP socket, which has no socket storage:
+ * its flow was counted when it connected, so a verdict found cached lets
+ * the packet pass uncounted (one hash lookup per packet), and a verdict
+ * decided afresh (after a policy change, or for a socket connected before
+ * its policy) is cached without counting the flow again. Denials and audit
+ * hits are reported as ever: denials on every packet, audit hits once.
+ */
+static __always_inline int np_decide_flow(struct np_decision *d, struct __sk_buff *skb, __u32 gen)
+{
+	struct np_stats_val *sv;
+	struct np_stats_key k;
+	int cached;
+
+	np_stats_key_of(d, &k);
+	cached = np_judge(d, &k, &sv, gen, 0, skb);
+	if (!d->policy_id)
+		return 1;
+	np_verdict_of(d);
+	if (cached && d->verdict != NP_VERDICT_DENY)
+		return 1;
+	np_report(d, sv, &k, gen, 0);
 	return d->verdict != NP_VERDICT_DENY;
 }
 

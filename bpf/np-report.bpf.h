@@ -55,9 +55,10 @@ static __always_inline void np_stats_key_of(const struct np_decision *d, struct 
 }
 
 /* Count d in v, the key's entry if the decision already looked it up (else
- * NULL), and cache d's verdict there, stamped with gen. */
+ * NULL), and cache d's verdict there, stamped with gen. An allowed decision
+ * is counted only when it starts a flow (new_flow). */
 static __always_inline void np_stats_add(const struct np_decision *d, struct np_stats_val *v,
-					 const struct np_stats_key *k, __u32 gen)
+					 const struct np_stats_key *k, __u32 gen, int new_flow)
 {
 	__u64 w = np_verdict_pack(gen, d->policy_id, d->flags, d->cell);
 	__u64 now = bpf_ktime_get_coarse_ns(); /* no clock-source read */
@@ -69,7 +70,7 @@ static __always_inline void np_stats_add(const struct np_decision *d, struct np_
 		if (denied)
 			fresh.denied = 1;
 		else
-			fresh.allowed = 1;
+			fresh.allowed = new_flow ? 1 : 0;
 		if (bpf_map_update_elem(&np_stats, k, &fresh, BPF_NOEXIST) == 0)
 			return;
 		/* Lost the race to another CPU inserting the same key. */
@@ -81,7 +82,7 @@ static __always_inline void np_stats_add(const struct np_decision *d, struct np_
 	}
 	if (denied)
 		__sync_fetch_and_add(&v->denied, 1);
-	else
+	else if (new_flow)
 		__sync_fetch_and_add(&v->allowed, 1);
 	v->last_ns = now;
 	if (v->verdict != w)
@@ -120,12 +121,13 @@ static __always_inline void np_event_emit(const struct np_decision *d, __u64 now
 }
 
 /* Counters for every decision on a policed cgroup; an event for every
- * denial and audit hit, and for allowed ones when the policy logs all.
- * v: d's np_stats entry if the caller has it, else NULL. */
+ * denial and audit hit, and for allowed flows when the policy logs all.
+ * v: d's np_stats entry if the caller has it, else NULL. new_flow: an
+ * allowed decision starts a flow (not a packet of one re-judged). */
 static __always_inline void np_report(struct np_decision *d, struct np_stats_val *v, const struct np_stats_key *k,
-				      __u32 gen)
+				      __u32 gen, int new_flow)
 {
-	np_stats_add(d, v, k, gen);
-	if (d->verdict != NP_VERDICT_ALLOW || (d->flags & NP_POL_LOG_ALL))
+	np_stats_add(d, v, k, gen, new_flow);
+	if (d->verdict != NP_VERDICT_ALLOW || ((d->flags & NP_POL_LOG_ALL) && new_flow))
 		np_event_emit(d, bpf_ktime_get_ns());
 }

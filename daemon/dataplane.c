@@ -25,7 +25,7 @@
 #include "dataplane.h"
 #include "netpol.skel.h"
 
-#define NP_N_PROGS 7
+#define NP_N_PROGS 6
 
 struct np_dataplane {
 	struct netpol_bpf *skel;
@@ -47,7 +47,6 @@ static struct bpf_program *np_prog(struct netpol_bpf *skel, unsigned i)
 	struct bpf_program *progs[NP_N_PROGS] = {
 		skel->progs.np_connect4,    skel->progs.np_connect6,	     skel->progs.np_sendmsg4,
 		skel->progs.np_sendmsg6,    skel->progs.np_egress_skb, skel->progs.np_sock_create_prog,
-		skel->progs.np_sockops_prog,
 	};
 	return progs[i];
 }
@@ -189,6 +188,37 @@ static int attach_or_adopt(struct np_dataplane *dp, unsigned i, int cgroup_fd, u
 	return bpf_link__pin(link, path);
 }
 
+/* Pinned links of programs that earlier loaders attached and this one does
+ * not: their work is done by the programs just attached, so they go only
+ * after those run, and the cgroup never lacks enforcement. */
+static const char *const retired_links[] = {
+    "link_np_sockops_prog", /* accepted sockets: now np_tcp_has_backlog() */
+};
+
+static int retire_links(struct np_dataplane *dp)
+{
+	for (size_t i = 0; i < ELEMENTSOF(retired_links); i++) {
+		_cleanup_free_ char *path = NULL;
+		_cleanup_close_ int fd = -EBADF;
+		int r;
+
+		r = path_join(&path, dp->pin_dir, retired_links[i]);
+		if (r < 0)
+			return r;
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		if (bpf_link_detach(fd) < 0)
+			return -errno;
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane **ret, bool *adopted)
 {
 	_cleanup_(np_dataplane_freep) struct np_dataplane *dp = NULL;
@@ -250,6 +280,9 @@ int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane 
 		if (r < 0)
 			return r;
 	}
+	r = retire_links(dp);
+	if (r < 0)
+		return r;
 
 	if (adopted)
 		*adopted = pinned;

@@ -7,11 +7,16 @@
  * adopts too; unpin + close detaches.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
 
 #include "harness.h"
 
@@ -152,6 +157,58 @@ static void case_adopt_under_load(struct np_test_env *env)
 }
 
 /* (3) the harness's own open adopts as well */
+/* (3) an earlier version's sockops link, pinned where it pinned it, is
+ * detached by the next adoption (the programs of this version do its work) */
+static int pin_old_sockops_link(const char *cgroup, const char *path)
+{
+	const struct bpf_insn ret1[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+	_cleanup_close_ int cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int prog = -EBADF, link = -EBADF;
+
+	if (cg < 0)
+		return -errno;
+	prog = bpf_prog_load(BPF_PROG_TYPE_SOCK_OPS, "np_sockops_prog", "GPL", ret1, ELEMENTSOF(ret1), NULL);
+	if (prog < 0)
+		return -errno;
+	link = bpf_link_create(prog, cg, BPF_CGROUP_SOCK_OPS, NULL);
+	if (link < 0)
+		return -errno;
+	return bpf_obj_pin(link, path) < 0 ? -errno : 0;
+}
+
+static int sockops_attached(const char *cgroup)
+{
+	_cleanup_close_ int cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	__u32 n = 0;
+
+	if (cg < 0)
+		return -errno;
+	if (bpf_prog_query(cg, BPF_CGROUP_SOCK_OPS, 0, NULL, NULL, &n) < 0)
+		return -errno;
+	return (int)n;
+}
+
+static void case_retired_link(struct np_test_env *env)
+{
+	char path[PATH_MAX], out[4096];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/link_np_sockops_prog", np_test_pin_dir(env));
+	r = pin_old_sockops_link(np_test_attach_cgroup(env), path);
+	NP_CHECK(r == 0, "pinning a sockops link at %s: %s", path, np_test_strerr(r));
+	NP_CHECK(sockops_attached(np_test_attach_cgroup(env)) == 1, "the sockops link is not attached");
+
+	r = run_loader(env, out, sizeof(out));
+	NP_CHECK(r == 0, "np-loader exited with %d, output: %s", r, out);
+	NP_CHECK(first_line_is(out, "adopted"), "np-loader printed '%s', expected 'adopted'", out);
+	NP_CHECK(access(path, F_OK) < 0, "%s is still pinned", path);
+	r = sockops_attached(np_test_attach_cgroup(env));
+	NP_CHECK(r == 0, "%s sockops programs still attached", r < 0 ? np_test_strerr(r) : "some");
+}
+
 static int binding_cb(uint64_t cgroup_id, uint32_t policy_id, void *userdata)
 {
 	uint64_t *want = userdata;
@@ -228,6 +285,7 @@ int main(int argc, char **argv)
 
 	np_test_run(env, "np-loader loads, exits, enforcement continues", case_load_and_exit);
 	np_test_run(env, "20 adoptions under a 1 ms prober", case_adopt_under_load);
+	np_test_run(env, "an earlier version's sockops link is detached", case_retired_link);
 	np_test_run(env, "the test process adopts too", case_harness_adopts);
 	np_test_run(env, "unpin and close detach", case_unpin_detaches);
 	unlink(policy_file);
