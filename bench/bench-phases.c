@@ -210,6 +210,15 @@ void bench_phase_kernel(const struct bench_opts *o, struct bench_results *res)
 	add(s, &t->empty);
 	add(s, &t->np[index_10k(res->sizes, t->n_np)]);
 	res->k_flood = run(s, &p);
+	/* What the egress program costs per byte of a stream: the bound the
+	 * stream row uses where wall-clock throughput is too noisy. */
+	p.chunks = o->quick ? 1 : 4;
+	p.chunk_ms = o->quick ? 20 : 250;
+	s = series_new("k-stream", "in-kernel, established TCP stream, 64 KiB writes", BENCH_OP_TCP_STREAM, 0,
+		       true);
+	add(s, &t->empty);
+	add(s, &t->np[index_10k(res->sizes, t->n_np)]);
+	res->k_stream = run(s, &p);
 	/* Left on for the bindings sweep; closed there. */
 }
 

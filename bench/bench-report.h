@@ -48,7 +48,7 @@ struct bench_results {
 	struct bench_series *conn_same, *conn_rot, *send_rot, *send_same, *tcp_rot, *tcp_same, *stream,
 	    *flood;
 	/* stats on */
-	struct bench_series *k_conn_same, *k_conn_rot, *k_send_rot, *k_tcp_rot, *k_flood;
+	struct bench_series *k_conn_same, *k_conn_rot, *k_send_rot, *k_tcp_rot, *k_flood, *k_stream;
 	int n_cg;
 	int cg_counts[BENCH_MAX_CG_POINTS];
 	size_t cg_cidrs;
