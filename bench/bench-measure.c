@@ -14,7 +14,7 @@
 #define MIN_CHUNK_N	 20
 
 const char *const bench_prog_names[BP__MAX] = {
-    "np_connect4",    "np_connect6",	"np_sendmsg4",	"np_sendmsg6",	    "np_egress_skb",
+    "np_connect4",    "np_connect6",	"np_sendmsg4",	  "np_sendmsg6",  "np_egress_skb",
     "np_sock_create", "empty_connect4", "empty_sendmsg4", "empty_egress", "empty_sock_create",
 };
 int bench_prog_fds[BP__MAX] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};

@@ -491,14 +491,13 @@ static void target_flat(FILE *f, const struct bench_results *r)
 		 "%s ns at %zu, %s ns at %zu: **%sx** (rotating destinations); same destination: %s "
 		 "and %s ns",
 		 num(a), s->v[lo]->cidrs, num(b), s->v[hi]->cidrs, num(b / a), num(sa), num(sb));
-	snprintf(
-	    why, sizeof(why),
-	    "%s by %s. Rotating destinations miss the socket cache; their verdicts, decided once per "
-	    "policy generation by an LPM lookup (tries of %zu and %zu entries), are cached with the "
-	    "counters in np_stats, so a decision costs one hash lookup whatever the rule count. A "
-	    "cost that grew with the rule count would be the trie's.",
-	    b / a <= 1.5 ? "Within the limit" : "Over the limit",
-	    b / a <= 1.5 ? num(1.5 - b / a) : num(b / a - 1.5), s->v[lo]->entries, s->v[hi]->entries);
+	snprintf(why, sizeof(why),
+		 "%s by %s. Rotating destinations miss the socket cache; their verdicts, decided once per "
+		 "policy generation by an LPM lookup (tries of %zu and %zu entries), are cached with the "
+		 "counters in np_stats, so a decision costs one hash lookup whatever the rule count. A "
+		 "cost that grew with the rule count would be the trie's.",
+		 b / a <= 1.5 ? "Within the limit" : "Over the limit",
+		 b / a <= 1.5 ? num(1.5 - b / a) : num(b / a - 1.5), s->v[lo]->entries, s->v[hi]->entries);
 	target_row(f, "in-kernel decision cost at 100,000 CIDRs <= 1.5x the cost at 10 (minus empty program)",
 		   m, b / a <= 1.5, why);
 }
@@ -531,15 +530,14 @@ static void why_connect_rot(const struct bench_results *r, char *out, size_t siz
 	const struct bench_series *k = r->k_conn_rot;
 	int lo = find_kind_extreme(k, BK_NETPOL, false);
 
-	snprintf(
-	    out, size,
-	    "In-kernel, connect4 runs %s ns longer than the empty program at 10k CIDRs (%s ns at "
-	    "%zu): every connect() here is a new destination for the socket, so its verdict comes from "
-	    "np_stats (one hash lookup of a 32-byte key: `htab_map_hash` and `lookup_nulls_elem_raw` in "
-	    "the profile below) and the new flow is counted there (atomic add, coarse clock); the LPM "
-	    "trie is not touched, whatever the rule count.",
-	    num(kern_decision(k, find_kind_10k(k, BK_NETPOL))), num(kern_decision(k, lo)),
-	    lo >= 0 ? k->v[lo]->cidrs : 0);
+	snprintf(out, size,
+		 "In-kernel, connect4 runs %s ns longer than the empty program at 10k CIDRs (%s ns at "
+		 "%zu): every connect() here is a new destination for the socket, so its verdict comes from "
+		 "np_stats (one hash lookup of a 32-byte key: `htab_map_hash` and `lookup_nulls_elem_raw` in "
+		 "the profile below) and the new flow is counted there (atomic add, coarse clock); the LPM "
+		 "trie is not touched, whatever the rule count.",
+		 num(kern_decision(k, find_kind_10k(k, BK_NETPOL))), num(kern_decision(k, lo)),
+		 lo >= 0 ? k->v[lo]->cidrs : 0);
 }
 
 static void why_connect_same(const struct bench_results *r, char *out, size_t size)
@@ -568,16 +566,17 @@ static void why_tcp(const struct bench_results *r, char *out, size_t size)
 	int none = find(w, "none"), wem = find(w, "empty");
 	double floor_pct = none >= 0 && wem >= 0 ? (bench_paired_ratio(w, wem, none) - 1) * 100 : NAN;
 
-	snprintf(out, size,
-		 "In-kernel per connection at 10k CIDRs: sock_create %s ns, connect4 %s ns, egress %s x %s ns: "
-		 "%s ns in all against %s ns for empty programs at the same hooks (statistics' clock reads "
-		 "included in both). A TCP socket gets no socket storage (its connect() is judged from the "
-		 "verdict cached in np_stats, and so are its packets), and no sockops program runs: accepted "
-		 "sockets are told by their listen backlog. The floor is the hooks themselves: empty programs "
-		 "at the same hooks cost %s%% of a loopback connection in this run, against a 3%% target.",
-		 num(k10k(k, BP_NP_SOCK_CREATE)), num(k10k(k, BP_NP_CONNECT4)), num(kruns10k(k, BP_NP_EGRESS)),
-		 num(k10k(k, BP_NP_EGRESS)), np >= 0 ? num(kern_total(k, np)) : "?",
-		 em >= 0 ? num(kern_total(k, em)) : "?", num(floor_pct));
+	snprintf(
+	    out, size,
+	    "In-kernel per connection at 10k CIDRs: sock_create %s ns, connect4 %s ns, egress %s x %s ns: "
+	    "%s ns in all against %s ns for empty programs at the same hooks (statistics' clock reads "
+	    "included in both). A TCP socket gets no socket storage (its connect() is judged from the "
+	    "verdict cached in np_stats, and so are its packets), and no sockops program runs: accepted "
+	    "sockets are told by their listen backlog. The floor is the hooks themselves: empty programs "
+	    "at the same hooks cost %s%% of a loopback connection in this run, against a 3%% target.",
+	    num(k10k(k, BP_NP_SOCK_CREATE)), num(k10k(k, BP_NP_CONNECT4)), num(kruns10k(k, BP_NP_EGRESS)),
+	    num(k10k(k, BP_NP_EGRESS)), np >= 0 ? num(kern_total(k, np)) : "?",
+	    em >= 0 ? num(kern_total(k, em)) : "?", num(floor_pct));
 }
 
 static void target_ratio(FILE *f, const char *target, const struct bench_series *s, double limit,
@@ -692,13 +691,14 @@ static void target_stream(FILE *f, const struct bench_results *r)
 		 "wall clock, plus what a stream packet's run costs in-kernel beyond a datagram's), so "
 		 "netpol adds at most %s ns per MB to the %s ns a MB takes without it: %s%% of the time.",
 		 noisy ? " (the wall-clock row above is within that noise)" : "",
-		 num(kruns10k(r->k_stream, BP_NP_EGRESS) * 1e6), num(bound / kruns10k(r->k_stream, BP_NP_EGRESS)),
-		 num(bound * 1e6), num(none_sum.med * 1e6), num(bound_share * 100));
+		 num(kruns10k(r->k_stream, BP_NP_EGRESS) * 1e6),
+		 num(bound / kruns10k(r->k_stream, BP_NP_EGRESS)), num(bound * 1e6), num(none_sum.med * 1e6),
+		 num(bound_share * 100));
 	target_row(f, "established-stream throughput with netpol >= 98% of no program", m,
-		   ratio >= 0.98				  ? 1
-		   : isnan(bound) || !noisy			  ? (noisy ? INCONCLUSIVE : 0)
+		   ratio >= 0.98		 ? 1
+		   : isnan(bound) || !noisy	 ? (noisy ? INCONCLUSIVE : 0)
 		   : bound_share <= 1 / 0.98 - 1 ? 1
-							  : 0,
+						 : 0,
 		   why);
 }
 
@@ -810,26 +810,25 @@ static void target_flood(FILE *f, const struct bench_results *r)
  * the numbers behind each point are in the tables and profiles below. */
 static void design_notes(FILE *f)
 {
-	fprintf(f,
-		"## Missed targets: what the design changes next\n\n"
-		"- **TCP connect + accept on loopback, 3%%.** A TCP socket now gets no socket storage "
-		"and no sockops program runs (accepted sockets are told by their listen backlog): per "
-		"connection, netpol's own work is one decision in connect4 and one verdict lookup per "
-		"egress packet. What remains over 3%% is mostly the hooks themselves: empty programs at "
-		"the same hooks cost about 3%% of a 12 us loopback connection by themselves (the "
-		"`empty` rows: a cgroup program run at "
-		"sock_create, connect4 and for each of about four packets). That part shrinks only "
-		"with fewer hooks per connection: the egress program is the backstop for what the "
-		"syscall hooks cannot see, and a kernel with BPF LSM (refused on these machines) could "
-		"replace it for TCP with a hook that runs once per connection. On a real network, "
-		"with a round trip of 50 us or more, the same cost is well under 3%%.\n"
-		"- **UDP connect() to rotating destinations, 15%%, when a run misses it.** Each "
-		"connect() to a new destination is a new flow: one hash lookup in `np_stats` gives the "
-		"cached verdict and takes the count. A per-CPU, inlined verdict cache in front of it "
-		"was built and measured (see the closing note of issue 4): it removed the hash lookup "
-		"but not the cost, which moved into the program body (key building, tag checks). The "
-		"next step is to count a UDP flow at its first datagram instead of at connect() (a "
-		"connect() alone sends nothing), which leaves the lookup alone on this path.\n\n");
+	fprintf(f, "## Missed targets: what the design changes next\n\n"
+		   "- **TCP connect + accept on loopback, 3%%.** A TCP socket now gets no socket storage "
+		   "and no sockops program runs (accepted sockets are told by their listen backlog): per "
+		   "connection, netpol's own work is one decision in connect4 and one verdict lookup per "
+		   "egress packet. What remains over 3%% is mostly the hooks themselves: empty programs at "
+		   "the same hooks cost about 3%% of a 12 us loopback connection by themselves (the "
+		   "`empty` rows: a cgroup program run at "
+		   "sock_create, connect4 and for each of about four packets). That part shrinks only "
+		   "with fewer hooks per connection: the egress program is the backstop for what the "
+		   "syscall hooks cannot see, and a kernel with BPF LSM (refused on these machines) could "
+		   "replace it for TCP with a hook that runs once per connection. On a real network, "
+		   "with a round trip of 50 us or more, the same cost is well under 3%%.\n"
+		   "- **UDP connect() to rotating destinations, 15%%, when a run misses it.** Each "
+		   "connect() to a new destination is a new flow: one hash lookup in `np_stats` gives the "
+		   "cached verdict and takes the count. A per-CPU, inlined verdict cache in front of it "
+		   "was built and measured (see the closing note of issue 4): it removed the hash lookup "
+		   "but not the cost, which moved into the program body (key building, tag checks). The "
+		   "next step is to count a UDP flow at its first datagram instead of at connect() (a "
+		   "connect() alone sends nothing), which leaves the lookup alone on this path.\n\n");
 }
 
 static void targets(FILE *f, const struct bench_results *r)
@@ -969,9 +968,10 @@ static int write_tsv(const struct bench_results *r, const char *dir)
 {
 	_cleanup_free_ char *path = bench_asprintf("%s/results.tsv", dir);
 	_cleanup_fclose_ FILE *f = fopen(path, "we");
-	const struct bench_series *all[] = {
-	    r->conn_same, r->conn_rot,	  r->send_rot,	 r->send_same,	r->tcp_rot,   r->tcp_same, r->stream,
-	    r->flood,	  r->k_conn_same, r->k_conn_rot, r->k_send_rot, r->k_tcp_rot, r->k_flood, r->k_stream};
+	const struct bench_series *all[] = {r->conn_same,   r->conn_rot,   r->send_rot,	  r->send_same,
+					    r->tcp_rot,	    r->tcp_same,   r->stream,	  r->flood,
+					    r->k_conn_same, r->k_conn_rot, r->k_send_rot, r->k_tcp_rot,
+					    r->k_flood,	    r->k_stream};
 
 	if (!f)
 		return -errno;

@@ -231,8 +231,8 @@ static int prog_fd_of_link(const char *pin_dir, const char *prog)
 
 static void dp_open(void)
 {
-	static const char *const names[] = {"np_connect4",    "np_connect6",   "np_sendmsg4",
-					    "np_sendmsg6",    "np_egress_skb", "np_sock_create_prog"};
+	static const char *const names[] = {"np_connect4", "np_connect6",   "np_sendmsg4",
+					    "np_sendmsg6", "np_egress_skb", "np_sock_create_prog"};
 	_cleanup_free_ char *pin = bench_asprintf("%s/lib", bench_env->pin_root);
 	struct np_dataplane_opts opts = {.pin_dir = pin, .attach_cgroup = bench_topo.np_attach};
 	int r;

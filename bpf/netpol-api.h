@@ -151,7 +151,7 @@ struct np_sk_cache {
 };
 
 enum {
-	NP_SKC_VALID = 1 << 0,     /* addr..proto hold a decision */
+	NP_SKC_VALID = 1 << 0,	   /* addr..proto hold a decision */
 	NP_SKC_INBOUND = 1 << 1,   /* retired: earlier loaders' sockops marked
 				    * accepted sockets; no longer read */
 	NP_SKC_CONNECTED = 1 << 2, /* a TCP socket with a listen backlog that

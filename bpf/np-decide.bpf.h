@@ -157,8 +157,9 @@ static __always_inline void np_cache_store(struct np_sk_cache *c, const struct n
  * before it bumps gen, so a word stamped with the current gen was decided
  * from the current policy of the key's cgroup.
  */
-static __always_inline int np_judge(struct np_decision *d, const struct np_stats_key *k, struct np_stats_val **sv,
-				    __u32 gen, __u32 policy_id, struct __sk_buff *skb)
+static __always_inline int np_judge(struct np_decision *d, const struct np_stats_key *k,
+				    struct np_stats_val **sv, __u32 gen, __u32 policy_id,
+				    struct __sk_buff *skb)
 {
 	struct np_lpm_val *v;
 	__u64 w;

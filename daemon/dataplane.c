@@ -45,8 +45,8 @@ struct np_dataplane {
 static struct bpf_program *np_prog(struct netpol_bpf *skel, unsigned i)
 {
 	struct bpf_program *progs[NP_N_PROGS] = {
-		skel->progs.np_connect4,    skel->progs.np_connect6,	     skel->progs.np_sendmsg4,
-		skel->progs.np_sendmsg6,    skel->progs.np_egress_skb, skel->progs.np_sock_create_prog,
+	    skel->progs.np_connect4, skel->progs.np_connect6,	skel->progs.np_sendmsg4,
+	    skel->progs.np_sendmsg6, skel->progs.np_egress_skb, skel->progs.np_sock_create_prog,
 	};
 	return progs[i];
 }

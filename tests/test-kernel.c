@@ -672,7 +672,8 @@ static void accepted_tcp(struct np_test_env *env, const char *cg, struct acc_req
 	 * configured address without this. */
 	setsockopt(cfd, SOL_IP, IP_FREEBIND, &(int){1}, sizeof(int));
 	NP_CHECK(bind(cfd, &from.sa, from.len) == 0, "client bind %s: %s", src, np_test_strerr(-errno));
-	NP_CHECK(connect(cfd, &to.sa, to.len) == 0, "connect to the policed listener: %s", np_test_strerr(-errno));
+	NP_CHECK(connect(cfd, &to.sa, to.len) == 0, "connect to the policed listener: %s",
+		 np_test_strerr(-errno));
 	r = np_test_worker_call(&w, acc_accept, NULL, 0, 5000);
 	NP_CHECK(r == 0, "accept: %s", np_test_strerr(r));
 
@@ -697,13 +698,15 @@ static void accepted_tcp(struct np_test_env *env, const char *cg, struct acc_req
 
 static void case_accepted_tcp4(struct np_test_env *env)
 {
-	accepted_tcp(env, "acc4", (struct acc_req){.family = AF_INET, .backlog = 16, .bind_port = true, .port = 8001},
+	accepted_tcp(env, "acc4",
+		     (struct acc_req){.family = AF_INET, .backlog = 16, .bind_port = true, .port = 8001},
 		     "203.0.113.60", "203.0.113.61");
 }
 
 static void case_accepted_tcp6(struct np_test_env *env)
 {
-	accepted_tcp(env, "acc6", (struct acc_req){.family = AF_INET6, .backlog = 1, .bind_port = true, .port = 8002},
+	accepted_tcp(env, "acc6",
+		     (struct acc_req){.family = AF_INET6, .backlog = 1, .bind_port = true, .port = 8002},
 		     "2001:db8:2::60", "2001:db8:2::61");
 }
 
