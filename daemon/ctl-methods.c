@@ -281,7 +281,8 @@ static int method_policy_show(struct ctl_call *call, json_t *params)
 	return set_result(call, json_pack("{s:o}", "policy", np_policy_to_json(pol->policy)));
 }
 
-/* params.policy -> parsed and compiled, or an InvalidPolicy naming the field. */
+/* params, which hold only policy -> parsed and compiled, or an error naming
+ * the field. */
 static int parse_policy_param(struct ctl_call *call, json_t *params, struct np_policy **ret_p,
 			      struct np_compiled **ret_c)
 {
@@ -290,6 +291,9 @@ static int parse_policy_param(struct ctl_call *call, json_t *params, struct np_p
 	struct np_error err = {};
 	int r;
 
+	r = check_params(call, params, (const char *const[]){"policy", NULL});
+	if (r < 0)
+		return r;
 	if (!j)
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "is required");
 	if (!json_is_object(j))
@@ -322,9 +326,7 @@ static int method_policy_add(struct ctl_call *call, json_t *params)
 	struct np_pol *pol;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"policy", NULL});
-	if (r >= 0)
-		r = parse_policy_param(call, params, &p, &c);
+	r = parse_policy_param(call, params, &p, &c);
 	if (r < 0)
 		return r;
 	if (manager_policy_by_name(call->m, p->name))
@@ -348,9 +350,7 @@ static int method_policy_update(struct ctl_call *call, json_t *params)
 	struct np_pol *pol;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"policy", NULL});
-	if (r >= 0)
-		r = parse_policy_param(call, params, &p, &c);
+	r = parse_policy_param(call, params, &p, &c);
 	if (r < 0)
 		return r;
 	pol = manager_policy_by_name(call->m, p->name);
