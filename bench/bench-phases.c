@@ -77,10 +77,13 @@ static bool selected(const char *id)
 
 	if (!series_only)
 		return true;
-	for (const char *p = series_only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+	for (const char *p = series_only;; p++) {
 		if (strncmp(p, id, n) == 0 && (p[n] == ',' || p[n] == '\0'))
 			return true;
-	return false;
+		p = strchr(p, ',');
+		if (!p)
+			return false;
+	}
 }
 
 /* The series measured, or NULL (and freed) when --series leaves it out:

@@ -545,12 +545,9 @@ static void established_tcp(struct np_test_env *env, const char *cg, int mode, u
 	NP_CHECK(r == 0, "send under the allowing policy: %s", np_test_strerr(r));
 	NP_CHECK(stream_wait_for(afd, acc, sizeof(acc), "one;", 2000), "data under the allowing policy lost");
 
-	if (mode == EST_BEFORE_BINDING) {
-		np_test_install(env, id, tight_json);
+	np_test_install(env, id, tight_json);
+	if (mode == EST_BEFORE_BINDING)
 		np_test_bind(env, cg, id);
-	} else {
-		np_test_install(env, id, tight_json);
-	}
 	snprintf(msg, sizeof(msg), "two;");
 	r = np_test_worker_call(&w, est_send, msg, sizeof(msg), 5000);
 	NP_CHECK(r == 0 || r == -EPERM, "send under the tight policy: %s", np_test_strerr(r));
