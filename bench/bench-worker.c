@@ -334,28 +334,36 @@ static void op_udp_flood(const struct bench_cmd *c, struct bench_res *r)
 	r->ops = c->n;
 }
 
+/* A UDP connect() is not judged (it sends nothing): its first datagram is. */
+static int connect_send(int fd, const struct sockaddr *d, socklen_t len)
+{
+	char byte = 'x';
+
+	if (connect(fd, d, len) < 0 || send(fd, &byte, 1, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static int connect_once_v6(const char *addr, uint16_t port)
 {
 	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), e;
 
 	if (fd < 0)
 		return -errno;
 	inet_pton(AF_INET6, addr, &a.sin6_addr);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		e = -errno;
+	e = connect_send(fd, (struct sockaddr *)&a, sizeof(a));
 	close(fd);
 	return e;
 }
 
 static int connect_once_v4(const struct sockaddr_in *d)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e;
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (const struct sockaddr *)d, sizeof(*d)) < 0)
-		e = -errno;
+	e = connect_send(fd, (const struct sockaddr *)d, sizeof(*d));
 	close(fd);
 	return e;
 }
@@ -386,7 +394,7 @@ static void op_probe(const struct bench_cmd *c, struct bench_res *r)
 	if (fd < 0)
 		return fail(r, -errno);
 	for (uint64_t i = 0;; i++) {
-		if (connect(fd, (struct sockaddr *)&d, sizeof(d)) == 0) {
+		if (connect_send(fd, (struct sockaddr *)&d, sizeof(d)) == 0) {
 			r->t_ok_ns = bench_now_ns();
 			break;
 		}
@@ -421,6 +429,7 @@ static void pace(uint64_t t0, uint64_t done, uint64_t rate)
 static void op_deny_flood(const struct bench_cmd *c, struct bench_res *r)
 {
 	int fd = udp_socket(&wk.deny_fd);
+	char byte = 'x';
 	uint64_t t0, i;
 	size_t k = 1;
 
@@ -435,7 +444,7 @@ static void op_deny_flood(const struct bench_cmd *c, struct bench_res *r)
 			pace(t0, i, c->rate);
 		}
 		/* 198.51.100.1-254: the odd entries of the table. */
-		if (connect(fd, (const struct sockaddr *)&wk.dests[k], sizeof(wk.dests[k])) < 0 &&
+		if (sendto(fd, &byte, 1, 0, (const struct sockaddr *)&wk.dests[k], sizeof(wk.dests[k])) < 0 &&
 		    errno == EPERM)
 			r->bytes++; /* denials */
 		else

@@ -59,11 +59,15 @@ enum {
 	NP_PROTO_OTHER = 255 /* any other IP protocol (raw sockets) */
 };
 
-/* Policy-wide flags, copied into every LPM value of the policy. */
+/* Policy-wide flags, copied into every LPM value of the policy. Only the
+ * low NP_VERDICT_FLAG_BITS travel in a cached verdict word; the others are
+ * read from the trie by sock_create alone. */
 enum {
-	NP_POL_AUDIT = 1 << 0,     /* decide and report, but let denials through */
+	NP_POL_AUDIT = 1 << 0,	   /* decide and report, but let denials through */
 	NP_POL_LOG_ALL = 1 << 1,   /* report allowed decisions too */
 	NP_POL_RAW_ALLOW = 1 << 2, /* SOCK_RAW inet sockets may be created */
+	NP_POL_NO_ICMP4 = 1 << 4,  /* ICMP to no IPv4 address: no ping socket */
+	NP_POL_NO_ICMP6 = 1 << 5,  /* ICMPv6 to no IPv6 address: no ping6 socket */
 };
 
 /* Where a decision was taken. */
@@ -75,6 +79,13 @@ enum {
 	NP_HOOK_EGRESS = 5,
 	NP_HOOK_SOCK_CREATE = 6,
 	NP_HOOK_SOCK_OPS = 7, /* earlier loaders' sockops; no longer used */
+};
+
+/* Why a denial was not the policy's rules: np_event.reason. */
+enum {
+	NP_REASON_RULES = 0,	    /* the rule (or default) named by np_event.rule */
+	NP_REASON_SOURCE_ROUTE = 1, /* an IPv4 source route or IPv6 routing header,
+				     * refused under every policy */
 };
 
 /* Event verdicts. */
@@ -233,7 +244,8 @@ struct np_event {
 	__u8 proto;      /* IP protocol number, low 8 bits (MPTCP, 262, reads 6) */
 	__u8 verdict;    /* NP_VERDICT_* */
 	__u8 family;     /* AF_INET or AF_INET6 of the socket */
-	__u8 _pad[4];
+	__u8 reason;	 /* NP_REASON_* */
+	__u8 _pad[3];
 };
 
 /* np_counters (per-CPU array) indices. */
@@ -312,8 +324,8 @@ _Static_assert(sizeof(struct np_policy_meta) == 80, "np_policy_meta");
 _Static_assert(sizeof(struct np_stats_key) == 32, "np_stats_key");
 _Static_assert(sizeof(struct np_stats_val) == 32, "np_stats_val");
 _Static_assert(NP_MAX_POLICIES <= 1 << NP_VERDICT_POLICY_BITS, "policy ids fit the verdict word");
-_Static_assert((NP_POL_AUDIT | NP_POL_LOG_ALL | NP_POL_RAW_ALLOW) < 1 << NP_VERDICT_FLAG_BITS,
-	       "flags fit the verdict word");
+_Static_assert((NP_POL_AUDIT | NP_POL_LOG_ALL) < 1 << NP_VERDICT_FLAG_BITS,
+	       "the flags a cached verdict needs fit the verdict word");
 _Static_assert(sizeof(struct np_event) == 72, "np_event");
 #endif
 

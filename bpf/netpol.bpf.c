@@ -4,11 +4,14 @@
  * cgroup; they judge every socket below it by the policy bound to its cgroup
  * or nearest bound ancestor (np-decide.bpf.h).
  *
- *   connect4/6      TCP, MPTCP, connected UDP, ping connect(), TFO, io_uring
+ *   connect4/6      TCP, MPTCP, ping connect(), TFO, io_uring; the caller's
+ *                   cgroup and the socket's both judge
  *   sendmsg4/6      unconnected UDP (sendto, sendmsg, sendmmsg, io_uring)
- *   cgroup_skb      the backstop for what those never see: ping sendto(),
- *                   raw sockets, sockets connected before a policy existed
- *   sock_create     refuses SOCK_RAW inet sockets unless the policy allows
+ *   cgroup_skb      every packet, by the socket's cgroup: connected UDP at
+ *                   its first datagram, ping sendto(), raw sockets, sockets
+ *                   connected before a policy existed, source routes
+ *   sock_create     refuses SOCK_RAW inet sockets unless the policy allows,
+ *                   and ping sockets where it allows no ICMP of their family
  *
  * No sockops program: it would run for every TCP callback of both ends of
  * every connection, only to tell accepted sockets (np_tcp_has_backlog).
@@ -18,22 +21,13 @@
 #include <bpf/bpf_helpers.h>
 
 #include "netpol-api.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define SOCK_STREAM 1
-#define SOCK_DGRAM 2
-#define SOCK_RAW 3
-
-/* Verdicts, as every cgroup hook reads its return value. */
-#define NP_PASS 1
-#define NP_DROP 0
-
-#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
-#define NP_SK_READ(sk, field) (*(volatile __u32 *)&(sk)->field)
-
+#include "np-defs.bpf.h"
 #include "np-report.bpf.h"
 #include "np-decide.bpf.h"
+#include "np-packet.bpf.h"
+#include "np-sock.bpf.h"
+
+#define IPPROTO_ICMPV6_NR 58
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -80,26 +74,89 @@ static __always_inline void np_tcp_mark(struct bpf_sock_addr *ctx)
 		sc->state |= NP_SKC_CONNECTED;
 }
 
-static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, int v6)
+/* A socket hook's destination, where the kernel will send: an unspecified
+ * address is the address it stands for (np-sock.bpf.h). */
+static __always_inline void np_sock_addr_dest(struct bpf_sock_addr *ctx, __u8 hook, int v6,
+					      struct np_decision *d)
 {
-	struct np_decision d = {};
-	struct np_sk_cache *sc = NULL;
-	__u32 gen;
-
-	if (hook == NP_HOOK_CONNECT4 || hook == NP_HOOK_CONNECT6)
-		np_tcp_mark(ctx);
-	if (!np_active(&gen))
-		return NP_PASS;
+	struct bpf_sock *sk = ctx->sk;
 
 	if (v6) {
 		__u32 a[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
 
-		np_key_v6(&d.key, a);
-		d.family = AF_INET6;
+		if (np_addr6_unspec(a)) {
+			__u32 bound[4] = {NP_SK_READ(sk, src_ip6[0]), NP_SK_READ(sk, src_ip6[1]),
+					  NP_SK_READ(sk, src_ip6[2]), NP_SK_READ(sk, src_ip6[3])};
+
+			np_unspec_dest6(a, bound, hook == NP_HOOK_CONNECT6);
+		} else if (np_addr6_mapped_unspec(a)) {
+			a[3] = np_unspec_dest4(NP_SK_READ(sk, src_ip4));
+		}
+		np_key_v6(&d->key, a);
+		d->family = AF_INET6;
 	} else {
-		np_key_v4(&d.key, ctx->user_ip4);
-		d.family = AF_INET;
+		__u32 ip4 = ctx->user_ip4;
+
+		if (!ip4)
+			ip4 = np_unspec_dest4(hook == NP_HOOK_SENDMSG4 ? ctx->msg_src_ip4
+								       : NP_SK_READ(sk, src_ip4));
+		np_key_v4(&d->key, ip4);
+		d->family = AF_INET;
 	}
+}
+
+/* Whether d's destination is IPv4 (v4-mapped in the key). */
+static __always_inline int np_dest_is_v4(const struct np_decision *d)
+{
+	const __u32 *w = (const __u32 *)d->key.addr;
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+}
+
+/* One cgroup's judgment in a socket hook. A source-routed socket is refused
+ * under any policy, whatever its destination. */
+static __always_inline int np_sock_addr_judge(struct np_decision *d, struct np_sk_cache *sc,
+					      const struct np_cg_src *src, int routed, __u32 gen)
+{
+	if (!routed)
+		return np_decide(d, sc, src, gen);
+	if (!np_policy_of(d, src, gen))
+		return 1;
+	d->reason = NP_REASON_SOURCE_ROUTE;
+	return np_refuse(d, gen);
+}
+
+static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, int v6)
+{
+	int connect = hook == NP_HOOK_CONNECT4 || hook == NP_HOOK_CONNECT6;
+	struct np_cg_src caller = {}, own = {};
+	struct np_decision d = {};
+	struct np_sk_cache *sc = NULL;
+	__u64 own_id;
+	int routed;
+	__u32 gen;
+
+	if (connect)
+		np_tcp_mark(ctx);
+	if (!np_active(&gen))
+		return NP_PASS;
+
+	own.cg = np_sk_cgroup(ctx->sk);
+	own_id = own.cg ? own.cg->kn->id : 0;
+	d.cgroup_id = bpf_get_current_cgroup_id();
+	if (own_id == d.cgroup_id)
+		own_id = 0;
+	/* A UDP connect() sends nothing: the socket's cgroup judges its first
+	 * datagram at the egress, so a connect() that only picks a source
+	 * address (ping does) works. A caller in another cgroup (a socket
+	 * handed in) is judged here: the egress sees the socket's alone. */
+	if (connect && ctx->type == SOCK_DGRAM && np_proto_class(ctx->protocol) == NP_PROTO_UDP) {
+		if (!own_id)
+			return NP_PASS;
+		own_id = 0;
+	}
+
+	np_sock_addr_dest(ctx, hook, v6, &d);
 	d.ipproto = ctx->protocol;
 	d.proto = np_proto_class(ctx->protocol); /* before truncation: MPTCP is 262 */
 	/* user_port holds the port in network byte order in its low 16 bits;
@@ -107,86 +164,24 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	if (d.proto == NP_PROTO_TCP || d.proto == NP_PROTO_UDP)
 		d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.hook = hook;
-	d.cgroup_id = bpf_get_current_cgroup_id();
+	routed = np_sk_source_routed(ctx, np_dest_is_v4(&d));
 
 	/* A TCP socket connect()s once: its decision is cached in np_stats,
 	 * which the egress reads, and it needs no storage of its own. A
 	 * datagram socket's storage caches its last destination's verdict. */
-	if (ctx->sk && ctx->type != SOCK_STREAM)
+	if (ctx->type != SOCK_STREAM)
 		sc = bpf_sk_storage_get(&np_sk_cache, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	return np_decide(&d, sc, NULL, gen) ? NP_PASS : NP_DROP;
-}
+	/* The socket's cgroup and the caller's both judge: a process that left
+	 * a policed cgroup keeps its sockets' policy. */
+	if (own_id) {
+		struct np_decision mine = d;
 
-/* IPv6 extension headers we skip to find the transport header. */
-#define NP_IPV6_HOPOPTS 0
-#define NP_IPV6_ROUTING 43
-#define NP_IPV6_FRAGMENT 44
-#define NP_IPV6_DSTOPTS 60
-#define NP_IPV6_MAX_EXT 4
-
-/* Destination, protocol and port of an outgoing packet; the data starts at
- * the network header on cgroup_skb egress. Returns <0 when malformed.
- * A non-first fragment carries no port: it is judged with port 0. */
-static __always_inline int np_parse_packet(struct __sk_buff *skb, struct np_decision *d)
-{
-	__u32 off, has_l4 = 1;
-	__u8 ver;
-
-	if (bpf_skb_load_bytes(skb, 0, &ver, 1) < 0)
-		return -1;
-	if (ver >> 4 == 4) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) < 0 || ip.ihl < 5)
-			return -1;
-		np_key_v4(&d->key, ip.daddr);
-		d->family = AF_INET;
-		d->ipproto = ip.protocol;
-		off = ip.ihl * 4;
-		if (ip.frag_off & bpf_htons(0x1fff))
-			has_l4 = 0;
-	} else if (ver >> 4 == 6) {
-		struct ipv6hdr ip6;
-		__u8 nexthdr;
-		int i;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) < 0)
-			return -1;
-		np_key_v6(&d->key, ip6.daddr.in6_u.u6_addr32);
-		d->family = AF_INET6;
-		nexthdr = ip6.nexthdr;
-		off = sizeof(ip6);
-		for (i = 0; i < NP_IPV6_MAX_EXT; i++) {
-			__u8 ext[4];
-
-			if (nexthdr != NP_IPV6_HOPOPTS && nexthdr != NP_IPV6_ROUTING &&
-			    nexthdr != NP_IPV6_FRAGMENT && nexthdr != NP_IPV6_DSTOPTS)
-				break;
-			if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)) < 0)
-				return -1;
-			if (nexthdr == NP_IPV6_FRAGMENT) {
-				if ((ext[2] << 8 | ext[3]) & 0xfff8)
-					has_l4 = 0;
-				off += 8;
-			} else {
-				off += (ext[1] + 1) * 8;
-			}
-			nexthdr = ext[0];
-		}
-		d->ipproto = nexthdr;
-	} else {
-		return -1;
+		mine.cgroup_id = own_id;
+		if (!np_sock_addr_judge(&mine, sc, &own, routed, gen))
+			return NP_DROP;
+		sc = NULL;
 	}
-
-	d->proto = np_proto_class(d->ipproto);
-	if (has_l4 && (d->proto == NP_PROTO_TCP || d->proto == NP_PROTO_UDP)) {
-		__be16 ports[2];
-
-		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) < 0)
-			return -1;
-		d->port = bpf_ntohs(ports[1]);
-	}
-	return 0;
+	return np_sock_addr_judge(&d, sc, &caller, routed, gen) ? NP_PASS : NP_DROP;
 }
 
 /* A connected TCP or UDP socket sends only to its peer: the destination
@@ -215,11 +210,28 @@ static __always_inline int np_dest_of_socket(struct bpf_sock *sk, struct np_deci
 	return 1;
 }
 
+/* A source-routed packet of a policed socket is refused, whatever its
+ * destination, and reported with its next hop. */
+static __always_inline int np_egress_source_routed(struct __sk_buff *skb, struct np_decision *d,
+						   const struct np_pkt *p, __u32 gen)
+{
+	struct np_cg_src src = {.skb = skb};
+
+	np_decision_of_packet(d, p);
+	if (!np_policy_of(d, &src, gen))
+		return NP_PASS;
+	d->reason = NP_REASON_SOURCE_ROUTE;
+	return np_refuse(d, gen) ? NP_PASS : NP_DROP;
+}
+
 static __always_inline int np_egress(struct __sk_buff *skb)
 {
+	struct np_cg_src src = {.skb = skb};
 	struct np_decision d = {};
+	struct np_pkt pkt = {};
 	struct np_sk_cache *sc;
 	struct bpf_sock *sk;
+	int parsed = 1; /* not yet; then np_parse_packet()'s result */
 	__u32 gen;
 
 	if (!np_active(&gen))
@@ -232,24 +244,41 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 	if (!sk)
 		return NP_PASS;
 
+	d.hook = NP_HOOK_EGRESS;
+	/* TCP sends from softirq too (ACKs, retransmits); datagram, ping and
+	 * raw sockets send in their caller's context. */
+	d.no_task = sk->type == SOCK_STREAM;
+	d.cgroup_id = bpf_skb_cgroup_id(skb);
+	/* Before any shortcut: a listener's, an accepted socket's or a
+	 * datagram's packet goes where its header says, to its next hop. */
+	if (np_packet_has_options(skb)) {
+		parsed = np_parse_packet(skb, &pkt);
+		if (parsed == 0 && pkt.routed)
+			return np_egress_source_routed(skb, &d, &pkt, gen);
+	}
+
 	/* A listener sends only SYN-ACKs and RSTs: answers to a peer. */
 	if (sk->type == SOCK_STREAM && sk->state == BPF_TCP_LISTEN)
 		return NP_PASS;
-	/* Every datagram of an unconnected UDP socket names its destination
-	 * and was judged by sendmsg4/6 (ping and raw sockets are not UDP). */
+	/* Every datagram of an unconnected UDP socket names its destination,
+	 * which sendmsg4/6 judged for the socket's cgroup and the caller's
+	 * (ping and raw sockets are not UDP). */
 	if (sk->type == SOCK_DGRAM && sk->protocol == IPPROTO_UDP && !sk->dst_port)
 		return NP_PASS;
 
-	d.hook = NP_HOOK_EGRESS;
-	d.no_task = 1;
-	d.cgroup_id = bpf_skb_cgroup_id(skb);
-	if (!np_dest_of_socket(sk, &d) && np_parse_packet(skb, &d) < 0) {
-		/* Unreadable headers: no destination to judge. Refuse it
-		 * where a policy applies (np_decide on :: with "other"). */
-		__builtin_memset(&d.key, 0, sizeof(d.key));
-		d.key.prefixlen = 128;
-		d.proto = NP_PROTO_OTHER;
-		d.port = 0;
+	if (!np_dest_of_socket(sk, &d)) {
+		if (parsed > 0)
+			parsed = np_parse_packet(skb, &pkt);
+		if (parsed == 0) {
+			np_decision_of_packet(&d, &pkt);
+		} else {
+			/* Unreadable headers: no destination to judge. Refuse
+			 * it where a policy applies (:: with "other"). */
+			__builtin_memset(&d.key, 0, sizeof(d.key));
+			d.key.prefixlen = 128;
+			d.proto = NP_PROTO_OTHER;
+			d.port = 0;
+		}
 	}
 
 	/* A TCP socket without a backlog connect()ed: no storage to look at.
@@ -259,45 +288,49 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 			return np_decide_flow(&d, skb, gen) ? NP_PASS : NP_DROP;
 		sc = bpf_sk_storage_get(&np_sk_cache, sk, 0, 0);
 		if (sc && (sc->state & NP_SKC_CONNECTED))
-			return np_decide(&d, sc, skb, gen) ? NP_PASS : NP_DROP;
+			return np_decide(&d, sc, &src, gen) ? NP_PASS : NP_DROP;
 		return NP_PASS; /* accepted: it answers a peer */
 	}
 	sc = bpf_sk_storage_get(&np_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	return np_decide(&d, sc, skb, gen) ? NP_PASS : NP_DROP;
+	return np_decide(&d, sc, &src, gen) ? NP_PASS : NP_DROP;
+}
+
+static __always_inline int np_is_ping_socket(struct bpf_sock *sk)
+{
+	return sk->type == SOCK_DGRAM && (sk->protocol == IPPROTO_ICMP || sk->protocol == IPPROTO_ICMPV6_NR);
+}
+
+/* Whether a policy with these flags refuses the socket being made: a raw
+ * inet socket unless it allows them, a ping socket where it allows no ICMP
+ * of its family (ICMPv6 ping's sendto() reports no egress drop). */
+static __always_inline int np_sock_refused(struct bpf_sock *sk, __u16 flags)
+{
+	if (sk->type == SOCK_RAW)
+		return !(flags & NP_POL_RAW_ALLOW);
+	return flags & (sk->family == AF_INET ? NP_POL_NO_ICMP4 : NP_POL_NO_ICMP6);
 }
 
 static __always_inline int np_sock_create(struct bpf_sock *sk)
 {
+	struct np_cg_src caller = {};
 	struct np_decision d = {};
-	struct np_stats_key k;
-	struct np_lpm_val *v;
 	__u32 gen;
 
-	if ((sk->family != AF_INET && sk->family != AF_INET6) || sk->type != SOCK_RAW)
+	if (sk->family != AF_INET && sk->family != AF_INET6)
+		return NP_PASS;
+	if (sk->type != SOCK_RAW && !np_is_ping_socket(sk))
 		return NP_PASS;
 	if (!np_active(&gen))
 		return NP_PASS;
 
 	d.cgroup_id = bpf_get_current_cgroup_id();
-	d.policy_id = np_resolve_policy(d.cgroup_id, NULL, gen);
-	if (!d.policy_id)
+	if (!np_policy_of(&d, &caller, gen) || !np_sock_refused(sk, d.flags))
 		return NP_PASS;
-	/* prefixlen 0 finds the ::/0 entry every compiled policy has; its
-	 * flags are the policy's. */
-	v = np_policy_lookup(d.policy_id, &d.key);
-	d.flags = v ? v->flags : 0;
-	if (d.flags & NP_POL_RAW_ALLOW)
-		return NP_PASS;
-
 	d.hook = NP_HOOK_SOCK_CREATE;
 	d.family = sk->family;
 	d.ipproto = sk->protocol;
 	d.proto = np_proto_class(sk->protocol);
-	d.cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
-	d.verdict = (d.flags & NP_POL_AUDIT) ? NP_VERDICT_AUDIT : NP_VERDICT_DENY;
-	np_stats_key_of(&d, &k);
-	np_report(&d, NULL, &k, gen, 1);
-	return d.verdict == NP_VERDICT_AUDIT ? NP_PASS : NP_DROP;
+	return np_refuse(&d, gen) ? NP_PASS : NP_DROP;
 }
 
 SEC("cgroup/connect4") int np_connect4(struct bpf_sock_addr *ctx) { return np_sock_addr(ctx, NP_HOOK_CONNECT4, 0); }

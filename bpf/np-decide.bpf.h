@@ -65,12 +65,56 @@ static __always_inline struct np_state *np_state_get(void)
 }
 
 /*
+ * Where the ancestors of the cgroup being judged are read from: the packet's
+ * socket (skb), a cgroup reached through a socket (cg, in the syscall hooks
+ * when the socket was made in another cgroup than the caller's), or else the
+ * current task.
+ */
+struct np_cg_src {
+	struct __sk_buff *skb;
+	struct cgroup *cg;
+};
+
+/* An id no policy has: np_policy_lookup() finds no trie for it, so a cgroup
+ * whose ancestors cannot all be searched fails closed. */
+#define NP_POLICY_UNRESOLVED NP_MAX_POLICIES
+
+static __always_inline struct cgroup *np_cgroup_parent(struct cgroup *cg)
+{
+	struct cgroup_subsys_state *p = cg->self.parent;
+
+	return p ? p->cgroup : NULL;
+}
+
+/* The walk of np_resolve_policy() from a cgroup pointer, which has only its
+ * parent at hand: climb to the deepest level the ancestor walks search, then
+ * take the nearest binding on the way up. */
+static __always_inline __u32 np_resolve_upward(struct cgroup *cg)
+{
+	__u32 i;
+
+	for (i = 0; i < NP_MAX_CGROUP_DEPTH && cg && cg->level >= NP_MAX_CGROUP_DEPTH; i++)
+		cg = np_cgroup_parent(cg);
+	if (!cg || cg->level >= NP_MAX_CGROUP_DEPTH)
+		return NP_POLICY_UNRESOLVED;
+	for (i = 0; i < NP_MAX_CGROUP_DEPTH && cg; i++) {
+		__u64 id = cg->kn->id;
+		struct np_binding *b = bpf_map_lookup_elem(&np_bindings, &id);
+
+		if (b)
+			return b->policy_id;
+		cg = np_cgroup_parent(cg);
+	}
+	return 0;
+}
+
+/*
  * The policy of a cgroup: its own binding, else its nearest bound ancestor's.
  * The answer is cached per cgroup id and stamped with gen. gen is read before
  * the walk, so a binding changed during the walk leaves a stale stamp and the
  * next decision walks again. Cgroup ids are never reused.
  */
-static __always_inline __u32 np_resolve_policy(__u64 cgid, struct __sk_buff *skb, __u32 gen)
+static __always_inline __u32 np_resolve_policy(__u64 cgid, const struct np_cg_src *src, __u32 gen)
 {
 	struct np_cg_cache_val *cached, fresh = {.gen = gen};
 	__u32 level;
@@ -79,14 +123,16 @@ static __always_inline __u32 np_resolve_policy(__u64 cgid, struct __sk_buff *skb
 	if (cached && cached->gen == gen)
 		return cached->policy_id;
 
+	if (src->cg) {
+		fresh.policy_id = np_resolve_upward(src->cg);
+		goto out;
+	}
 	for (level = 0; level < NP_MAX_CGROUP_DEPTH; level++) {
 		struct np_binding *b;
 		__u64 id;
 
-		/* The packet path judges the socket's cgroup; the syscall
-		 * hooks judge the calling task's. */
-		if (skb)
-			id = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (src->skb)
+			id = bpf_skb_ancestor_cgroup_id(src->skb, level);
 		else
 			id = bpf_get_current_ancestor_cgroup_id(level);
 		if (!id)
@@ -97,6 +143,7 @@ static __always_inline __u32 np_resolve_policy(__u64 cgid, struct __sk_buff *skb
 		if (id == cgid)
 			break;
 	}
+out:
 	bpf_map_update_elem(&np_cg_cache, &cgid, &fresh, BPF_ANY);
 	return fresh.policy_id;
 }
@@ -159,7 +206,7 @@ static __always_inline void np_cache_store(struct np_sk_cache *c, const struct n
  */
 static __always_inline int np_judge(struct np_decision *d, const struct np_stats_key *k,
 				    struct np_stats_val **sv, __u32 gen, __u32 policy_id,
-				    struct __sk_buff *skb)
+				    const struct np_cg_src *src)
 {
 	struct np_lpm_val *v;
 	__u64 w;
@@ -174,7 +221,7 @@ static __always_inline int np_judge(struct np_decision *d, const struct np_stats
 			return 1;
 		}
 	}
-	d->policy_id = policy_id ?: np_resolve_policy(d->cgroup_id, skb, gen);
+	d->policy_id = policy_id ?: np_resolve_policy(d->cgroup_id, src, gen);
 	if (!d->policy_id)
 		return 0;
 	v = np_policy_lookup(d->policy_id, &d->key);
@@ -198,6 +245,37 @@ static __always_inline void np_verdict_of(struct np_decision *d)
 		d->verdict = NP_VERDICT_DENY;
 }
 
+/* The policy of d's cgroup, with its flags read from the ::/0 entry every
+ * compiled policy has; 0 when the cgroup is not policed. */
+static __always_inline __u32 np_policy_of(struct np_decision *d, const struct np_cg_src *src, __u32 gen)
+{
+	struct np_lpm_key any = {};
+	struct np_lpm_val *v;
+
+	d->policy_id = np_resolve_policy(d->cgroup_id, src, gen);
+	if (!d->policy_id)
+		return 0;
+	v = np_policy_lookup(d->policy_id, &any);
+	d->flags = v ? v->flags : 0;
+	return d->policy_id;
+}
+
+/* A refusal that the rules did not decide (a raw or ping socket the policy
+ * does not allow, a source route), for d's policy (np_policy_of): reported
+ * and counted like a denial, or let through under audit. Returns 1 to let
+ * it pass. */
+static __always_inline int np_refuse(struct np_decision *d, __u32 gen)
+{
+	struct np_stats_key k;
+
+	d->cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
+	d->refusal = 1;
+	np_verdict_of(d);
+	np_stats_key_of(d, &k);
+	np_report(d, NULL, &k, gen, 1);
+	return d->verdict != NP_VERDICT_DENY;
+}
+
 /*
  * Decide d (destination, protocol, port and cgroup filled in) and report it.
  * Returns 1 to let it pass, 0 to refuse.
@@ -212,8 +290,8 @@ static __always_inline void np_verdict_of(struct np_decision *d)
  *   before costs one hash lookup, whatever the number of rules.
  * - np_cg_cache: cgroup -> policy id (np_resolve_policy), for the rest.
  */
-static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *sc, struct __sk_buff *skb,
-				     __u32 gen)
+static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *sc,
+				     const struct np_cg_src *src, __u32 gen)
 {
 	int fresh = sc && (sc->state & NP_SKC_VALID) && sc->gen == gen && sc->cgroup_id == d->cgroup_id;
 	struct np_stats_val *sv = NULL;
@@ -233,7 +311,7 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 		sv = bpf_map_lookup_elem(&np_stats, &k);
 	} else {
 		np_stats_key_of(d, &k);
-		np_judge(d, &k, &sv, gen, fresh ? sc->policy_id : 0, skb);
+		np_judge(d, &k, &sv, gen, fresh ? sc->policy_id : 0, src);
 		if (sc)
 			np_cache_store(sc, d, gen);
 		if (!d->policy_id)
@@ -254,12 +332,13 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
  */
 static __always_inline int np_decide_flow(struct np_decision *d, struct __sk_buff *skb, __u32 gen)
 {
+	struct np_cg_src src = {.skb = skb};
 	struct np_stats_val *sv;
 	struct np_stats_key k;
 	int cached;
 
 	np_stats_key_of(d, &k);
-	cached = np_judge(d, &k, &sv, gen, 0, skb);
+	cached = np_judge(d, &k, &sv, gen, 0, &src);
 	if (!d->policy_id)
 		return 1;
 	np_verdict_of(d);

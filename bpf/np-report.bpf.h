@@ -35,6 +35,8 @@ struct np_decision {
 	__u8 hook;     /* NP_HOOK_* */
 	__u8 verdict;  /* NP_VERDICT_* */
 	__u8 no_task;  /* no meaningful current task (packet path) */
+	__u8 reason;   /* NP_REASON_* */
+	__u8 refusal;  /* not the rules' verdict for the destination */
 };
 
 static __always_inline void np_count(__u32 idx)
@@ -56,7 +58,9 @@ static __always_inline void np_stats_key_of(const struct np_decision *d, struct 
 
 /* Count d in v, the key's entry if the decision already looked it up (else
  * NULL), and cache d's verdict there, stamped with gen. An allowed decision
- * is counted only when it starts a flow (new_flow). */
+ * is counted only when it starts a flow (new_flow). A refusal (a source
+ * route, a socket the policy does not allow) says nothing of the
+ * destination's verdict, so it is counted but not cached. */
 static __always_inline void np_stats_add(const struct np_decision *d, struct np_stats_val *v,
 					 const struct np_stats_key *k, __u32 gen, int new_flow)
 {
@@ -65,7 +69,7 @@ static __always_inline void np_stats_add(const struct np_decision *d, struct np_
 	int denied = d->verdict != NP_VERDICT_ALLOW;
 
 	if (!v) {
-		struct np_stats_val fresh = {.last_ns = now, .verdict = w};
+		struct np_stats_val fresh = {.last_ns = now, .verdict = d->refusal ? 0 : w};
 
 		if (denied)
 			fresh.denied = 1;
@@ -85,7 +89,7 @@ static __always_inline void np_stats_add(const struct np_decision *d, struct np_
 	else if (new_flow)
 		__sync_fetch_and_add(&v->allowed, 1);
 	v->last_ns = now;
-	if (v->verdict != w)
+	if (!d->refusal && v->verdict != w)
 		*(volatile __u64 *)&v->verdict = w; /* one store */
 }
 
@@ -116,6 +120,7 @@ static __always_inline void np_event_emit(const struct np_decision *d, __u64 now
 	e->proto = d->ipproto;
 	e->verdict = d->verdict;
 	e->family = d->family;
+	e->reason = d->reason;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	bpf_ringbuf_submit(e, 0);
 }

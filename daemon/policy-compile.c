@@ -667,6 +667,48 @@ static uint16_t policy_flags(const struct np_policy *p)
 			  (p->raw_sockets ? NP_POL_RAW_ALLOW : 0));
 }
 
+/* Whether some address of the prefix is IPv4 (::ffff:0:0/96), and whether
+ * some is not. */
+static bool prefix_meets_v4(const uint8_t addr[16], uint8_t plen)
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+	uint8_t bits = plen < 96 ? plen : 96;
+
+	for (uint8_t i = 0; i < bits; i++)
+		if ((addr[i / 8] ^ mapped[i / 8]) & (0x80 >> (i % 8)))
+			return false;
+	return true;
+}
+
+static bool prefix_meets_v6(const uint8_t addr[16], uint8_t plen)
+{
+	return plen <= 96 || !prefix_meets_v4(addr, plen);
+}
+
+/* A ping socket of a family to whose addresses no entry allows ICMP is
+ * refused at socket(): an ICMPv6 ping's sendto() reports no egress drop. An
+ * entry counts for each family its prefix meets, even where more specific
+ * entries take its addresses: it errs towards allowing the socket, whose
+ * packets the egress still judges. */
+static void add_icmp_flags(struct compiler *c)
+{
+	bool icmp4 = false, icmp6 = false;
+	uint16_t flags;
+
+	for (size_t i = 0; i < c->n_entries; i++) {
+		const struct np_lpm_entry *e = &c->entries[i];
+
+		if (e->val.icmp & NP_CELL_DENY)
+			continue;
+		icmp4 |= prefix_meets_v4(e->key.addr, (uint8_t)e->key.prefixlen);
+		icmp6 |= prefix_meets_v6(e->key.addr, (uint8_t)e->key.prefixlen);
+	}
+	flags = (icmp4 ? 0 : NP_POL_NO_ICMP4) | (icmp6 ? 0 : NP_POL_NO_ICMP6);
+	c->flags |= flags;
+	for (size_t i = 0; i < c->n_entries; i++)
+		c->entries[i].val.flags |= flags;
+}
+
 static int compile(struct compiler *c)
 {
 	size_t n = c->p->n_rules ? c->p->n_rules : 1;
@@ -688,6 +730,7 @@ static int compile(struct compiler *c)
 	if (r < 0)
 		return r;
 	qsort(c->entries, c->n_entries, sizeof(*c->entries), entry_cmp);
+	add_icmp_flags(c);
 	return 0;
 }
 

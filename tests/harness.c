@@ -663,6 +663,8 @@ static bool event_matches(const struct np_event *e, const struct np_event_match 
 		return false;
 	if (m->match_addr && memcmp(e->addr, m->addr, 16) != 0)
 		return false;
+	if (m->match_reason && e->reason != m->reason)
+		return false;
 	return true;
 }
 
@@ -1272,8 +1274,13 @@ int np_probe_udp_connect(const struct np_dest *d)
 int np_probe_udp_connect_send(const struct np_dest *d)
 {
 	_cleanup_close_ int fd = socket(d->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int one = 1;
 
 	if (fd < 0)
+		return -errno;
+	/* A broadcast destination is refused by connect() itself without it,
+	 * before the policy is asked (it judges the first datagram). */
+	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0)
 		return -errno;
 	if (connect(fd, &d->sa, d->len) < 0)
 		return -errno;

@@ -202,6 +202,8 @@ struct np_event_match {
 	uint16_t port;	    /* 0: any */
 	bool match_addr;
 	uint8_t addr[16];
+	bool match_reason;
+	uint8_t reason; /* NP_REASON_* */
 };
 /* Waits (polling the events fd) until an event matching m arrives; returns
  * true and copies it into out. Events seen earlier are kept and searched

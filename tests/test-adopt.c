@@ -71,18 +71,18 @@ static void case_load_and_exit(struct np_test_env *env)
 	NP_CHECK(first_line_is(out, "loaded"), "np-loader printed '%s', expected 'loaded'", out);
 	NP_CHECK(access(np_test_pin_dir(env), F_OK) == 0, "pin dir %s missing", np_test_pin_dir(env));
 
-	r = np_test_probe_in(env, "p", np_probe_udp_connect, &d);
+	r = np_test_probe_in(env, "p", np_probe_udp_connect_send, &d);
 	NP_CHECK(r == -EPERM, "udp connect %s from p: %s, expected EPERM", np_dest_str(&d),
 		 np_test_strerr(r));
 	r = np_test_probe_in(env, "p", np_probe_tcp_connect, &d);
 	NP_CHECK(r == -EPERM, "tcp connect %s from p: %s, expected EPERM", np_dest_str(&d),
 		 np_test_strerr(r));
-	r = np_test_probe_in(env, "p", np_probe_udp_connect, &a);
+	r = np_test_probe_in(env, "p", np_probe_udp_connect_send, &a);
 	NP_CHECK(r == 0, "udp connect %s from p: %s", np_dest_str(&a), np_test_strerr(r));
-	r = np_test_probe_in(env, "p", np_probe_udp_connect, &a2);
+	r = np_test_probe_in(env, "p", np_probe_udp_connect_send, &a2);
 	NP_CHECK(r == 0, "udp connect %s from p: %s", np_dest_str(&a2), np_test_strerr(r));
 	/* and an unbound sibling is not policed */
-	r = np_test_probe_in(env, "free", np_probe_udp_connect, &d);
+	r = np_test_probe_in(env, "free", np_probe_udp_connect_send, &d);
 	NP_CHECK(r == 0, "udp connect %s from unbound cgroup: %s", np_dest_str(&d), np_test_strerr(r));
 }
 
@@ -100,13 +100,13 @@ static int prober_loop(void *arg, size_t len)
 	struct prober *p = arg;
 
 	while (!*g_stop) {
-		int r = np_probe_udp_connect(&p->denied);
+		int r = np_probe_udp_connect_send(&p->denied);
 
 		if (r == 0)
 			p->denied_ok++;
 		else if (r != -EPERM)
 			p->denied_errno_other = r;
-		r = np_probe_udp_connect(&p->allowed);
+		r = np_probe_udp_connect_send(&p->allowed);
 		if (r != 0) {
 			p->allowed_fail++;
 			p->allowed_errno = r;
@@ -234,9 +234,9 @@ static void case_harness_adopts(struct np_test_env *env)
 		 np_test_strerr(r), name);
 	r = np_dataplane_bindings_foreach(np_test_dp(env), binding_cb, want);
 	NP_CHECK(r >= 0 && want[2], "binding of p to %d not listed (%s)", POLICY_ID, np_test_strerr(r));
-	r = np_test_probe_in(env, "p", np_probe_udp_connect, &d);
+	r = np_test_probe_in(env, "p", np_probe_udp_connect_send, &d);
 	NP_CHECK(r == -EPERM, "after adopting: %s: %s", np_dest_str(&d), np_test_strerr(r));
-	r = np_test_probe_in(env, "p", np_probe_udp_connect, &a);
+	r = np_test_probe_in(env, "p", np_probe_udp_connect_send, &a);
 	NP_CHECK(r == 0, "after adopting: %s: %s", np_dest_str(&a), np_test_strerr(r));
 }
 
@@ -251,7 +251,7 @@ static void case_unpin_detaches(struct np_test_env *env)
 	NP_CHECK(access(np_test_pin_dir(env), F_OK) < 0, "pin dir %s still exists", np_test_pin_dir(env));
 	/* link release may be deferred a little */
 	for (int i = 0; i < 50; i++) {
-		r = np_test_probe_in(env, "p", np_probe_udp_connect, &d);
+		r = np_test_probe_in(env, "p", np_probe_udp_connect_send, &d);
 		if (r == 0)
 			break;
 		usleep(20000);

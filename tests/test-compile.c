@@ -80,13 +80,18 @@ static void expect(const char *file, int line, const struct compiled_policy *cp,
 }
 #define EXPECT(cp, addr, proto, port, want) expect(__FILE__, __LINE__, cp, addr, proto, port, want)
 
-/* Sorted, ::/0 first, zeroed padding, sane segments: what the kernel needs. */
+#define ICMP_FLAGS (NP_POL_NO_ICMP4 | NP_POL_NO_ICMP6)
+
+/* Sorted, ::/0 first, zeroed padding, sane segments, the same flags in every
+ * entry: what the kernel needs. flags: all but the ICMP ones, which
+ * test_icmp_flags() checks. */
 static void check_shape(const char *file, int line, const struct np_compiled *c, uint16_t flags)
 {
 	size_t i, k;
 
 	check(c->n_entries >= 1 && c->entries[0].key.prefixlen == 0, file, line, "::/0 entry first");
-	check(c->flags == flags, file, line, "flags 0x%x, want 0x%x", c->flags, flags);
+	check((c->flags & ~ICMP_FLAGS) == flags, file, line, "flags 0x%x, want 0x%x", c->flags, flags);
+	flags = c->flags;
 	for (i = 0; i < c->n_entries; i++) {
 		const struct np_lpm_entry *e = &c->entries[i];
 		const struct np_lpm_val *v = &e->val;
@@ -588,6 +593,42 @@ static void test_scale_json(void)
 	CHECK(r == 0 && p->rules[0].n_to == 100000);
 }
 
+/* Which ping sockets a policy lets be made. */
+static void icmp_flags(const char *file, int line, const char *json, uint16_t want)
+{
+	_cleanup_(compiled_policy_done) struct compiled_policy cp = build(file, line, json);
+
+	if (cp.c)
+		check((cp.c->flags & ICMP_FLAGS) == want, file, line, "ICMP flags 0x%x, want 0x%x for %s",
+		      cp.c->flags & ICMP_FLAGS, want, json);
+}
+#define ICMP_FLAGS_OF(json, want) icmp_flags(__FILE__, __LINE__, json, want)
+
+static void test_icmp_flags(void)
+{
+	ICMP_FLAGS_OF(
+	    "{\"name\":\"t\",\"default\":\"deny\",\"rules\":[{\"action\":\"allow\",\"to\":[\"any\"],"
+	    "\"protocol\":\"tcp\"}]}",
+	    NP_POL_NO_ICMP4 | NP_POL_NO_ICMP6);
+	ICMP_FLAGS_OF("{\"name\":\"t\",\"default\":\"deny\",\"rules\":[{\"action\":\"allow\",\"to\":["
+		      "\"203.0.113.0/24\"],\"protocol\":\"icmp\"}]}",
+		      NP_POL_NO_ICMP6);
+	ICMP_FLAGS_OF("{\"name\":\"t\",\"default\":\"deny\",\"rules\":[{\"action\":\"allow\",\"to\":["
+		      "\"2001:db8::/32\"]}]}",
+		      NP_POL_NO_ICMP4);
+	/* a port list says nothing of ICMP */
+	ICMP_FLAGS_OF("{\"name\":\"t\",\"default\":\"deny\",\"rules\":[{\"action\":\"allow\",\"to\":["
+		      "\"any\"],\"ports\":[53]}]}",
+		      NP_POL_NO_ICMP4 | NP_POL_NO_ICMP6);
+	ICMP_FLAGS_OF("{\"name\":\"t\",\"default\":\"allow\",\"rules\":[]}", 0);
+	/* a deny of all ICMP but to one IPv4 network */
+	ICMP_FLAGS_OF("{\"name\":\"t\",\"default\":\"allow\",\"rules\":[{\"action\":\"deny\",\"to\":["
+		      "\"any\"],\"except\":[\"10.0.0.0/8\"],\"protocol\":\"icmp\"}]}",
+		      NP_POL_NO_ICMP6);
+	/* the deny-all preset allows nothing */
+	ICMP_FLAGS_OF(np_preset_json("deny-all"), NP_POL_NO_ICMP4 | NP_POL_NO_ICMP6);
+}
+
 int main(void)
 {
 	test_overlapping_ports();
@@ -597,6 +638,7 @@ int main(void)
 	test_ipv6_and_mapped();
 	test_rule_index();
 	test_segments_and_flags();
+	test_icmp_flags();
 	test_presets();
 	test_segment_overflow();
 	test_random();

@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 				res = np_test_worker_probe(&w, np_probe_tcp_connect, &d);
 				break;
 			case M_UDP_CONNECT:
-				res = np_test_worker_probe(&w, np_probe_udp_connect, &d);
+				res = np_test_worker_probe(&w, np_probe_udp_connect_send, &d);
 				break;
 			case M_UDP_SENDTO:
 				res = np_test_worker_probe(&w, np_probe_udp_sendto, &d);

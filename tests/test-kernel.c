@@ -148,15 +148,29 @@ static void case_tcp4_connect(struct np_test_env *env)
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), 0);
 }
 
+/* A UDP connect() sends nothing, so it is not refused (a program may only be
+ * picking a source address, as ping does): the socket's first datagram is,
+ * with EPERM, and reported with the sender's pid. */
 static void case_udp4_connect(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
+	struct np_event_match m = {.verdict = NP_VERDICT_DENY, .hook = NP_HOOK_EGRESS, .match_addr = true};
+	struct np_dest d = np_dest_v4(D4, UDP_PORT);
+	struct np_event ev;
 
 	SETUP_BOUND(env, "udp4c", basic_json, &w);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4(D4, UDP_PORT), -EPERM);
+	m.cgroup_id = np_test_cgroup_id(env, "udp4c");
+	np_test_events_clear(env);
+	PROBE(&w, np_probe_udp_connect, d, 0);
 	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, UDP_PORT), 0);
-	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, np_dest_v4(D4, UDP_PORT), -EPERM);
+	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, d, -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_connect_send, np_dest_v4(A4, UDP_PORT));
+	np_dest_addr16(&d, m.addr);
+	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no EGRESS deny event for the datagram to %s",
+		 np_dest_str(&d));
+	NP_CHECK(ev.pid == (uint32_t)w.pid && strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0,
+		 "egress event of a datagram: pid %u comm '%.16s', expected %d np-worker", ev.pid, ev.comm,
+		 (int)w.pid);
 }
 
 static void case_udp4_sendto(struct np_test_env *env)
@@ -193,8 +207,9 @@ static void case_udp6(struct np_test_env *env)
 	_cleanup_worker_ struct np_test_worker w = {};
 
 	SETUP_BOUND(env, "udp6", basic_json, &w);
-	PROBE(&w, np_probe_udp_connect, np_dest_v6(D6, UDP_PORT), -EPERM);
-	PROBE(&w, np_probe_udp_connect, np_dest_v6(A6, UDP_PORT), 0);
+	PROBE(&w, np_probe_udp_connect, np_dest_v6(D6, UDP_PORT), 0);
+	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, np_dest_v6(D6, UDP_PORT), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v6(A6, UDP_PORT), 0);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendto, np_dest_v6(D6, UDP_PORT), -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_sendto, np_dest_v6(A6, UDP_PORT));
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendmmsg, np_dest_v6(D6, UDP_PORT), -EPERM);
@@ -214,7 +229,7 @@ static void case_mapped(struct np_test_env *env)
 	PROBE(&w, np_probe_tcp_connect, np_dest_mapped(A4, TCP_PORT), 0);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendto, np_dest_mapped(D4, UDP_PORT), -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_sendto, np_dest_mapped(A4, UDP_PORT));
-	PROBE(&w, np_probe_udp_connect, np_dest_mapped(D4, UDP_PORT), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_mapped(D4, UDP_PORT), -EPERM);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, np_dest_mapped(D4, UDP_PORT), -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_connect_send, np_dest_mapped(A4, UDP_PORT));
 }
@@ -730,15 +745,15 @@ static void case_port_rules(struct np_test_env *env)
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(A4, 8050), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_mapped(A4, 443), 0);
 	PROBE(&w, np_probe_tcp_connect, np_dest_mapped(A4, 80), -EPERM);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, 8000), 0);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, 8050), 0);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, 8100), 0);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, 7999), -EPERM);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, 8101), -EPERM);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, 443), -EPERM);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4("203.0.113.10", 8050), -EPERM);
-	PROBE(&w, np_probe_udp_connect, np_dest_v6(A6, 8050), 0);
-	PROBE(&w, np_probe_udp_connect, np_dest_v6(A6, 8101), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4(A4, 8000), 0);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4(A4, 8050), 0);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4(A4, 8100), 0);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4(A4, 7999), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4(A4, 8101), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4(A4, 443), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4("203.0.113.10", 8050), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v6(A6, 8050), 0);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v6(A6, 8101), -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_sendto, np_dest_v4(A4, UDP_PORT));
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendto, np_dest_v4("203.0.113.10", UDP_PORT), -EPERM);
 	np_test_tcp_drain(env);
@@ -769,7 +784,7 @@ static void case_overlapping_rules(struct np_test_env *env)
 		int expect = combos[i].allowed ? 0 : -EPERM;
 
 		PROBE(&w, np_probe_tcp_connect, np_dest_v4(combos[i].addr, combos[i].port), expect);
-		PROBE(&w, np_probe_udp_connect, np_dest_v4(combos[i].addr, combos[i].port), expect);
+		PROBE(&w, np_probe_udp_connect_send, np_dest_v4(combos[i].addr, combos[i].port), expect);
 		PROBE(&w, np_probe_tcp_connect, np_dest_mapped(combos[i].addr, combos[i].port), expect);
 	}
 	np_test_tcp_drain(env);
@@ -785,10 +800,10 @@ static void case_nested_deny(struct np_test_env *env)
 		    "{\"action\":\"deny\",\"to\":[\"203.0.113.0/24\"],\"except\":[\"203.0.113.0/28\"]},"
 		    "{\"action\":\"deny\",\"to\":[\"2001:db8::/32\"],\"protocol\":\"udp\"}]}",
 		    &w);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4("203.0.113.5", 80), 0);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4("203.0.113.16", 80), -EPERM);
-	PROBE(&w, np_probe_udp_connect, np_dest_v4("198.51.100.5", 80), 0);
-	PROBE(&w, np_probe_udp_connect, np_dest_v6(A6, 80), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4("203.0.113.5", 80), 0);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4("203.0.113.16", 80), -EPERM);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v4("198.51.100.5", 80), 0);
+	PROBE(&w, np_probe_udp_connect_send, np_dest_v6(A6, 80), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v6(A6, 80), 0);
 	PROBE(&w, np_probe_ping_connect_echo, np_dest_v6(A6, 0), 0);
 	PROBE(&w, np_probe_ping_connect, np_dest_v4("203.0.113.200", 0), -EPERM);
@@ -815,22 +830,22 @@ static void case_inheritance(struct np_test_env *env)
 	START_WORKER(env, "inh/q", &wq);
 
 	PROBE(&wc, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), -EPERM);
-	PROBE(&wc, np_probe_udp_connect, np_dest_v6(A6, UDP_PORT), -EPERM);
+	PROBE(&wc, np_probe_udp_connect_send, np_dest_v6(A6, UDP_PORT), -EPERM);
 	PROBE(&wp, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), -EPERM);
 	PROBE(&wq, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), 0);
 
 	/* the child's own binding overrides */
 	np_test_bind(env, "inh/p/c", allow_id);
 	PROBE(&wc, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), 0);
-	PROBE(&wc, np_probe_udp_connect, np_dest_v6(A6, UDP_PORT), 0);
+	PROBE(&wc, np_probe_udp_connect_send, np_dest_v6(A6, UDP_PORT), 0);
 	PROBE(&wp, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), -EPERM);
 
 	/* unbinding returns to the parent's policy */
 	np_test_unbind(env, "inh/p/c");
 	PROBE(&wc, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), -EPERM);
-	PROBE(&wc, np_probe_udp_connect, np_dest_v6(A6, UDP_PORT), -EPERM);
+	PROBE(&wc, np_probe_udp_connect_send, np_dest_v6(A6, UDP_PORT), -EPERM);
 	PROBE(&wq, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), 0);
-	PROBE(&wq, np_probe_udp_connect, np_dest_v6(D6, UDP_PORT), 0);
+	PROBE(&wq, np_probe_udp_connect_send, np_dest_v6(D6, UDP_PORT), 0);
 
 	/* and unbinding the parent frees both */
 	np_test_unbind(env, "inh/p");
@@ -960,8 +975,8 @@ static void case_events_and_stats(struct np_test_env *env)
 static void case_log_all(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
-	struct np_dest a = np_dest_v4(A4, UDP_PORT);
-	struct np_event_match m = {.verdict = NP_VERDICT_ALLOW, .port = UDP_PORT, .match_addr = true};
+	struct np_dest a = np_dest_v4(A4, TCP_PORT);
+	struct np_event_match m = {.verdict = NP_VERDICT_ALLOW, .port = TCP_PORT, .match_addr = true};
 	struct np_event ev;
 
 	m.policy_id = SETUP_BOUND(env, "logall",
@@ -970,11 +985,12 @@ static void case_log_all(struct np_test_env *env)
 				  &w);
 	m.cgroup_id = np_test_cgroup_id(env, "logall");
 	np_test_events_clear(env);
-	PROBE(&w, np_probe_udp_connect, a, 0);
+	PROBE(&w, np_probe_tcp_connect, a, 0);
 	np_dest_addr16(&a, m.addr);
 	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no ALLOW event under log \"all\"");
 	NP_CHECK(ev.rule == 0 && ev.hook == NP_HOOK_CONNECT4, "allow event: rule %u hook %u", ev.rule,
 		 ev.hook);
+	np_test_tcp_drain(env);
 }
 
 /* ---- atomic replacement ---- */
@@ -993,7 +1009,7 @@ static int atomic_loop(void *arg, size_t len)
 
 	while (np_test_now_ms() < end) {
 		for (int i = 0; i < 64; i++) {
-			int r = np_probe_udp_connect(&c->allowed);
+			int r = np_probe_udp_connect_send(&c->allowed);
 
 			c->total++;
 			if (r == -EPERM)
@@ -1003,9 +1019,9 @@ static int atomic_loop(void *arg, size_t len)
 				c->other_errno = r;
 			}
 		}
-		if (np_probe_udp_connect(&c->denied) == 0)
+		if (np_probe_udp_connect_send(&c->denied) == 0)
 			c->denied_ok++;
-		if (np_probe_udp_connect(&c->flip) == 0)
+		if (np_probe_udp_connect_send(&c->flip) == 0)
 			c->flip_ok++;
 		else
 			c->flip_eperm++;

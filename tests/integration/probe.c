@@ -5,7 +5,9 @@
  * cgroupfs), then:
  *
  *   probe [OPTS] tcp|udp|udp-sendto ADDR PORT
- *       one attempt; exit 0 on success, 1 on EPERM, 2 on another error
+ *       one attempt (tcp: connect(); udp: connect() and one datagram, which
+ *       is what a policy judges; udp-sendto: one datagram); exit 0 on
+ *       success, 1 on EPERM, 2 on another error
  *   probe [OPTS] loop tcp|udp|udp-sendto ADDR PORT[-LAST] [INTERVAL_US]
  *       attempts (a new socket each, cycling through the ports) until
  *       SIGTERM/SIGINT or --count; prints "ok=N eperm=N other=N" at the end
@@ -129,6 +131,8 @@ static int attempt(enum mode mode, const struct sockaddr_storage *ss, socklen_t 
 		if (sendto(fd, "probe", 5, 0, (const struct sockaddr *)ss, len) < 0)
 			r = -errno;
 	} else if (connect(fd, (const struct sockaddr *)ss, len) < 0) {
+		r = -errno;
+	} else if (mode == MODE_UDP && send(fd, "probe", 5, 0) < 0) {
 		r = -errno;
 	}
 	close(fd);

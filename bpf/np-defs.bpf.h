@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The constants of the uapi headers the BPF programs use: vmlinux.h has
+ * the kernel's types but not its macros. */
+#pragma once
+
+#define AF_INET	    2
+#define AF_INET6    10
+#define SOCK_STREAM 1
+#define SOCK_DGRAM  2
+#define SOCK_RAW    3
+
+/* Verdicts, as every cgroup hook reads its return value. */
+#define NP_PASS 1
+#define NP_DROP 0
+
+#define READ_ONCE_U32(x)      (*(volatile __u32 *)&(x))
+#define NP_SK_READ(sk, field) (*(volatile __u32 *)&(sk)->field)
