@@ -219,14 +219,18 @@ char *format_violation(const json_t *v)
 	_cleanup_free_ char *dest = format_dest(json_object_get(v, "dest"), json_object_get(v, "port"),
 						json_object_get(v, "protocol"));
 	_cleanup_free_ char *comm = value_text(json_object_get(v, "comm"));
+	const char *reason = json_string_value(json_object_get(v, "reason"));
 	json_int_t pid = json_integer_value(json_object_get(v, "pid"));
 	json_int_t count = json_integer_value(json_object_get(v, "count"));
 	char pidbuf[32] = "-";
 	char *s = NULL;
+	bool by_policy = !reason || strcmp(reason, "policy") == 0;
 
 	if (pid > 0)
 		snprintf(pidbuf, sizeof(pidbuf), "%" JSON_INTEGER_FORMAT, pid);
-	(void)!asprintf(&s, "%s  %s  %s  %s  %s  pid %s  %s  x%" JSON_INTEGER_FORMAT, time, target, policy,
-			verdict, dest ?: "?", pidbuf, comm, count > 0 ? count : 1);
+	/* The usual reason goes unsaid; another (a source route) is shown. */
+	(void)!asprintf(&s, "%s  %s  %s  %s%s%s%s  %s  pid %s  %s  x%" JSON_INTEGER_FORMAT, time, target,
+			policy, verdict, by_policy ? "" : " (", by_policy ? "" : reason, by_policy ? "" : ")",
+			dest ?: "?", pidbuf, comm, count > 0 ? count : 1);
 	return s;
 }

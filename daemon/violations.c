@@ -92,6 +92,11 @@ const char *hook_name(unsigned hook)
 	return hook < ELEMENTSOF(names) && names[hook] ? names[hook] : "unknown";
 }
 
+const char *reason_name(unsigned reason)
+{
+	return reason == NP_REASON_SOURCE_ROUTE ? "source-route" : "policy";
+}
+
 static const char *verdict_name(unsigned verdict)
 {
 	return verdict == NP_VERDICT_DENY ? "deny" : verdict == NP_VERDICT_AUDIT ? "audit" : "allow";
@@ -125,13 +130,14 @@ json_t *violation_to_json(const struct violation *v)
 
 	format_realtime(mono_to_realtime_ns(v->first_ns), time, sizeof(time));
 	np_addr_format(v->addr, dest, sizeof(dest));
-	return json_pack(
-	    "{s:s, s:s, s:I, s:s?, s:o, s:s?, s:i, s:s, s:s, s:s, s:i, s:s, s:I}", "time", time, "target",
-	    v->target ?: "", "cgroup_id", (json_int_t)v->cgroup_id, "policy", v->policy[0] ? v->policy : NULL,
-	    "rule_index", v->rule == NP_CELL_RULE_DEFAULT ? json_null() : json_integer(v->rule), "dest",
-	    v->hook == NP_HOOK_SOCK_CREATE ? NULL : dest, "port", v->port, "protocol",
-	    ip_proto_name(v->proto, pbuf), "hook", hook_name(v->hook), "verdict", verdict_name(v->verdict),
-	    "pid", (int)v->pid, "comm", v->comm, "count", (json_int_t)v->count);
+	return json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s?, s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:I}", "time",
+			 time, "target", v->target ?: "", "cgroup_id", (json_int_t)v->cgroup_id, "policy",
+			 v->policy[0] ? v->policy : NULL, "rule_index",
+			 v->rule == NP_CELL_RULE_DEFAULT ? json_null() : json_integer(v->rule), "dest",
+			 v->hook == NP_HOOK_SOCK_CREATE ? NULL : dest, "port", v->port, "protocol",
+			 ip_proto_name(v->proto, pbuf), "hook", hook_name(v->hook), "verdict",
+			 verdict_name(v->verdict), "reason", reason_name(v->reason), "pid", (int)v->pid,
+			 "comm", v->comm, "count", (json_int_t)v->count);
 }
 
 static void log_violation(struct violations *vs, const struct violation *v)
@@ -160,9 +166,11 @@ static void log_violation(struct violations *vs, const struct violation *v)
 	snprintf(f_verdict, sizeof(f_verdict), "NETPOL_VERDICT=%s", verdict_name(v->verdict));
 	snprintf(f_dest, sizeof(f_dest), "NETPOL_DEST=%s", dest);
 	snprintf(f_target, sizeof(f_target), "NETPOL_TARGET=%s", v->target ?: "");
-	log_struct_internal(level, 0, fields, "%s %s:%u/%s from %s (pid %u, '%s', policy '%s') x%llu",
+	log_struct_internal(level, 0, fields, "%s %s:%u/%s from %s (pid %u, '%s', policy '%s'%s) x%llu",
 			    verdict_name(v->verdict), dest, v->port, ip_proto_name(v->proto, pbuf),
-			    v->target ?: "?", v->pid, v->comm, v->policy, (unsigned long long)v->count);
+			    v->target ?: "?", v->pid, v->comm, v->policy,
+			    v->reason == NP_REASON_SOURCE_ROUTE ? ", source-routed" : "",
+			    (unsigned long long)v->count);
 }
 
 static int on_summary(sd_event_source *s, uint64_t usec, void *userdata)
@@ -247,13 +255,15 @@ static uint32_t fold_hash(const struct np_event *ev)
 			h = (h ^ parts[p][i]) * 1099511628211ull;
 	h = (h ^ ev->proto) * 1099511628211ull;
 	h = (h ^ ev->verdict) * 1099511628211ull;
+	h = (h ^ ev->reason) * 1099511628211ull;
 	return (uint32_t)(h ^ (h >> 32)) % FOLD_SLOTS;
 }
 
 static bool same_key(const struct violation *v, const struct np_event *ev)
 {
 	return v->cgroup_id == ev->cgroup_id && v->port == ev->port && v->proto == ev->proto &&
-	       v->verdict == ev->verdict && memcmp(v->addr, ev->addr, sizeof(v->addr)) == 0;
+	       v->verdict == ev->verdict && v->reason == ev->reason &&
+	       memcmp(v->addr, ev->addr, sizeof(v->addr)) == 0;
 }
 
 /* The violation in slot, if it is still open (its window not closed). */
@@ -318,6 +328,7 @@ static void fill(struct violations *vs, struct violation *v, const struct np_eve
 	v->proto = ev->proto;
 	v->verdict = ev->verdict;
 	v->hook = ev->hook;
+	v->reason = ev->reason;
 	memcpy(v->comm, ev->comm, sizeof(v->comm));
 	v->comm[sizeof(v->comm) - 1] = '\0';
 	snprintf(v->policy, sizeof(v->policy), "%s", policy ?: "");

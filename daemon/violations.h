@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Violations: ring-buffer events folded into what a person wants to read.
- * Repeats of the same (cgroup, destination, port, protocol, verdict) within
+ * Repeats of the same (cgroup, destination, port, protocol, verdict, reason) within
  * one second become one violation with a count. The last VIOLATIONS_MAX are
  * kept for `violations --since`. Followers get the first occurrence at once
  * (count 1) and, when the one-second window closes, the repeats as one more
@@ -35,6 +35,7 @@ struct violation {
 	uint8_t proto;
 	uint8_t verdict;
 	uint8_t hook;
+	uint8_t reason; /* NP_REASON_* */
 	char comm[16];
 	char policy[NP_POLICY_NAME_MAX];
 	char *target; /* as named when the first event arrived */
@@ -70,3 +71,4 @@ uint64_t mono_to_realtime_ns(uint64_t mono_ns);
 void format_realtime(uint64_t realtime_ns, char *buf, size_t size);
 const char *ip_proto_name(unsigned proto, char buf[8]);
 const char *hook_name(unsigned hook);
+const char *reason_name(unsigned reason);
