@@ -70,6 +70,11 @@ enum {
 	NP_POL_NO_ICMP6 = 1 << 5,  /* ICMPv6 to no IPv6 address: no ping6 socket */
 };
 
+/* Flags of one LPM value alone (the NP_POL_* are the same in all). */
+enum {
+	NP_VAL_SOME_ALLOWED = 1 << 8, /* some protocol or port is allowed */
+};
+
 /* Where a decision was taken. */
 enum {
 	NP_HOOK_CONNECT4 = 1,

@@ -116,10 +116,11 @@ static __always_inline int np_dest_is_v4(const struct np_decision *d)
 /* One cgroup's judgment in a socket hook. A source-routed socket is refused
  * under any policy, whatever its destination. */
 static __always_inline int np_sock_addr_judge(struct np_decision *d, struct np_sk_cache *sc,
-					      const struct np_cg_src *src, int routed, __u32 gen)
+					      const struct np_cg_src *src, int routed, int dgram_connect,
+					      __u32 gen)
 {
 	if (!routed)
-		return np_decide(d, sc, src, gen);
+		return np_decide_as(d, sc, src, gen, dgram_connect);
 	if (!np_policy_of(d, src, gen))
 		return 1;
 	d->reason = NP_REASON_SOURCE_ROUTE;
@@ -132,8 +133,8 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	struct np_cg_src caller = {}, own = {};
 	struct np_decision d = {};
 	struct np_sk_cache *sc = NULL;
+	int routed, dgram_connect;
 	__u64 own_id;
-	int routed;
 	__u32 gen;
 
 	if (connect)
@@ -146,15 +147,11 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	d.cgroup_id = bpf_get_current_cgroup_id();
 	if (own_id == d.cgroup_id)
 		own_id = 0;
-	/* A UDP connect() sends nothing: the socket's cgroup judges its first
-	 * datagram at the egress, so a connect() that only picks a source
-	 * address (ping does) works. A caller in another cgroup (a socket
-	 * handed in) is judged here: the egress sees the socket's alone. */
-	if (connect && ctx->type == SOCK_DGRAM && np_proto_class(ctx->protocol) == NP_PROTO_UDP) {
-		if (!own_id)
-			return NP_PASS;
-		own_id = 0;
-	}
+	/* A UDP connect() sends nothing: it is refused only where its address
+	 * allows nothing at all, else its first datagram is judged (at the
+	 * egress, by the socket's cgroup). So a connect() that only picks a
+	 * source address, as ping's does, works. */
+	dgram_connect = connect && np_proto_class(ctx->protocol) == NP_PROTO_UDP;
 
 	np_sock_addr_dest(ctx, hook, v6, &d);
 	d.ipproto = ctx->protocol;
@@ -177,11 +174,11 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 		struct np_decision mine = d;
 
 		mine.cgroup_id = own_id;
-		if (!np_sock_addr_judge(&mine, sc, &own, routed, gen))
+		if (!np_sock_addr_judge(&mine, sc, &own, routed, dgram_connect, gen))
 			return NP_DROP;
 		sc = NULL;
 	}
-	return np_sock_addr_judge(&d, sc, &caller, routed, gen) ? NP_PASS : NP_DROP;
+	return np_sock_addr_judge(&d, sc, &caller, routed, dgram_connect, gen) ? NP_PASS : NP_DROP;
 }
 
 /* A connected TCP or UDP socket sends only to its peer: the destination

@@ -276,9 +276,19 @@ static __always_inline int np_refuse(struct np_decision *d, __u32 gen)
 	return d->verdict != NP_VERDICT_DENY;
 }
 
+/* Whether d's address allows anything at all (NP_VAL_SOME_ALLOWED). */
+static __always_inline int np_address_allows_some(struct np_decision *d)
+{
+	struct np_lpm_val *v = np_policy_lookup(d->policy_id, &d->key);
+
+	return v && (v->flags & NP_VAL_SOME_ALLOWED);
+}
+
 /*
  * Decide d (destination, protocol, port and cgroup filled in) and report it.
- * Returns 1 to let it pass, 0 to refuse.
+ * Returns 1 to let it pass, 0 to refuse. dgram_connect: d is a datagram
+ * socket's connect(), which sends nothing; it is refused only where its
+ * address allows nothing at all, else its first datagram is judged.
  *
  * Three caches, each stamped with gen, so no lookup of the policy's trie
  * runs for what was seen before under the current policies:
@@ -290,8 +300,8 @@ static __always_inline int np_refuse(struct np_decision *d, __u32 gen)
  *   before costs one hash lookup, whatever the number of rules.
  * - np_cg_cache: cgroup -> policy id (np_resolve_policy), for the rest.
  */
-static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *sc,
-				     const struct np_cg_src *src, __u32 gen)
+static __always_inline int np_decide_as(struct np_decision *d, struct np_sk_cache *sc,
+					const struct np_cg_src *src, __u32 gen, int dgram_connect)
 {
 	int fresh = sc && (sc->state & NP_SKC_VALID) && sc->gen == gen && sc->cgroup_id == d->cgroup_id;
 	struct np_stats_val *sv = NULL;
@@ -307,6 +317,8 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 		d->policy_id = sc->policy_id;
 		d->cell = sc->cell;
 		d->flags = sc->flags;
+		if (dgram_connect && np_address_allows_some(d))
+			return 1;
 		np_stats_key_of(d, &k);
 		sv = bpf_map_lookup_elem(&np_stats, &k);
 	} else {
@@ -316,10 +328,18 @@ static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *
 			np_cache_store(sc, d, gen);
 		if (!d->policy_id)
 			return 1; /* unpoliced cgroup: no counters, no events */
+		if (dgram_connect && (d->cell & NP_CELL_DENY) && np_address_allows_some(d))
+			return 1;
 	}
 	np_verdict_of(d);
 	np_report(d, sv, &k, gen, 1);
 	return d->verdict != NP_VERDICT_DENY;
+}
+
+static __always_inline int np_decide(struct np_decision *d, struct np_sk_cache *sc,
+				     const struct np_cg_src *src, __u32 gen)
+{
+	return np_decide_as(d, sc, src, gen, 0);
 }
 
 /*

@@ -503,6 +503,19 @@ static size_t fill_segments(struct compiler *c, struct np_lpm_val *val)
 	return n;
 }
 
+/* Whether an address class lets anything through: a UDP connect() to an
+ * address that allows nothing is refused at once, where the datagram that
+ * would be refused is probably never sent (a client gives up). */
+static bool val_allows_some(const struct np_lpm_val *val)
+{
+	if (!(val->icmp & NP_CELL_DENY) || !(val->other & NP_CELL_DENY))
+		return true;
+	for (uint16_t i = 0; i < val->nsegs; i++)
+		if (!(val->segs[i].tcp & NP_CELL_DENY) || !(val->segs[i].udp & NP_CELL_DENY))
+			return true;
+	return false;
+}
+
 static int summary_to_val(struct compiler *c, const struct summary *s, struct np_lpm_val *val,
 			  const uint8_t addr[16], uint8_t plen)
 {
@@ -524,6 +537,8 @@ static int summary_to_val(struct compiler *c, const struct summary *s, struct np
 	if (nsegs > NP_MAX_PORT_SEGS)
 		return too_many_segments(c, s, addr, plen, nsegs);
 	val->nsegs = (uint16_t)nsegs;
+	if (val_allows_some(val))
+		val->flags |= NP_VAL_SOME_ALLOWED;
 	return 0;
 }
 

@@ -82,6 +82,15 @@ static void expect(const char *file, int line, const struct compiled_policy *cp,
 
 #define ICMP_FLAGS (NP_POL_NO_ICMP4 | NP_POL_NO_ICMP6)
 
+static bool some_allowed(const struct np_lpm_val *v)
+{
+	bool any = !(v->icmp & NP_CELL_DENY) || !(v->other & NP_CELL_DENY);
+
+	for (unsigned k = 0; k < v->nsegs && k < NP_MAX_PORT_SEGS; k++)
+		any |= !(v->segs[k].tcp & NP_CELL_DENY) || !(v->segs[k].udp & NP_CELL_DENY);
+	return any;
+}
+
 /* Sorted, ::/0 first, zeroed padding, sane segments, the same flags in every
  * entry: what the kernel needs. flags: all but the ICMP ones, which
  * test_icmp_flags() checks. */
@@ -95,7 +104,9 @@ static void check_shape(const char *file, int line, const struct np_compiled *c,
 	for (i = 0; i < c->n_entries; i++) {
 		const struct np_lpm_entry *e = &c->entries[i];
 		const struct np_lpm_val *v = &e->val;
-		bool ok = v->nsegs >= 1 && v->nsegs <= NP_MAX_PORT_SEGS && v->flags == flags &&
+		bool ok = v->nsegs >= 1 && v->nsegs <= NP_MAX_PORT_SEGS &&
+			  (v->flags & ~NP_VAL_SOME_ALLOWED) == flags &&
+			  !(v->flags & NP_VAL_SOME_ALLOWED) == !some_allowed(v) &&
 			  v->segs[v->nsegs - 1].last_port == 65535;
 
 		for (k = 0; ok && k < NP_MAX_PORT_SEGS; k++) {

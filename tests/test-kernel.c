@@ -148,26 +148,32 @@ static void case_tcp4_connect(struct np_test_env *env)
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), 0);
 }
 
-/* A UDP connect() sends nothing, so it is not refused (a program may only be
- * picking a source address, as ping does): the socket's first datagram is,
- * with EPERM, and reported with the sender's pid. */
+/* A UDP connect() sends nothing: it is refused at once only where its address
+ * allows nothing at all. Elsewhere (a program may only be picking a source
+ * address, as ping does) it succeeds, and the socket's first datagram is
+ * refused with EPERM and reported with the sender's pid. */
 static void case_udp4_connect(struct np_test_env *env)
 {
+	static const char json[] =
+	    "{\"name\":\"udpc\",\"default\":\"deny\",\"rules\":["
+	    "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\"]},"
+	    "{\"action\":\"allow\",\"to\":[\"198.51.100.0/24\"],\"protocol\":\"icmp\"}]}";
 	_cleanup_worker_ struct np_test_worker w = {};
 	struct np_event_match m = {.verdict = NP_VERDICT_DENY, .hook = NP_HOOK_EGRESS, .match_addr = true};
-	struct np_dest d = np_dest_v4(D4, UDP_PORT);
+	struct np_dest icmp_only = np_dest_v4(D4B, UDP_PORT);
 	struct np_event ev;
 
-	SETUP_BOUND(env, "udp4c", basic_json, &w);
+	SETUP_BOUND(env, "udp4c", json, &w);
 	m.cgroup_id = np_test_cgroup_id(env, "udp4c");
 	np_test_events_clear(env);
-	PROBE(&w, np_probe_udp_connect, d, 0);
+	PROBE(&w, np_probe_udp_connect, np_dest_v4(D4, UDP_PORT), -EPERM);
+	PROBE(&w, np_probe_udp_connect, icmp_only, 0);
 	PROBE(&w, np_probe_udp_connect, np_dest_v4(A4, UDP_PORT), 0);
-	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, d, -EPERM);
+	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, icmp_only, -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_connect_send, np_dest_v4(A4, UDP_PORT));
-	np_dest_addr16(&d, m.addr);
+	np_dest_addr16(&icmp_only, m.addr);
 	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no EGRESS deny event for the datagram to %s",
-		 np_dest_str(&d));
+		 np_dest_str(&icmp_only));
 	NP_CHECK(ev.pid == (uint32_t)w.pid && strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0,
 		 "egress event of a datagram: pid %u comm '%.16s', expected %d np-worker", ev.pid, ev.comm,
 		 (int)w.pid);
@@ -207,7 +213,7 @@ static void case_udp6(struct np_test_env *env)
 	_cleanup_worker_ struct np_test_worker w = {};
 
 	SETUP_BOUND(env, "udp6", basic_json, &w);
-	PROBE(&w, np_probe_udp_connect, np_dest_v6(D6, UDP_PORT), 0);
+	PROBE(&w, np_probe_udp_connect, np_dest_v6(D6, UDP_PORT), -EPERM);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, np_dest_v6(D6, UDP_PORT), -EPERM);
 	PROBE(&w, np_probe_udp_connect_send, np_dest_v6(A6, UDP_PORT), 0);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendto, np_dest_v6(D6, UDP_PORT), -EPERM);
