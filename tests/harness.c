@@ -56,6 +56,7 @@ struct np_test_env {
 	size_t n_events, ev_head;
 	bool events_open;
 	unsigned passed, failed;
+	uint32_t next_policy_id;
 	bool torn_down;
 };
 
@@ -926,6 +927,28 @@ void np_test_install_policy(struct np_test_env *env, uint32_t policy_id, const s
 	np_compiled_free(c);
 	if (r < 0)
 		np_test_die("np_dataplane_install(%u): %s", policy_id, strerror(-r));
+}
+
+uint32_t np_test_policy_id(struct np_test_env *env)
+{
+	return ++env->next_policy_id;
+}
+
+uint32_t np_test_bound_worker(struct np_test_env *env, const char *rel, const char *json,
+			      struct np_test_worker *w)
+{
+	uint32_t id = np_test_policy_id(env);
+	int r;
+
+	np_test_cgroup(env, rel, NULL);
+	np_test_install(env, id, json);
+	np_test_bind(env, rel, id);
+	r = np_test_worker_start(env, rel, w);
+	if (r < 0) {
+		np_test_fail_at(__LINE__, "worker in %s: %s", rel, np_test_strerr(r));
+		return 0;
+	}
+	return id;
 }
 
 void np_test_install(struct np_test_env *env, uint32_t policy_id, const char *json_text)

@@ -70,6 +70,9 @@ const char *np_test_cgroup(struct np_test_env *env, const char *rel, uint64_t *i
 /* The id of an existing test cgroup. */
 uint64_t np_test_cgroup_id(struct np_test_env *env, const char *rel);
 
+/* A policy id no earlier call returned (1, 2, ...). */
+uint32_t np_test_policy_id(struct np_test_env *env);
+
 /* Parse + compile + install; aborts on error. */
 void np_test_install(struct np_test_env *env, uint32_t policy_id, const char *json_text);
 void np_test_install_policy(struct np_test_env *env, uint32_t policy_id, const struct np_policy *p);
@@ -121,6 +124,28 @@ int np_test_worker_call(struct np_test_worker *w, np_worker_fn fn, void *arg, si
 int np_test_worker_send(struct np_test_worker *w, np_worker_fn fn, void *arg, size_t len);
 /* 1 and *result when the answer arrived, 0 on timeout, NP_WORKER_FAILED if dead. */
 int np_test_worker_poll(struct np_test_worker *w, int timeout_ms, int *result);
+
+/* <attach cgroup>/<rel> (created), bound to json installed under a fresh
+ * policy id, with a worker in it. Returns the policy id, or 0 after
+ * recording the failure. */
+uint32_t np_test_bound_worker(struct np_test_env *env, const char *rel, const char *json,
+			      struct np_test_worker *w);
+/* The same, returning from the test case on failure. */
+#define NP_SETUP_BOUND(env, rel, json, w)                                                                    \
+	({                                                                                                   \
+		uint32_t _id_ = np_test_bound_worker((env), (rel), (json), (w));                             \
+		if (!_id_)                                                                                   \
+			return;                                                                              \
+		_id_;                                                                                        \
+	})
+/* A worker in <attach cgroup>/<rel> (created), or the case fails. */
+#define NP_START_WORKER(env, rel, w)                                                                         \
+	do {                                                                                                 \
+		int _r_;                                                                                     \
+		np_test_cgroup((env), (rel), NULL);                                                          \
+		_r_ = np_test_worker_start((env), (rel), (w));                                               \
+		NP_CHECK(_r_ == 0, "worker in %s: %s", (rel), np_test_strerr(_r_));                          \
+	} while (0)
 
 /* One-shot: fork a worker in rel, run fn(arg), stop it. */
 int np_test_run_in(struct np_test_env *env, const char *rel, np_worker_fn fn, void *arg, size_t len);

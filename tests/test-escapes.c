@@ -47,7 +47,6 @@ static const char basic_json[] = "{\"name\":\"basic\",\"default\":\"deny\",\"rul
 static const char no_loopback_json[] = "{\"name\":\"nolo\",\"default\":\"allow\",\"rules\":["
 				       "{\"action\":\"deny\",\"to\":[\"127.0.0.0/8\",\"::1/128\"]}]}";
 
-static uint32_t next_policy_id = 1;
 static int g_wire = -1; /* AF_PACKET on lo */
 
 /* ---- the wire ---- */
@@ -118,39 +117,6 @@ static const char *addr16_str(const uint8_t a[16])
 }
 
 /* ---- set-up ---- */
-
-static uint32_t setup_bound(struct np_test_env *env, const char *cg, const char *json,
-			    struct np_test_worker *w)
-{
-	uint32_t id = next_policy_id++;
-	int r;
-
-	np_test_cgroup(env, cg, NULL);
-	np_test_install(env, id, json);
-	np_test_bind(env, cg, id);
-	r = np_test_worker_start(env, cg, w);
-	if (r < 0) {
-		np_test_fail_at(__LINE__, "worker in %s: %s", cg, np_test_strerr(r));
-		return 0;
-	}
-	return id;
-}
-
-#define SETUP_BOUND(env, cg, json, w)                                                                        \
-	({                                                                                                   \
-		uint32_t _id_ = setup_bound((env), (cg), (json), (w));                                       \
-		if (!_id_)                                                                                   \
-			return;                                                                              \
-		_id_;                                                                                        \
-	})
-
-#define START_WORKER(env, cg, w)                                                                             \
-	do {                                                                                                 \
-		int _r_;                                                                                     \
-		np_test_cgroup((env), (cg), NULL);                                                           \
-		_r_ = np_test_worker_start((env), (cg), (w));                                                \
-		NP_CHECK(_r_ == 0, "worker in %s: %s", (cg), np_test_strerr(_r_));                           \
-	} while (0)
 
 #define PROBE_OK(w, fn, dest)                                                                                \
 	do {                                                                                                 \
@@ -286,7 +252,7 @@ static void source_route(struct np_test_env *env, const char *cg, struct sr_req 
 	int r;
 
 	np_test_cgroup(env, "sr-free", NULL);
-	START_WORKER(env, "sr-free", &free_w);
+	NP_START_WORKER(env, "sr-free", &free_w);
 	np_dest_token(&q.d);
 	wire_drain();
 	r = np_test_worker_call(&free_w, sr_probe, &q, sizeof(q), 5000);
@@ -298,7 +264,7 @@ static void source_route(struct np_test_env *env, const char *cg, struct sr_req 
 			 addr16_str(dst));
 	}
 
-	m.policy_id = SETUP_BOUND(env, cg, basic_json, &w);
+	m.policy_id = NP_SETUP_BOUND(env, cg, basic_json, &w);
 	m.cgroup_id = np_test_cgroup_id(env, cg);
 	np_test_events_clear(env);
 	np_dest_token(&q.d);
@@ -316,70 +282,48 @@ static void source_route(struct np_test_env *env, const char *cg, struct sr_req 
 	np_test_tcp_drain(env);
 }
 
-static struct sr_req sr4(int how, uint16_t port)
-{
-	struct sr_req q = {.d = np_dest_v4(A4, port), .how = how};
-	struct np_dest hop = np_dest_v4(HOP4, port);
+/* The source-route cases: each is tried from an unbound cgroup and from one
+ * bound to basic_json (source_route()). */
+struct sr_case {
+	const char *name, *cgroup;
+	bool v6;
+	int how;
+	uint16_t port;
+	int hook; /* where the refusal is reported */
+};
 
+static const struct sr_case sr_cases[] = {
+    {"IPv4 source route (IP_OPTIONS), sendto", "sr4-sticky", false, SR_STICKY_SENDTO, UDP_PORT,
+     NP_HOOK_SENDMSG4},
+    {"IPv4 source route in a control message, sendto", "sr4-cmsg", false, SR_CMSG_SENDTO, UDP_PORT,
+     NP_HOOK_EGRESS},
+    {"IPv4 source route in a control message, connected UDP", "sr4-cmsg-conn", false, SR_CMSG_CONNECTED,
+     UDP_PORT, NP_HOOK_EGRESS},
+    {"IPv4 source route set on a connected socket", "sr4-conn", false, SR_STICKY_CONNECTED, UDP_PORT,
+     NP_HOOK_EGRESS},
+    {"IPv4 source route, TCP connect", "sr4-tcp", false, SR_STICKY_TCP, TCP_PORT, NP_HOOK_CONNECT4},
+    {"IPv4 source route, TCP Fast Open", "sr4-tfo", false, SR_STICKY_TFO, TCP_PORT, NP_HOOK_CONNECT4},
+    {"IPv6 routing header (IPV6_RTHDR), sendto", "sr6-sticky", true, SR_STICKY_SENDTO, UDP_PORT,
+     NP_HOOK_SENDMSG6},
+    /* This kernel takes no IPv6 routing header in a control message (only
+     * type 2, without CONFIG_IPV6_MIP6): one set on a connected socket is
+     * sent by send(), which no socket hook sees. */
+    {"IPv6 routing header set on a connected socket", "sr6-conn", true, SR_STICKY_CONNECTED, UDP_PORT,
+     NP_HOOK_EGRESS},
+    {"IPv6 routing header, TCP connect", "sr6-tcp", true, SR_STICKY_TCP, TCP_PORT, NP_HOOK_CONNECT6},
+};
+
+static const struct sr_case *g_sr_case;
+
+static void case_source_route(struct np_test_env *env)
+{
+	const struct sr_case *c = g_sr_case;
+	struct sr_req q = {.how = c->how};
+	struct np_dest hop = c->v6 ? np_dest_v6(HOP6, c->port) : np_dest_v4(HOP4, c->port);
+
+	q.d = c->v6 ? np_dest_v6(A6, c->port) : np_dest_v4(A4, c->port);
 	np_dest_addr16(&hop, q.hop);
-	return q;
-}
-
-static struct sr_req sr6(int how, uint16_t port)
-{
-	struct sr_req q = {.d = np_dest_v6(A6, port), .how = how};
-	struct np_dest hop = np_dest_v6(HOP6, port);
-
-	np_dest_addr16(&hop, q.hop);
-	return q;
-}
-
-static void case_lsrr_sticky(struct np_test_env *env)
-{
-	source_route(env, "sr4-sticky", sr4(SR_STICKY_SENDTO, UDP_PORT), NP_HOOK_SENDMSG4);
-}
-
-static void case_lsrr_cmsg(struct np_test_env *env)
-{
-	source_route(env, "sr4-cmsg", sr4(SR_CMSG_SENDTO, UDP_PORT), NP_HOOK_EGRESS);
-}
-
-static void case_lsrr_cmsg_connected(struct np_test_env *env)
-{
-	source_route(env, "sr4-cmsg-conn", sr4(SR_CMSG_CONNECTED, UDP_PORT), NP_HOOK_EGRESS);
-}
-
-static void case_lsrr_tcp(struct np_test_env *env)
-{
-	source_route(env, "sr4-tcp", sr4(SR_STICKY_TCP, TCP_PORT), NP_HOOK_CONNECT4);
-}
-
-static void case_lsrr_tfo(struct np_test_env *env)
-{
-	source_route(env, "sr4-tfo", sr4(SR_STICKY_TFO, TCP_PORT), NP_HOOK_CONNECT4);
-}
-
-static void case_srh_sticky(struct np_test_env *env)
-{
-	source_route(env, "sr6-sticky", sr6(SR_STICKY_SENDTO, UDP_PORT), NP_HOOK_SENDMSG6);
-}
-
-/* This kernel takes no IPv6 routing header in a control message (only type
- * 2, without CONFIG_IPV6_MIP6): one set on a connected socket is sent by
- * send(), which no socket hook sees. */
-static void case_srh_connected(struct np_test_env *env)
-{
-	source_route(env, "sr6-conn", sr6(SR_STICKY_CONNECTED, UDP_PORT), NP_HOOK_EGRESS);
-}
-
-static void case_lsrr_connected(struct np_test_env *env)
-{
-	source_route(env, "sr4-conn", sr4(SR_STICKY_CONNECTED, UDP_PORT), NP_HOOK_EGRESS);
-}
-
-static void case_srh_tcp(struct np_test_env *env)
-{
-	source_route(env, "sr6-tcp", sr6(SR_STICKY_TCP, TCP_PORT), NP_HOOK_CONNECT6);
+	source_route(env, c->cgroup, q, c->hook);
 }
 
 /* An accepted socket answers a peer and passes the egress untouched; with
@@ -424,13 +368,15 @@ static void case_lsrr_accepted(struct np_test_env *env)
 				   .hook = NP_HOOK_EGRESS,
 				   .match_reason = true,
 				   .reason = NP_REASON_SOURCE_ROUTE};
-	struct sr_req q = sr4(SR_STICKY_TCP, 8090);
+	struct sr_req q = {.d = np_dest_v4(A4, 8090), .how = SR_STICKY_TCP};
+	struct np_dest hop = np_dest_v4(HOP4, 8090);
 	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(8090)};
 	_cleanup_close_ int c = -EBADF;
 	uint8_t dst[16];
 	int r;
 
-	m.policy_id = SETUP_BOUND(env, "sr4-accepted", basic_json, &w);
+	np_dest_addr16(&hop, q.hop);
+	m.policy_id = NP_SETUP_BOUND(env, "sr4-accepted", basic_json, &w);
 	m.cgroup_id = np_test_cgroup_id(env, "sr4-accepted");
 	r = np_test_worker_call(&w, server_listen, NULL, 0, 5000);
 	NP_CHECK(r == 0, "listen: %s", np_test_strerr(r));
@@ -490,35 +436,36 @@ static int unspec_sendto(void *arg, size_t size)
 	return sendmsg(fd, &mh, 0) < 0 ? -errno : 0;
 }
 
-/* A datagram to an unspecified address from cg: r and whether it arrived. */
-static int unspec_try(struct np_test_env *env, struct np_test_worker *w, struct unspec_req *q, bool *arrived)
+/* A datagram to an unspecified address: allowed, it arrives; denied, it
+ * fails with EPERM and does not. */
+static bool unspec_expect(struct np_test_env *env, struct np_test_worker *w, struct unspec_req *q,
+			  bool allowed, int line)
 {
+	bool arrived;
 	int r;
 
 	np_dest_token(&q->d);
 	np_test_udp_drain(env);
 	r = np_test_worker_call(w, unspec_sendto, q, sizeof(*q), 5000);
-	*arrived = np_test_udp_seen(env, q->d.payload, r == 0 ? 1000 : 200);
-	return r;
+	arrived = np_test_udp_seen(env, q->d.payload, r == 0 ? 1000 : 200);
+	if (allowed ? r == 0 && arrived : r == -EPERM && !arrived)
+		return true;
+	np_test_fail_at(line, "%s (bound '%s', pktinfo '%s'): got %s, %s; expected %s", np_dest_str(&q->d),
+			q->bind_ip, q->pktinfo_ip, np_test_strerr(r), arrived ? "arrived" : "not delivered",
+			allowed ? "delivery" : "EPERM");
+	return false;
 }
-
-#define UNSPEC_DENIED(env, w, q)                                                                             \
-	do {                                                                                                 \
-		bool _arrived_;                                                                              \
-		int _r_ = unspec_try((env), (w), &(q), &_arrived_);                                          \
-		NP_CHECK(_r_ == -EPERM && !_arrived_,                                                        \
-			 "%s (bound '%s', pktinfo '%s'): got %s%s, expected EPERM", np_dest_str(&(q).d),     \
-			 (q).bind_ip, (q).pktinfo_ip, np_test_strerr(_r_),                                   \
-			 _arrived_ ? " and it arrived" : "");                                                \
-	} while (0)
 
 #define UNSPEC_DELIVERED(env, w, q)                                                                          \
 	do {                                                                                                 \
-		bool _arrived_;                                                                              \
-		int _r_ = unspec_try((env), (w), &(q), &_arrived_);                                          \
-		NP_CHECK(_r_ == 0 && _arrived_, "%s (bound '%s', pktinfo '%s'): got %s, %s",                 \
-			 np_dest_str(&(q).d), (q).bind_ip, (q).pktinfo_ip, np_test_strerr(_r_),              \
-			 _arrived_ ? "arrived" : "not delivered");                                           \
+		if (!unspec_expect((env), (w), &(q), true, __LINE__))                                        \
+			return;                                                                              \
+	} while (0)
+
+#define UNSPEC_DENIED(env, w, q)                                                                             \
+	do {                                                                                                 \
+		if (!unspec_expect((env), (w), &(q), false, __LINE__))                                       \
+			return;                                                                              \
 	} while (0)
 
 /* 0.0.0.0 and :: are delivered to loopback: judged as loopback. */
@@ -529,12 +476,12 @@ static void case_unspec_loopback(struct np_test_env *env)
 	struct unspec_req v6 = {.d = np_dest_v6("::", UDP_PORT)};
 	struct unspec_req mapped = {.d = np_dest_mapped("0.0.0.0", UDP_PORT)};
 
-	START_WORKER(env, "unspec-free", &free_w);
+	NP_START_WORKER(env, "unspec-free", &free_w);
 	UNSPEC_DELIVERED(env, &free_w, v4);
 	UNSPEC_DELIVERED(env, &free_w, v6);
 	UNSPEC_DELIVERED(env, &free_w, mapped);
 
-	SETUP_BOUND(env, "unspec-lo", no_loopback_json, &w);
+	NP_SETUP_BOUND(env, "unspec-lo", no_loopback_json, &w);
 	UNSPEC_DENIED(env, &w, v4);
 	UNSPEC_DENIED(env, &w, v6);
 	UNSPEC_DENIED(env, &w, mapped);
@@ -552,11 +499,11 @@ static void case_unspec_source(struct np_test_env *env)
 	struct unspec_req pktinfo = {.d = np_dest_v4("0.0.0.0", UDP_PORT), .pktinfo_ip = D4};
 	struct unspec_req other = {.d = np_dest_v4("0.0.0.0", UDP_PORT), .bind_ip = A4};
 
-	START_WORKER(env, "unspec-src-free", &free_w);
+	NP_START_WORKER(env, "unspec-src-free", &free_w);
 	UNSPEC_DELIVERED(env, &free_w, bound);
 	UNSPEC_DELIVERED(env, &free_w, pktinfo);
 
-	SETUP_BOUND(env, "unspec-src", deny_json, &w);
+	NP_SETUP_BOUND(env, "unspec-src", deny_json, &w);
 	UNSPEC_DENIED(env, &w, bound);
 	UNSPEC_DENIED(env, &w, pktinfo);
 	UNSPEC_DELIVERED(env, &w, other);
@@ -571,13 +518,13 @@ static void case_unspec_tcp(struct np_test_env *env)
 	struct np_dest mapped = np_dest_mapped("0.0.0.0", TCP_PORT);
 	struct np_dest list[] = {v4, v6, mapped};
 
-	START_WORKER(env, "unspec-tcp-free", &free_w);
+	NP_START_WORKER(env, "unspec-tcp-free", &free_w);
 	for (size_t i = 0; i < 3; i++) {
 		int r = np_test_worker_probe(&free_w, np_probe_tcp_connect, &list[i]);
 
 		NP_CHECK(r == 0, "unpoliced connect %s: %s", np_dest_str(&list[i]), np_test_strerr(r));
 	}
-	SETUP_BOUND(env, "unspec-tcp", no_loopback_json, &w);
+	NP_SETUP_BOUND(env, "unspec-tcp", no_loopback_json, &w);
 	for (size_t i = 0; i < 3; i++) {
 		uint64_t t0 = np_test_now_ms();
 		int r = np_test_worker_probe(&w, np_probe_tcp_connect, &list[i]);
@@ -603,7 +550,7 @@ static void case_ping_socket_refused(struct np_test_env *env)
 	struct np_event ev;
 	int r;
 
-	SETUP_BOUND(env, "ping-none", tcp_only, &w);
+	NP_SETUP_BOUND(env, "ping-none", tcp_only, &w);
 	m.cgroup_id = np_test_cgroup_id(env, "ping-none");
 	np_test_events_clear(env);
 	r = np_test_worker_probe(&w, np_probe_ping_connect, &(struct np_dest){.family = AF_INET});
@@ -615,7 +562,7 @@ static void case_ping_socket_refused(struct np_test_env *env)
 	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev) && ev.proto == IPPROTO_ICMP,
 		 "no sock_create denial reported for the ping socket");
 
-	SETUP_BOUND(env, "ping-v4", icmp4_only, &w4);
+	NP_SETUP_BOUND(env, "ping-v4", icmp4_only, &w4);
 	PROBE_OK(w4, np_probe_ping_connect_echo, np_dest_v4(A4, 0));
 	r = np_test_worker_probe(&w4, np_probe_ping_connect, &(struct np_dest){.family = AF_INET6});
 	NP_CHECK(r == -EPERM, "ping6 socket under an ICMPv4-only policy: got %s, expected EPERM",
@@ -634,7 +581,7 @@ static void case_ping6_sendto_reported(struct np_test_env *env)
 	struct np_dest d = np_dest_v6(D6, 0);
 	int r;
 
-	m.policy_id = SETUP_BOUND(env, "ping6-sendto", basic_json, &w);
+	m.policy_id = NP_SETUP_BOUND(env, "ping6-sendto", basic_json, &w);
 	m.cgroup_id = np_test_cgroup_id(env, "ping6-sendto");
 	np_test_events_clear(env);
 	r = np_test_worker_probe(&w, np_probe_ping_sendto, &d);
@@ -714,7 +661,7 @@ static void moved_out(struct np_test_env *env, int type)
 	const char *cg = type == SOCK_DGRAM ? "out-udp/policed" : "out-tcp/policed";
 	int r;
 
-	m.policy_id = SETUP_BOUND(env, cg, basic_json, &w);
+	m.policy_id = NP_SETUP_BOUND(env, cg, basic_json, &w);
 	m.cgroup_id = np_test_cgroup_id(env, cg);
 	r = np_test_worker_call(&w, make_socket, &type, sizeof(type), 5000);
 	NP_CHECK(r == 0, "socket: %s", np_test_strerr(r));
@@ -763,11 +710,11 @@ static void case_moved_in(struct np_test_env *env)
 	const char *policed = np_test_cgroup(env, "in/policed", NULL);
 	struct np_dest denied = np_dest_v4(D4, UDP_PORT);
 	int type = SOCK_DGRAM, r;
-	uint32_t id = next_policy_id++;
+	uint32_t id = np_test_policy_id(env);
 
 	np_test_install(env, id, basic_json);
 	np_test_bind(env, "in/policed", id);
-	START_WORKER(env, "in/free", &w);
+	NP_START_WORKER(env, "in/free", &w);
 	r = np_test_worker_call(&w, make_socket, &type, sizeof(type), 5000);
 	NP_CHECK(r == 0, "socket: %s", np_test_strerr(r));
 	r = np_test_worker_call(&w, move_to, (void *)policed, strlen(policed) + 1, 5000);
@@ -790,16 +737,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Bail out! AF_PACKET on lo: %s\n", np_test_strerr(g_wire));
 		return 99;
 	}
-	np_test_run(env, "IPv4 source route (IP_OPTIONS), sendto", case_lsrr_sticky);
-	np_test_run(env, "IPv4 source route in a control message, sendto", case_lsrr_cmsg);
-	np_test_run(env, "IPv4 source route in a control message, connected UDP", case_lsrr_cmsg_connected);
-	np_test_run(env, "IPv4 source route set on a connected socket", case_lsrr_connected);
-	np_test_run(env, "IPv4 source route, TCP connect", case_lsrr_tcp);
-	np_test_run(env, "IPv4 source route, TCP Fast Open", case_lsrr_tfo);
+	for (size_t i = 0; i < ELEMENTSOF(sr_cases); i++) {
+		g_sr_case = &sr_cases[i];
+		np_test_run(env, sr_cases[i].name, case_source_route);
+	}
 	np_test_run(env, "IPv4 source route set on an accepted socket", case_lsrr_accepted);
-	np_test_run(env, "IPv6 routing header (IPV6_RTHDR), sendto", case_srh_sticky);
-	np_test_run(env, "IPv6 routing header set on a connected socket", case_srh_connected);
-	np_test_run(env, "IPv6 routing header, TCP connect", case_srh_tcp);
 	np_test_run(env, "0.0.0.0 and :: are judged as loopback", case_unspec_loopback);
 	np_test_run(env, "0.0.0.0 from a bound or IP_PKTINFO source", case_unspec_source);
 	np_test_run(env, "TCP connect to an unspecified address", case_unspec_tcp);

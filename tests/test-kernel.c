@@ -30,8 +30,6 @@
 static const char basic_json[] = "{\"name\":\"basic\",\"default\":\"deny\",\"rules\":["
 				 "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\",\"2001:db8:1::/48\"]}]}";
 
-static uint32_t next_policy_id = 1;
-
 /* ---- helpers ---- */
 
 static bool probe_expect(struct np_test_worker *w, const char *name, np_probe_fn fn, const struct np_dest *d,
@@ -95,54 +93,13 @@ static bool probe_fails(struct np_test_worker *w, const char *name, np_probe_fn 
 			 np_dest_str(&_d_));                                                                 \
 	} while (0)
 
-/* A cgroup named after the case, bound to a fresh policy, with a worker. */
-static uint32_t setup_bound(struct np_test_env *env, const char *cg, const char *json,
-			    struct np_test_worker *w)
-{
-	uint32_t id = next_policy_id++;
-	int r;
-
-	np_test_cgroup(env, cg, NULL);
-	np_test_install(env, id, json);
-	np_test_bind(env, cg, id);
-	r = np_test_worker_start(env, cg, w);
-	if (r < 0) {
-		np_test_fail_at(__LINE__, "worker in %s: %s", cg, np_test_strerr(r));
-		return 0;
-	}
-	return id;
-}
-
-#define SETUP_BOUND(env, cg, json, w)                                                                        \
-	({                                                                                                   \
-		uint32_t _id_ = setup_bound((env), (cg), (json), (w));                                       \
-		if (!_id_)                                                                                   \
-			return;                                                                              \
-		_id_;                                                                                        \
-	})
-
-static void start_worker(struct np_test_env *env, const char *cg, struct np_test_worker *w)
-{
-	int r = np_test_worker_start(env, cg, w);
-
-	if (r < 0)
-		np_test_fail_at(__LINE__, "worker in %s: %s", cg, np_test_strerr(r));
-}
-
-#define START_WORKER(env, cg, w)                                                                             \
-	do {                                                                                                 \
-		start_worker((env), (cg), (w));                                                              \
-		if (np_test_case_failed())                                                                   \
-			return;                                                                              \
-	} while (0)
-
 /* ---- TCP / UDP basics ---- */
 
 static void case_tcp4_connect(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "tcp4", basic_json, &w);
+	NP_SETUP_BOUND(env, "tcp4", basic_json, &w);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(D4, TCP_PORT), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(D4B, TCP_PORT), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), 0);
@@ -163,7 +120,7 @@ static void case_udp4_connect(struct np_test_env *env)
 	struct np_dest icmp_only = np_dest_v4(D4B, UDP_PORT);
 	struct np_event ev;
 
-	SETUP_BOUND(env, "udp4c", json, &w);
+	NP_SETUP_BOUND(env, "udp4c", json, &w);
 	m.cgroup_id = np_test_cgroup_id(env, "udp4c");
 	np_test_events_clear(env);
 	PROBE(&w, np_probe_udp_connect, np_dest_v4(D4, UDP_PORT), -EPERM);
@@ -183,7 +140,7 @@ static void case_udp4_sendto(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "udp4s", basic_json, &w);
+	NP_SETUP_BOUND(env, "udp4s", basic_json, &w);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendto, np_dest_v4(D4, UDP_PORT), -EPERM);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendto, np_dest_v4(D4B, UDP_PORT), -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_sendto, np_dest_v4(A4, UDP_PORT));
@@ -193,7 +150,7 @@ static void case_udp4_sendmmsg(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "udp4m", basic_json, &w);
+	NP_SETUP_BOUND(env, "udp4m", basic_json, &w);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_sendmmsg, np_dest_v4(D4, UDP_PORT), -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_udp_sendmmsg, np_dest_v4(A4, UDP_PORT));
 }
@@ -202,7 +159,7 @@ static void case_tcp6_connect(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "tcp6", basic_json, &w);
+	NP_SETUP_BOUND(env, "tcp6", basic_json, &w);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v6(D6, TCP_PORT), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v6(A6, TCP_PORT), 0);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v6("2001:db8::1", TCP_PORT), -EPERM);
@@ -212,7 +169,7 @@ static void case_udp6(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "udp6", basic_json, &w);
+	NP_SETUP_BOUND(env, "udp6", basic_json, &w);
 	PROBE(&w, np_probe_udp_connect, np_dest_v6(D6, UDP_PORT), -EPERM);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_udp_connect_send, np_dest_v6(D6, UDP_PORT), -EPERM);
 	PROBE(&w, np_probe_udp_connect_send, np_dest_v6(A6, UDP_PORT), 0);
@@ -229,7 +186,7 @@ static void case_mapped(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "mapped", basic_json, &w);
+	NP_SETUP_BOUND(env, "mapped", basic_json, &w);
 	PROBE(&w, np_probe_tcp_connect, np_dest_mapped(D4, TCP_PORT), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_mapped(D4B, TCP_PORT), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_mapped(A4, TCP_PORT), 0);
@@ -246,7 +203,7 @@ static void case_tcp_fastopen(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "tfo", basic_json, &w);
+	NP_SETUP_BOUND(env, "tfo", basic_json, &w);
 	PROBE(&w, np_probe_tcp_fastopen, np_dest_v4(D4, TCP_PORT), -EPERM);
 	PROBE(&w, np_probe_tcp_fastopen, np_dest_v4(A4, TCP_PORT), 0);
 	/* again: now with a cached cookie, data rides on the SYN */
@@ -264,7 +221,7 @@ static void case_uring_connect(struct np_test_env *env)
 	_cleanup_worker_ struct np_test_worker w = {};
 
 	NP_CHECK(np_probe_have_uring(), "io_uring is not available (liburing missing or io_uring disabled)");
-	SETUP_BOUND(env, "uringc", basic_json, &w);
+	NP_SETUP_BOUND(env, "uringc", basic_json, &w);
 	PROBE(&w, np_probe_uring_connect, np_dest_v4(D4, TCP_PORT), -EPERM);
 	PROBE(&w, np_probe_uring_connect, np_dest_v4(A4, TCP_PORT), 0);
 	PROBE(&w, np_probe_uring_connect, np_dest_v6(D6, TCP_PORT), -EPERM);
@@ -279,7 +236,7 @@ static void case_uring_sendmsg(struct np_test_env *env)
 	_cleanup_worker_ struct np_test_worker w = {};
 
 	NP_CHECK(np_probe_have_uring(), "io_uring is not available (liburing missing or io_uring disabled)");
-	SETUP_BOUND(env, "urings", basic_json, &w);
+	NP_SETUP_BOUND(env, "urings", basic_json, &w);
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_uring_sendmsg, np_dest_v4(D4, UDP_PORT), -EPERM);
 	PROBE_DELIVERED(env, &w, np_probe_uring_sendmsg, np_dest_v4(A4, UDP_PORT));
 	PROBE_DENIED_UNDELIVERED(env, &w, np_probe_uring_sendmsg, np_dest_v6(D6, UDP_PORT), -EPERM);
@@ -294,7 +251,7 @@ static void case_ping_connect(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "pingc", basic_json, &w);
+	NP_SETUP_BOUND(env, "pingc", basic_json, &w);
 	PROBE(&w, np_probe_ping_connect, np_dest_v4(D4, 0), -EPERM);
 	PROBE(&w, np_probe_ping_connect_echo, np_dest_v4(D4, 0), -EPERM);
 	PROBE(&w, np_probe_ping_connect_echo, np_dest_v4(A4, 0), 0);
@@ -312,7 +269,7 @@ static void case_ping_sendto(struct np_test_env *env)
 	struct np_dest d = np_dest_v4(D4, 0);
 	struct np_event ev;
 
-	m.policy_id = SETUP_BOUND(env, "pings", basic_json, &w);
+	m.policy_id = NP_SETUP_BOUND(env, "pings", basic_json, &w);
 	m.cgroup_id = np_test_cgroup_id(env, "pings");
 	np_test_events_clear(env);
 	PROBE(&w, np_probe_ping_sendto, d, -EPERM);
@@ -335,9 +292,9 @@ static void case_raw_denied(struct np_test_env *env)
 	struct np_event ev;
 
 	/* default deny => raw_sockets deny unless said otherwise */
-	SETUP_BOUND(env, "rawdeny", basic_json, &w);
+	NP_SETUP_BOUND(env, "rawdeny", basic_json, &w);
 	np_test_cgroup(env, "rawfree", NULL);
-	START_WORKER(env, "rawfree", &free_w);
+	NP_START_WORKER(env, "rawfree", &free_w);
 	m.cgroup_id = np_test_cgroup_id(env, "rawdeny");
 	np_test_events_clear(env);
 	PROBE(&w, np_probe_raw_socket, np_dest_v4(A4, 0), -EPERM);
@@ -354,10 +311,10 @@ static void case_raw_allowed(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "rawallow",
-		    "{\"name\":\"rawallow\",\"default\":\"deny\",\"raw_sockets\":\"allow\",\"rules\":["
-		    "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\",\"2001:db8:1::/48\"]}]}",
-		    &w);
+	NP_SETUP_BOUND(env, "rawallow",
+		       "{\"name\":\"rawallow\",\"default\":\"deny\",\"raw_sockets\":\"allow\",\"rules\":["
+		       "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\",\"2001:db8:1::/48\"]}]}",
+		       &w);
 	PROBE(&w, np_probe_raw_socket, np_dest_v4(A4, 0), 0);
 	PROBE(&w, np_probe_raw_icmp_sendto, np_dest_v4(D4, 0), -EPERM);
 	PROBE(&w, np_probe_raw_icmp_sendto, np_dest_v4(A4, 0), 0);
@@ -400,11 +357,11 @@ static void case_pre_existing_udp(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 	struct np_dest denied = np_dest_v4(D4, UDP_PORT), allowed = np_dest_v4(A4, UDP_PORT);
-	uint32_t id = next_policy_id++;
+	uint32_t id = np_test_policy_id(env);
 	int r;
 
 	np_test_cgroup(env, "pre", NULL);
-	START_WORKER(env, "pre", &w);
+	NP_START_WORKER(env, "pre", &w);
 	r = np_test_worker_call(&w, pre_setup, &denied, sizeof(denied), 5000);
 	NP_CHECK(r == 0, "setup before binding: %s", np_test_strerr(r));
 
@@ -547,14 +504,14 @@ static void established_tcp(struct np_test_env *env, const char *cg, int mode, u
 	struct est_req q = {.d = np_dest_v4(A4, TCP_PORT), .mode = mode, .bind_port = bind_port};
 	_cleanup_close_ int afd = -EBADF;
 	char acc[256] = "", msg[32];
-	uint32_t id = next_policy_id++;
+	uint32_t id = np_test_policy_id(env);
 	int port, r;
 
 	np_test_cgroup(env, cg, NULL);
 	np_test_install(env, id, allow_json);
 	if (mode != EST_BEFORE_BINDING)
 		np_test_bind(env, cg, id);
-	START_WORKER(env, cg, &w);
+	NP_START_WORKER(env, cg, &w);
 	np_test_tcp_drain(env);
 	port = np_test_worker_call(&w, est_connect, &q, sizeof(q), 5000);
 	NP_CHECK(port > 0, "connect: %s", np_test_strerr(port));
@@ -679,7 +636,7 @@ static void accepted_tcp(struct np_test_env *env, const char *cg, struct acc_req
 	uint32_t id;
 	int port, r;
 
-	id = SETUP_BOUND(env, cg, deny_json, &w);
+	id = NP_SETUP_BOUND(env, cg, deny_json, &w);
 	port = np_test_worker_call(&w, acc_listen, &q, sizeof(q), 5000);
 	NP_CHECK(port > 0, "listen: %s", np_test_strerr(port));
 	to = q.family == AF_INET6 ? np_dest_v6(dst, port) : np_dest_v4(dst, port);
@@ -740,12 +697,13 @@ static void case_port_rules(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "ports",
-		    "{\"name\":\"ports\",\"default\":\"deny\",\"rules\":["
-		    "{\"action\":\"allow\",\"to\":[\"203.0.113.9\"],\"protocol\":\"tcp\",\"ports\":[443]},"
-		    "{\"action\":\"allow\",\"to\":[\"203.0.113.9\",\"2001:db8:1::9\"],\"protocol\":\"udp\","
-		    "\"ports\":[\"8000-8100\", 9999]}]}",
-		    &w);
+	NP_SETUP_BOUND(
+	    env, "ports",
+	    "{\"name\":\"ports\",\"default\":\"deny\",\"rules\":["
+	    "{\"action\":\"allow\",\"to\":[\"203.0.113.9\"],\"protocol\":\"tcp\",\"ports\":[443]},"
+	    "{\"action\":\"allow\",\"to\":[\"203.0.113.9\",\"2001:db8:1::9\"],\"protocol\":\"udp\","
+	    "\"ports\":[\"8000-8100\", 9999]}]}",
+	    &w);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(A4, 443), 0);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(A4, 80), -EPERM);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(A4, 8050), -EPERM);
@@ -781,11 +739,11 @@ static void case_overlapping_rules(struct np_test_env *env)
 	    {"203.0.113.255", 443, true},
 	};
 
-	SETUP_BOUND(env, "overlap",
-		    "{\"name\":\"overlap\",\"default\":\"deny\",\"rules\":["
-		    "{\"action\":\"allow\",\"to\":[\"203.0.113.0/24\"],\"ports\":[443]},"
-		    "{\"action\":\"allow\",\"to\":[\"203.0.113.0/28\"],\"ports\":[80]}]}",
-		    &w);
+	NP_SETUP_BOUND(env, "overlap",
+		       "{\"name\":\"overlap\",\"default\":\"deny\",\"rules\":["
+		       "{\"action\":\"allow\",\"to\":[\"203.0.113.0/24\"],\"ports\":[443]},"
+		       "{\"action\":\"allow\",\"to\":[\"203.0.113.0/28\"],\"ports\":[80]}]}",
+		       &w);
 	for (size_t i = 0; i < ELEMENTSOF(combos); i++) {
 		int expect = combos[i].allowed ? 0 : -EPERM;
 
@@ -801,11 +759,11 @@ static void case_nested_deny(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 
-	SETUP_BOUND(env, "nested",
-		    "{\"name\":\"nested\",\"default\":\"allow\",\"rules\":["
-		    "{\"action\":\"deny\",\"to\":[\"203.0.113.0/24\"],\"except\":[\"203.0.113.0/28\"]},"
-		    "{\"action\":\"deny\",\"to\":[\"2001:db8::/32\"],\"protocol\":\"udp\"}]}",
-		    &w);
+	NP_SETUP_BOUND(env, "nested",
+		       "{\"name\":\"nested\",\"default\":\"allow\",\"rules\":["
+		       "{\"action\":\"deny\",\"to\":[\"203.0.113.0/24\"],\"except\":[\"203.0.113.0/28\"]},"
+		       "{\"action\":\"deny\",\"to\":[\"2001:db8::/32\"],\"protocol\":\"udp\"}]}",
+		       &w);
 	PROBE(&w, np_probe_udp_connect_send, np_dest_v4("203.0.113.5", 80), 0);
 	PROBE(&w, np_probe_udp_connect_send, np_dest_v4("203.0.113.16", 80), -EPERM);
 	PROBE(&w, np_probe_udp_connect_send, np_dest_v4("198.51.100.5", 80), 0);
@@ -822,7 +780,7 @@ static void case_nested_deny(struct np_test_env *env)
 static void case_inheritance(struct np_test_env *env)
 {
 	_cleanup_worker_ struct np_test_worker wc = {}, wp = {}, wq = {};
-	uint32_t deny_id = next_policy_id++, allow_id = next_policy_id++;
+	uint32_t deny_id = np_test_policy_id(env), allow_id = np_test_policy_id(env);
 
 	np_test_install(env, deny_id, "{\"name\":\"inh-deny\",\"default\":\"deny\",\"rules\":[]}");
 	np_test_install(env, allow_id, "{\"name\":\"inh-allow\",\"default\":\"allow\",\"rules\":[]}");
@@ -831,9 +789,9 @@ static void case_inheritance(struct np_test_env *env)
 	np_test_bind(env, "inh/p", deny_id);
 	/* created after the binding: inherits it from its very first connect */
 	np_test_cgroup(env, "inh/p/c", NULL);
-	START_WORKER(env, "inh/p/c", &wc);
-	START_WORKER(env, "inh/p", &wp);
-	START_WORKER(env, "inh/q", &wq);
+	NP_START_WORKER(env, "inh/p/c", &wc);
+	NP_START_WORKER(env, "inh/p", &wp);
+	NP_START_WORKER(env, "inh/q", &wq);
 
 	PROBE(&wc, np_probe_tcp_connect, np_dest_v4(A4, TCP_PORT), -EPERM);
 	PROBE(&wc, np_probe_udp_connect_send, np_dest_v6(A6, UDP_PORT), -EPERM);
@@ -871,10 +829,10 @@ static void case_audit(struct np_test_env *env)
 	uint64_t cgid;
 	uint32_t id;
 
-	id = SETUP_BOUND(env, "audit",
-			 "{\"name\":\"audit\",\"default\":\"deny\",\"audit\":true,\"rules\":["
-			 "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\"]}]}",
-			 &w);
+	id = NP_SETUP_BOUND(env, "audit",
+			    "{\"name\":\"audit\",\"default\":\"deny\",\"audit\":true,\"rules\":["
+			    "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\"]}]}",
+			    &w);
 	cgid = np_test_cgroup_id(env, "audit");
 	np_test_events_clear(env);
 	PROBE(&w, np_probe_tcp_connect, d, 0);
@@ -906,7 +864,7 @@ static void case_events_and_stats(struct np_test_env *env)
 	uint64_t cgid;
 	uint32_t id;
 
-	id = SETUP_BOUND(
+	id = NP_SETUP_BOUND(
 	    env, "events",
 	    "{\"name\":\"events\",\"default\":\"allow\",\"rules\":["
 	    "{\"action\":\"allow\",\"to\":[\"198.51.100.0/24\"]},"
@@ -985,10 +943,10 @@ static void case_log_all(struct np_test_env *env)
 	struct np_event_match m = {.verdict = NP_VERDICT_ALLOW, .port = TCP_PORT, .match_addr = true};
 	struct np_event ev;
 
-	m.policy_id = SETUP_BOUND(env, "logall",
-				  "{\"name\":\"logall\",\"default\":\"deny\",\"log\":\"all\",\"rules\":["
-				  "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\"]}]}",
-				  &w);
+	m.policy_id = NP_SETUP_BOUND(env, "logall",
+				     "{\"name\":\"logall\",\"default\":\"deny\",\"log\":\"all\",\"rules\":["
+				     "{\"action\":\"allow\",\"to\":[\"203.0.113.0/25\"]}]}",
+				     &w);
 	m.cgroup_id = np_test_cgroup_id(env, "logall");
 	np_test_events_clear(env);
 	PROBE(&w, np_probe_tcp_connect, a, 0);
@@ -1066,7 +1024,7 @@ static void case_atomic_update(struct np_test_env *env)
 	NP_CHECK(np_policy_from_string(a_json, &pa, &err) == 0, "policy A: %s", err.message);
 	NP_CHECK(np_policy_from_string(b_json, &pb, &err) == 0, "policy B: %s", err.message);
 
-	id = SETUP_BOUND(env, "atomic", a_json, &w);
+	id = NP_SETUP_BOUND(env, "atomic", a_json, &w);
 	r = np_test_worker_send(&w, atomic_loop, &c, sizeof(c));
 	NP_CHECK(r == 0, "worker send failed");
 	while (!done) {
@@ -1104,7 +1062,7 @@ static void case_unbound(struct np_test_env *env)
 	_cleanup_worker_ struct np_test_worker w = {};
 
 	np_test_cgroup(env, "unbound/deep/er", NULL);
-	START_WORKER(env, "unbound/deep/er", &w);
+	NP_START_WORKER(env, "unbound/deep/er", &w);
 	PROBE(&w, np_probe_tcp_connect, np_dest_v4(D4, TCP_PORT), 0);
 	PROBE(&w, np_probe_udp_sendto, np_dest_v6(D6, UDP_PORT), 0);
 	PROBE(&w, np_probe_ping_sendto, np_dest_v4(D4B, 0), 0);
