@@ -20,6 +20,7 @@
 #include "config.h"
 #include "dataplane.h"
 #include "policy.h"
+#include "target-util.h"
 
 #ifndef _cleanup_json_
 #define _cleanup_json_ _cleanup_(json_decrefp)
@@ -118,8 +119,6 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol);
  * cgroup (or not on cgroup2). */
 int manager_target_resolve(struct manager *m, const char *s, struct np_target *ret, const char **why);
 void np_target_done(struct np_target *t);
-/* "cgroup:/a//b/" -> "cgroup:/a/b", without looking at the file system. */
-int target_normalize(const char *s, char **ret, const char **why);
 
 struct np_bind *manager_binding_by_target(struct manager *m, const char *target);
 struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id);
@@ -131,5 +130,3 @@ int manager_unbind(struct manager *m, struct np_bind *b);
 /* How a cgroup id is shown: the bound target, the cgroup's path below the
  * attach cgroup, or "cgroup-id:N". malloc()ed; NULL on OOM. */
 char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id);
-/* True if target (as named by manager_cgroup_target) is filter or lies below it. */
-bool target_matches(const char *target, const char *filter);
