@@ -20,16 +20,14 @@
 #include "ctl-server.h"
 #include "log.h"
 #include "manager.h"
+#include "state-parse.h"
 #include "state.h"
 #include "violations.h"
 
-/* Policies and bindings live in two files, so that binding a cgroup never
- * rewrites (and fsyncs) every policy. Each is consistent on its own: a bound
- * policy cannot be deleted, and a binding names an existing policy. */
-#define POLICIES_FILE  "policies.json"
-#define BINDINGS_FILE  "bindings.json"
-#define LEGACY_FILE    "state.json" /* version 1: both in one file */
-#define STATE_VERSION  2
+/* Policies and bindings live in two files (state-parse.h), so that binding
+ * a cgroup never rewrites (and fsyncs) every policy. Each is consistent on
+ * its own: a bound policy cannot be deleted, and a binding names an
+ * existing policy. */
 #define STATE_MAX      (256u * 1024 * 1024)
 
 #define CG_WALK_MAX    200000
@@ -806,7 +804,7 @@ static json_t *policies_to_json(struct manager *m)
 		if (!p || json_array_append_new(pols, json_pack("{s:i, s:o}", "id", (int)i, "policy", p)) < 0)
 			return NULL;
 	}
-	return json_pack("{s:i, s:o}", "version", STATE_VERSION, "policies", TAKE_PTR(pols));
+	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "policies", TAKE_PTR(pols));
 }
 
 static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude)
@@ -824,7 +822,7 @@ static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude
 							   "policy", pol ? pol->policy->name : "")) < 0)
 			return NULL;
 	}
-	return json_pack("{s:i, s:o}", "version", STATE_VERSION, "bindings", TAKE_PTR(binds));
+	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "bindings", TAKE_PTR(binds));
 }
 
 static int save_json(struct manager *m, const char *file, json_t *j /* stolen */)
@@ -847,13 +845,13 @@ static int save_json(struct manager *m, const char *file, json_t *j /* stolen */
 
 static int save_policies(struct manager *m)
 {
-	return save_json(m, POLICIES_FILE, policies_to_json(m));
+	return save_json(m, NP_STATE_POLICIES_FILE, policies_to_json(m));
 }
 
 /* exclude: a binding left out of the file (one that is going away). */
 static int save_bindings(struct manager *m, const struct np_bind *exclude)
 {
-	return save_json(m, BINDINGS_FILE, bindings_to_json(m, exclude));
+	return save_json(m, NP_STATE_BINDINGS_FILE, bindings_to_json(m, exclude));
 }
 
 int manager_save(struct manager *m)
@@ -865,176 +863,221 @@ int manager_save(struct manager *m)
 
 /* ---- restore ---- */
 
-static int restore_policy(struct manager *m, json_t *entry, size_t idx)
+/*
+ * Bad state never lifts a policy: the whole state is read and checked (the
+ * files by np_state_parse(), then the targets against the cgroup tree)
+ * before anything in the kernel changes, and whatever is wrong stops the
+ * start with one message naming the file and the entry. The pinned
+ * programs go on enforcing what they had until the state is fixed.
+ */
+static int refuse(struct manager *m, const char *file, const char *entry, const char *reason)
 {
-	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
-	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
-	struct np_error err = {};
-	json_int_t id = -1;
-	json_t *pj = NULL;
-	int r;
-
-	if (json_unpack(entry, "{s:I, s:o}", "id", &id, "policy", &pj) < 0 || id <= 0 ||
-	    id >= NP_MAX_POLICIES)
-		return log_error_errno(-EINVAL,
-				       "%s/" POLICIES_FILE ": policies[%zu] needs an \"id\" 1..%d and a "
-				       "\"policy\".",
-				       m->state_dir, idx, NP_MAX_POLICIES - 1);
-	if (m->pols[id])
-		return log_error_errno(-EINVAL, "%s/" POLICIES_FILE ": policy id %lld appears twice.",
-				       m->state_dir, (long long)id);
-	r = np_policy_from_json(pj, &p, &err);
-	if (r >= 0)
-		r = np_policy_compile(p, &c, &err);
-	if (r < 0)
-		return log_error_errno(r, "%s/" POLICIES_FILE ": policies[%zu] is not valid any more: %s%s%s",
-				       m->state_dir, idx, err.field, err.field[0] ? ": " : "", err.message);
-	if (manager_policy_by_name(m, p->name))
-		return log_error_errno(-EINVAL, "%s/" POLICIES_FILE ": policy '%s' appears twice.", m->state_dir,
-				       p->name);
-	/* The same content under the same id: an atomic replace of an
-	 * identical trie, so a restart opens no window. */
-	r = np_dataplane_install(m->dp, (uint32_t)id, p->name, c);
-	if (r < 0)
-		return log_error_errno(r, "Failed to re-install policy '%s' (id %lld): %m", p->name,
-				       (long long)id);
-	r = register_policy(m, (uint32_t)id, p, c, NULL);
-	if (r < 0)
-		return log_oom();
-	TAKE_PTR(p);
-	TAKE_PTR(c);
-	return 0;
+	return log_error_errno(
+	    -EINVAL,
+	    "Refusing to start: %s/%s: %s%s%s. The kernel keeps enforcing what it had; fix "
+	    "the state and start netpold again.",
+	    m->state_dir, file, entry, entry[0] ? ": " : "", reason);
 }
 
-static int restore_binding(struct manager *m, json_t *entry, size_t idx)
+/* dir/file into *t; t->text stays NULL when the file does not exist. */
+static int read_state_file(struct manager *m, const char *file, struct np_state_text *t)
 {
-	_cleanup_(np_target_done) struct np_target t = {};
-	const char *target = NULL, *policy = NULL, *why = "";
-	struct np_pol *pol;
+	char *text = NULL;
 	int r;
 
-	if (json_unpack(entry, "{s:s, s:s}", "target", &target, "policy", &policy) < 0) {
-		log_warning("%s/" BINDINGS_FILE ": bindings[%zu] needs \"target\" and \"policy\", dropping it.",
-			    m->state_dir, idx);
-		return 0;
-	}
-	pol = manager_policy_by_name(m, policy);
-	if (!pol) {
-		log_warning("Binding of '%s' names policy '%s', which does not exist; dropping it.", target,
-			    policy);
-		return 0;
-	}
-	r = manager_target_resolve(m, target, &t, &why);
-	if (r == -ENOMEM)
-		return log_oom();
-	if (r < 0) {
-		log_warning("Dropping the binding of '%s' to '%s': %s.", target, policy, why);
-		return 0;
-	}
-	if (manager_binding_by_cgroup(m, t.cgroup_id)) {
-		log_warning("'%s' is bound twice in the state; keeping the first.", target);
-		return 0;
-	}
-	r = np_dataplane_bind(m->dp, t.cgroup_id, pol->id);
-	if (r < 0)
-		return log_error_errno(r, "Failed to re-bind '%s' to policy '%s': %m", target, policy);
-	r = push_binding(m, &t, pol->id, NULL);
-	if (r < 0)
-		return log_oom();
-	return 0;
-}
-
-/* The array called key in a state file of our version, or NULL (logged). */
-static json_t *state_array(struct manager *m, const char *file, json_t *root, const char *key)
-{
-	json_int_t version = 0;
-	json_t *arr = NULL;
-
-	if (json_unpack(root, "{s:I, s:o}", "version", &version, key, &arr) < 0 || !json_is_array(arr)) {
-		log_error("%s/%s is not a netpold state file (it needs \"version\" and \"%s\").", m->state_dir,
-			  file, key);
-		return NULL;
-	}
-	/* A version-1 state.json holds both arrays; its shape is ours. */
-	if (version != STATE_VERSION && !(version == 1 && strcmp(file, LEGACY_FILE) == 0)) {
-		log_error("%s/%s has version %lld; this netpold reads %d.", m->state_dir, file,
-			  (long long)version, STATE_VERSION);
-		return NULL;
-	}
-	return arr;
-}
-
-static int restore_array(struct manager *m, const char *file, json_t *root, const char *key,
-			 int (*restore_one)(struct manager *m, json_t *entry, size_t idx))
-{
-	json_t *arr = state_array(m, file, root, key), *e;
-	size_t i;
-	int r;
-
-	if (!arr)
-		return -EINVAL;
-	json_array_foreach(arr, i, e)
-	{
-		r = restore_one(m, e, i);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Reads dir/file: 1 and *ret, or 0 when it does not exist. Refuses a corrupt
- * file rather than start empty: an empty start would unbind every cgroup
- * that the pinned maps still police. */
-static int read_state_file(struct manager *m, const char *file, json_t **ret)
-{
-	_cleanup_free_ char *text = NULL;
-	json_error_t jerr;
-	int r;
-
-	r = state_read(m->state_dir, file, STATE_MAX, &text, NULL);
+	r = state_read(m->state_dir, file, STATE_MAX, &text, &t->len);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return log_error_errno(r, "Failed to read '%s/%s': %m", m->state_dir, file);
-	*ret = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*ret)
-		return log_error_errno(-EINVAL, "%s/%s is corrupt (line %d: %s); fix or remove it.", m->state_dir,
-				       file, jerr.line, jerr.text);
-	return 1;
+		return log_error_errno(r, "Refusing to start: cannot read '%s/%s': %m", m->state_dir, file);
+	t->text = text;
+	return 0;
 }
 
-/* Policies first: bindings name them. Returns 1 if any state existed. */
+static int load_state(struct manager *m, struct np_saved_state *ret)
+{
+	struct np_state_files f = {};
+	struct np_state_error err;
+	int r;
+
+	r = read_state_file(m, NP_STATE_POLICIES_FILE, &f.policies);
+	if (r >= 0)
+		r = read_state_file(m, NP_STATE_BINDINGS_FILE, &f.bindings);
+	if (r >= 0 && !f.policies.text && !f.bindings.text)
+		r = read_state_file(m, NP_STATE_LEGACY_FILE, &f.legacy);
+	if (r >= 0) {
+		r = np_state_parse(&f, ret, &err);
+		if (r == -ENOMEM)
+			r = log_oom();
+		else if (r < 0)
+			r = refuse(m, err.file, err.entry, err.reason);
+	}
+	free((char *)f.policies.text);
+	free((char *)f.bindings.text);
+	free((char *)f.legacy.text);
+	return r;
+}
+
+static int count_binding(uint64_t cgroup_id, uint32_t policy_id, void *userdata)
+{
+	(*(size_t *)userdata)++;
+	return 0;
+}
+
+/* Without bindings in the state, the kernel's bindings would all be lifted:
+ * only right when the kernel has none (a first start, or one cut short
+ * before bindings.json was first written). */
+static int check_state_covers_kernel(struct manager *m, const struct np_saved_state *s)
+{
+	size_t n = 0;
+	int r;
+
+	if (s->source != NP_STATE_NONE && s->source != NP_STATE_POLICIES_ONLY)
+		return 0;
+	r = np_dataplane_bindings_foreach(m->dp, count_binding, &n);
+	if (r < 0)
+		return log_error_errno(r, "Failed to read the kernel's bindings: %m");
+	if (n == 0)
+		return 0;
+	if (s->source == NP_STATE_POLICIES_ONLY)
+		return log_error_errno(
+		    -ENOENT,
+		    "Refusing to start: %s/" NP_STATE_BINDINGS_FILE " is missing, but the "
+		    "pins in '%s' hold %zu binding(s) of cgroups to policies; starting without it "
+		    "would lift them. Restore the file (or remove the pins to start afresh).",
+		    m->state_dir, np_dataplane_pin_dir(m->dp), n);
+	return log_error_errno(
+	    -ENOENT,
+	    "Refusing to start: the state directory '%s' holds no state (" NP_STATE_POLICIES_FILE
+	    " and " NP_STATE_BINDINGS_FILE " are missing), but the pins in '%s' hold %zu "
+	    "binding(s) of cgroups to policies; starting empty would lift them. Restore the "
+	    "state files (or remove the pins to start afresh).",
+	    m->state_dir, np_dataplane_pin_dir(m->dp), n);
+}
+
+static int target_id_cmp(const void *a, const void *b)
+{
+	const struct np_target *const *x = a, *const *y = b;
+
+	return (*x)->cgroup_id < (*y)->cgroup_id ? -1 : (*x)->cgroup_id > (*y)->cgroup_id;
+}
+
+/* Two targets of one cgroup: the kernel holds one binding per cgroup. */
+static int check_distinct_cgroups(struct manager *m, const struct np_saved_state *s, struct np_target *t)
+{
+	_cleanup_free_ struct np_target **v = calloc(s->n_bindings ?: 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return log_oom();
+	for (size_t i = 0; i < s->n_bindings; i++)
+		if (t[i].target)
+			v[n++] = &t[i];
+	qsort(v, n, sizeof(*v), target_id_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (v[i - 1]->cgroup_id == v[i]->cgroup_id) {
+			char entry[160];
+
+			snprintf(entry, sizeof(entry), "bindings[%zu] (target '%s')", (size_t)(v[i] - t),
+				 v[i]->target);
+			return refuse(m, np_state_bindings_file(s), entry,
+				      "names the same cgroup as another binding");
+		}
+	return 0;
+}
+
+/* The state's targets as cgroups (ret[i] for bindings[i]). A cgroup that is
+ * gone polices nothing and its id is never reused: that binding is dropped
+ * (ret[i].target NULL). Any other target that does not resolve is bad state. */
+static int resolve_bindings(struct manager *m, const struct np_saved_state *s, struct np_target **ret)
+{
+	const char *file = np_state_bindings_file(s);
+	struct np_target *t = calloc(s->n_bindings ?: 1, sizeof(*t));
+	int r = 0;
+
+	if (!t)
+		return log_oom();
+	for (size_t i = 0; i < s->n_bindings && r >= 0; i++) {
+		const char *why = "";
+		char entry[160];
+
+		r = manager_target_resolve(m, s->bindings[i].target, &t[i], &why);
+		if (r == -ENOMEM) {
+			r = log_oom();
+		} else if (r == -ENOENT) {
+			log_warning("%s/%s: bindings[%zu]: the cgroup of '%s' is gone; dropping its binding.",
+				    m->state_dir, file, i, s->bindings[i].target);
+			r = 0;
+		} else if (r < 0) {
+			snprintf(entry, sizeof(entry), "bindings[%zu] (target '%s')", i,
+				 s->bindings[i].target);
+			r = refuse(m, file, entry, why);
+		}
+	}
+	if (r >= 0)
+		r = check_distinct_cgroups(m, s, t);
+	if (r < 0) {
+		for (size_t i = 0; i < s->n_bindings; i++)
+			np_target_done(&t[i]);
+		free(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+/* The same content under the same ids: an atomic replace of identical
+ * tries, so a restart opens no window. */
+static int install_state(struct manager *m, struct np_saved_state *s, const struct np_target *t)
+{
+	int r;
+
+	for (size_t i = 0; i < s->n_policies; i++) {
+		struct np_state_policy *p = &s->policies[i];
+
+		r = np_dataplane_install(m->dp, p->id, p->policy->name, p->compiled);
+		if (r < 0)
+			return log_error_errno(r, "Failed to re-install policy '%s' (id %u): %m",
+					       p->policy->name, p->id);
+		r = register_policy(m, p->id, p->policy, p->compiled, NULL);
+		if (r < 0)
+			return log_oom();
+		p->policy = NULL;
+		p->compiled = NULL;
+	}
+	for (size_t i = 0; i < s->n_bindings; i++) {
+		if (!t[i].target)
+			continue;
+		r = np_dataplane_bind(m->dp, t[i].cgroup_id, s->bindings[i].policy_id);
+		if (r < 0)
+			return log_error_errno(r, "Failed to re-bind '%s': %m", t[i].target);
+		r = push_binding(m, &t[i], s->bindings[i].policy_id, NULL);
+		if (r < 0)
+			return log_oom();
+	}
+	return 0;
+}
+
+/* The source of the state, or <0 (logged). */
 static int restore_state(struct manager *m)
 {
-	_cleanup_json_ json_t *pols = NULL, *binds = NULL, *legacy = NULL;
-	int rp, rb, rl;
+	_cleanup_(np_state_done) struct np_saved_state s = {};
+	struct np_target *t = NULL;
+	int r;
 
-	rp = read_state_file(m, POLICIES_FILE, &pols);
-	if (rp < 0)
-		return rp;
-	rb = read_state_file(m, BINDINGS_FILE, &binds);
-	if (rb < 0)
-		return rb;
-	if (rp == 0 && rb == 0) {
-		rl = read_state_file(m, LEGACY_FILE, &legacy);
-		if (rl <= 0)
-			return rl;
-		rp = restore_array(m, LEGACY_FILE, legacy, "policies", restore_policy);
-		if (rp >= 0)
-			rp = restore_array(m, LEGACY_FILE, legacy, "bindings", restore_binding);
-		return rp < 0 ? rp : 1;
-	}
-	if (pols) {
-		rp = restore_array(m, POLICIES_FILE, pols, "policies", restore_policy);
-		if (rp < 0)
-			return rp;
-	}
-	if (binds) {
-		rb = restore_array(m, BINDINGS_FILE, binds, "bindings", restore_binding);
-		if (rb < 0)
-			return rb;
-	}
-	return 1;
+	r = load_state(m, &s);
+	if (r < 0)
+		return r;
+	r = resolve_bindings(m, &s, &t);
+	if (r < 0)
+		return r;
+	r = check_state_covers_kernel(m, &s);
+	if (r >= 0)
+		r = install_state(m, &s, t);
+	for (size_t i = 0; i < s.n_bindings; i++)
+		np_target_done(&t[i]);
+	free(t);
+	return r < 0 ? r : (int)s.source;
 }
 
 struct id_list {
@@ -1063,8 +1106,20 @@ static int collect_stale_binding(uint64_t cgroup_id, uint32_t policy_id, void *u
 	return 0;
 }
 
-/* The kernel follows the state: bindings and policies the state does not
- * know are removed (after ours were re-established). */
+static void log_stale_binding(struct manager *m, uint64_t cgroup_id)
+{
+	_cleanup_free_ char *name = manager_cgroup_target(m, cgroup_id);
+
+	log_warning("Removed the binding of '%s' (cgroup id %llu): the state does not list it, so it "
+		    "was never acknowledged.",
+		    name ?: "?", (unsigned long long)cgroup_id);
+}
+
+/* The kernel follows the state (after ours were re-established): what the
+ * state does not list is a change netpold made but never acknowledged,
+ * because it stopped between the kernel change and the save; that change is
+ * rolled back. A state without bindings never gets here while the kernel
+ * has some (check_state_covers_kernel()). */
 static int reconcile(struct manager *m)
 {
 	struct id_list stale = {};
@@ -1084,8 +1139,7 @@ static int reconcile(struct manager *m)
 			    r, "Failed to remove the stale binding of cgroup id %llu, ignoring: %m",
 			    (unsigned long long)stale.v[i]);
 		else
-			log_notice("Removed the binding of cgroup id %llu, which the state does not list.",
-				   (unsigned long long)stale.v[i]);
+			log_stale_binding(m, stale.v[i]);
 	}
 	free(stale.v);
 
@@ -1143,7 +1197,7 @@ int manager_restore(struct manager *m)
 	r = restore_state(m);
 	if (r < 0)
 		return r;
-	first = r == 0;
+	first = r == NP_STATE_NONE;
 	r = reconcile(m);
 	if (r < 0)
 		return r;
@@ -1157,9 +1211,10 @@ int manager_restore(struct manager *m)
 	if (r < 0)
 		return r;
 	/* Saved in the two-file layout: a version-1 state.json has served. */
-	r = state_remove(m->state_dir, LEGACY_FILE);
+	r = state_remove(m->state_dir, NP_STATE_LEGACY_FILE);
 	if (r < 0)
-		log_warning_errno(r, "Failed to remove the old '%s/" LEGACY_FILE "', ignoring: %m", m->state_dir);
+		log_warning_errno(r, "Failed to remove the old '%s/" NP_STATE_LEGACY_FILE "', ignoring: %m",
+				  m->state_dir);
 	log_info("Restored %u policies and %zu bindings.", m->n_pols, m->n_binds);
 	return 0;
 }
