@@ -179,6 +179,21 @@ static int fail_policy(struct ctl_call *call, const char *code, const char *pref
 	return ctl_fail(call, code, field, "%s", err->message);
 }
 
+/* A change that failed through no fault of the request, told as what
+ * happened; other failures go out as netpol.Internal. */
+static int fail_change(struct ctl_call *call, int r)
+{
+	struct manager *m = call->m;
+
+	if (!m->unsaved_file)
+		return r;
+	return ctl_fail(call, NP_ERR_STATE_NOT_SAVED, NULL, "the state could not be saved to '%s/%s': %s; %s",
+			m->state_dir, m->unsaved_file, strerror(-m->unsaved_error),
+			m->rollback_failed ? "nor could the kernel change be undone (see netpold's log); "
+					     "restarting netpold restores the saved state"
+					   : "nothing was changed");
+}
+
 static int set_result(struct ctl_call *call, json_t *result)
 {
 	if (!result)
@@ -333,11 +348,11 @@ static int method_policy_add(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_POLICY_EXISTS, "params.policy.name",
 				"a policy named '%s' exists; use policy.update to change it", p->name);
 	r = manager_policy_add(call->m, p, c, &pol);
-	if (r == -ENOSPC)
+	if (r == -ENOSPC && !call->m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d policy ids are in use",
 				NP_MAX_POLICIES - 1);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	TAKE_PTR(p);
 	TAKE_PTR(c);
 	return set_result(call, policy_result(pol));
@@ -410,10 +425,10 @@ static int method_apply(struct ctl_call *call, json_t *params)
 	if (r < 0)
 		return r;
 	r = manager_bind(call->m, &t, pol, &b);
-	if (r == -ENOSPC)
+	if (r == -ENOSPC && !call->m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	return set_result(call, binding_json(call->m, b));
 }
 

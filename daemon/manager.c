@@ -342,12 +342,40 @@ static void unregister_policy(struct manager *m, struct np_pol *pol, bool free_c
 	pol_free(pol);
 }
 
+/* ---- changes ---- */
+
+/*
+ * Every change goes kernel first, then the state file, and undoes the
+ * kernel change if the save fails. What failed is kept for the reply
+ * (manager.h: unsaved_file), since the errno alone cannot tell a full disk
+ * from a full table.
+ */
+static void change_begin(struct manager *m)
+{
+	m->unsaved_file = NULL;
+	m->unsaved_error = 0;
+	m->rollback_failed = false;
+}
+
+/* The kernel change of a failed save could not be undone: the kernel now
+ * differs from the saved state until netpold restarts. */
+static void rollback_failed(struct manager *m, int r, const char *what, const char *name)
+{
+	m->rollback_failed = true;
+	log_error_errno(
+	    r,
+	    "Failed to roll back %s '%s' after the state could not be saved: %m. The kernel differs "
+	    "from the saved state until netpold restarts.",
+	    what, name);
+}
+
 int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret)
 {
 	struct np_pol *pol;
 	uint32_t id;
-	int r;
+	int r, k;
 
+	change_begin(m);
 	r = free_policy_id(m, &id);
 	if (r < 0)
 		return r;
@@ -362,7 +390,9 @@ int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compile
 	r = save_policies(m);
 	if (r < 0) {
 		unregister_policy(m, pol, false);
-		(void)np_dataplane_remove(m->dp, id);
+		k = np_dataplane_remove(m->dp, id);
+		if (k < 0 && k != -ENOENT)
+			rollback_failed(m, k, "the addition of policy", p->name);
 		return r;
 	}
 	log_info("Added policy '%s' (id %u, %zu entries).", p->name, id, c->n_entries);
@@ -375,8 +405,9 @@ int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_poli
 {
 	struct np_policy *old_p = pol->policy;
 	struct np_compiled *old_c = pol->compiled;
-	int r;
+	int r, k;
 
+	change_begin(m);
 	r = np_dataplane_install(m->dp, pol->id, p->name, c);
 	if (r < 0)
 		return log_error_errno(r, "Failed to install the new version of policy '%s': %m", p->name);
@@ -386,11 +417,9 @@ int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_poli
 	if (r < 0) {
 		pol->policy = old_p;
 		pol->compiled = old_c;
-		if (np_dataplane_install(m->dp, pol->id, old_p->name, old_c) < 0)
-			log_error(
-			    "Failed to roll policy '%s' back after a failed save; the kernel runs the new "
-			    "version.",
-			    old_p->name);
+		k = np_dataplane_install(m->dp, pol->id, old_p->name, old_c);
+		if (k < 0)
+			rollback_failed(m, k, "the update of policy", old_p->name);
 		return r;
 	}
 	np_policy_free(old_p);
@@ -403,8 +432,9 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol)
 {
 	_cleanup_free_ char *name = strdup(pol->policy->name);
 	uint32_t id = pol->id;
-	int r;
+	int r, k;
 
+	change_begin(m);
 	if (!name)
 		return log_oom();
 	if (pol->n_bound > 0)
@@ -418,7 +448,9 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol)
 	if (r < 0) {
 		m->pols[id] = pol;
 		m->n_pols++;
-		(void)np_dataplane_install(m->dp, id, name, pol->compiled);
+		k = np_dataplane_install(m->dp, id, name, pol->compiled);
+		if (k < 0)
+			rollback_failed(m, k, "the deletion of policy", name);
 		return r;
 	}
 	pol_free(pol);
@@ -571,7 +603,7 @@ static void set_binding_policy(struct manager *m, struct np_bind *b, uint32_t po
 static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
 {
 	uint32_t old = b->policy_id;
-	int r;
+	int r, k;
 
 	r = np_dataplane_bind(m->dp, b->cgroup_id, pol->id);
 	if (r < 0)
@@ -580,7 +612,9 @@ static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
 	set_binding_policy(m, b, pol->id);
 	r = save_bindings(m, NULL);
 	if (r < 0) {
-		(void)np_dataplane_bind(m->dp, b->cgroup_id, old);
+		k = np_dataplane_bind(m->dp, b->cgroup_id, old);
+		if (k < 0)
+			rollback_failed(m, k, "the binding of", b->target);
 		set_binding_policy(m, b, old);
 		return r;
 	}
@@ -598,7 +632,7 @@ static struct np_bind *stale_binding(struct manager *m, const struct np_target *
 static int bind_new(struct manager *m, const struct np_target *t, struct np_pol *pol)
 {
 	struct np_bind *b, *stale;
-	int r;
+	int r, k;
 
 	if (m->n_binds >= NP_MAX_BINDINGS)
 		return -ENOSPC;
@@ -616,7 +650,9 @@ static int bind_new(struct manager *m, const struct np_target *t, struct np_pol 
 	stale = stale_binding(m, t);
 	r = save_bindings(m, stale);
 	if (r < 0) {
-		(void)np_dataplane_unbind(m->dp, t->cgroup_id);
+		k = np_dataplane_unbind(m->dp, t->cgroup_id);
+		if (k < 0)
+			rollback_failed(m, k, "the binding of", t->target);
 		drop_binding(m, b);
 		return r;
 	}
@@ -632,6 +668,7 @@ int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *po
 	struct np_bind *b = manager_binding_by_cgroup(m, t->cgroup_id);
 	int r;
 
+	change_begin(m);
 	if (b)
 		r = rebind(m, b, pol);
 	else
@@ -650,8 +687,9 @@ int manager_unbind(struct manager *m, struct np_bind *b)
 	_cleanup_free_ char *target = strdup(b->target), *path = strdup(b->path);
 	struct np_target t = {.target = target, .path = path, .cgroup_id = b->cgroup_id};
 	uint32_t policy_id = b->policy_id;
-	int r;
+	int r, k;
 
+	change_begin(m);
 	if (!target || !path)
 		return log_oom();
 	r = np_dataplane_unbind(m->dp, t.cgroup_id);
@@ -660,8 +698,11 @@ int manager_unbind(struct manager *m, struct np_bind *b)
 	drop_binding(m, b);
 	r = save_bindings(m, NULL);
 	if (r < 0) {
-		if (np_dataplane_bind(m->dp, t.cgroup_id, policy_id) == 0)
-			(void)push_binding(m, &t, policy_id, NULL);
+		k = np_dataplane_bind(m->dp, t.cgroup_id, policy_id);
+		if (k >= 0)
+			k = push_binding(m, &t, policy_id, NULL);
+		if (k < 0)
+			rollback_failed(m, k, "the unbinding of", target);
 		return r;
 	}
 	log_info("Unbound '%s'.", target);
@@ -837,8 +878,11 @@ static int save_json(struct manager *m, const char *file, json_t *j /* stolen */
 	if (!text)
 		return log_oom();
 	r = state_write_atomic(m->state_dir, file, text, strlen(text), 0600);
-	if (r < 0)
+	if (r < 0) {
+		m->unsaved_file = file;
+		m->unsaved_error = r;
 		return log_error_errno(r, "Failed to save the state to '%s/%s': %m", m->state_dir, file);
+	}
 	(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
 	return 0;
 }

@@ -76,6 +76,13 @@ struct manager {
 	struct np_bind *binds;
 	size_t n_binds, cap_binds;
 
+	/* Why the last change failed when the request was not at fault: the
+	 * state file it could not write (NULL if none) and the errno. Its
+	 * kernel change was undone, unless rollback_failed. */
+	const char *unsaved_file;
+	int unsaved_error;
+	bool rollback_failed;
+
 	struct np_config config;
 	const char *config_path; /* for SIGHUP */
 	bool config_required;
