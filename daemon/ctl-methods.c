@@ -374,7 +374,7 @@ static int method_policy_update(struct ctl_call *call, json_t *params)
 				"no policy named '%s'; use policy.add to create it", p->name);
 	r = manager_policy_replace(call->m, pol, p, c);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	TAKE_PTR(p);
 	TAKE_PTR(c);
 	return set_result(call, policy_result(pol));
@@ -396,7 +396,7 @@ static int method_policy_delete(struct ctl_call *call, json_t *params)
 				pol->n_bound);
 	r = manager_policy_delete(call->m, pol);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	return set_result(call, json_object());
 }
 
@@ -455,7 +455,7 @@ static int method_unbind(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_NO_SUCH_BINDING, "params.target", "'%s' is not bound", target);
 	r = manager_unbind(call->m, b);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	return set_result(call, json_object());
 }
 
@@ -519,7 +519,7 @@ static int rebuild_policy(struct ctl_call *call, struct np_pol *pol, json_t *rul
 	}
 	r = manager_policy_replace(call->m, pol, p, c);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	TAKE_PTR(p);
 	TAKE_PTR(c);
 	return 0;

@@ -64,6 +64,13 @@ not_saved "apply with a full disk" bindings.json apply "$APP" p
 expect_probe "after the failed apply: app is not bound (udp 198.51.100.5:53 allowed)" allowed app udp 198.51.100.5 53
 not_saved "re-apply with a full disk" bindings.json apply "$SPARE" deny-all
 expect_probe "after the failed re-apply: spare keeps p (udp 203.0.113.5:53 allowed)" allowed spare udp 203.0.113.5 53
+not_saved "unbind with a full disk" bindings.json unbind "$SPARE"
+expect_probe "after the failed unbind: spare still denied" denied spare udp 198.51.100.7 53
+not_saved "policy update with a full disk" policies.json policy update "$P2"
+expect_probe "after the failed update: spare's 198.51.100.7 still denied" denied spare udp 198.51.100.7 53
+not_saved "policy delete with a full disk" policies.json policy delete worker
+not_saved "rule add with a full disk" policies.json allow p '198.51.100.7:53/udp'
+expect_probe "after the failed rule add: spare's 198.51.100.7 still denied" denied spare udp 198.51.100.7 53
 check_eq "policies unchanged" "$pols_before" "$(policies)"
 check_eq "bindings unchanged" "$binds_before" "$(bindings)"
 
