@@ -185,6 +185,13 @@ static int fail_change(struct ctl_call *call, int r)
 {
 	struct manager *m = call->m;
 
+	if (r == -ENOLINK && m->pins_error < 0)
+		return ctl_fail(
+		    call, NP_ERR_PINS_MISSING, NULL,
+		    "netpold's pins in '%s' are gone and cannot be restored (%s); changes are refused "
+		    "until they are back, since its programs detach without them when it stops; "
+		    "nothing was changed",
+		    np_dataplane_pin_dir(m->dp), manager_pins_error(m));
 	if (!m->unsaved_file)
 		return r;
 	return ctl_fail(call, NP_ERR_STATE_NOT_SAVED, NULL, "the state could not be saved to '%s/%s': %s; %s",
@@ -231,6 +238,31 @@ static json_t *counter(struct manager *m, unsigned idx)
 	return json_integer((json_int_t)v);
 }
 
+static void add_missing_pin(const char *name, void *userdata)
+{
+	(void)json_array_append_new(userdata, json_string(name));
+}
+
+/* "pins": "ok" or "missing" (then "pins_missing" names them), and how many
+ * netpold pinned again since it started. Status only looks: the watch
+ * and every change restore them. */
+static int add_pins(struct manager *m, json_t *res)
+{
+	_cleanup_json_ json_t *missing = json_array();
+	int n;
+
+	if (!missing)
+		return -ENOMEM;
+	n = np_dataplane_pins_missing(m->dp, add_missing_pin, missing);
+	if (n < 0)
+		return n;
+	if (json_object_set_new(res, "pins", json_string(n > 0 ? "missing" : "ok")) < 0 ||
+	    (n > 0 && json_object_set(res, "pins_missing", missing) < 0) ||
+	    json_object_set_new(res, "pins_restored", json_integer(m->pins_restored)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int method_status(struct ctl_call *call, json_t *params)
 {
 	struct manager *m = call->m;
@@ -241,7 +273,7 @@ static int method_status(struct ctl_call *call, json_t *params)
 	if (r < 0)
 		return r;
 	format_realtime(m->started_usec * 1000, started, sizeof(started));
-	return set_result(
+	r = set_result(
 	    call,
 	    json_pack(
 		"{s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:i, s:o, s:{s:o, s:o, s:o}, s:o, s:i, s:i, s:I, s:s}",
@@ -253,6 +285,9 @@ static int method_status(struct ctl_call *call, json_t *params)
 		"programs", programs_json(m), "clients", (int)ctl_server_n_clients(call->server), "followers",
 		(int)ctl_server_n_followers(call->server), "violations",
 		(json_int_t)violations_total(m->violations), "started", started));
+	if (r < 0)
+		return r;
+	return add_pins(m, call->result);
 }
 
 /* ---- policies ---- */

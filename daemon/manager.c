@@ -86,6 +86,10 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	m->server = ctl_server_free(m->server);
+	manager_pins_final(m);
+	sd_event_source_disable_unref(m->pins_source);
+	if (m->pins_inotify_fd >= 0)
+		close(m->pins_inotify_fd);
 	sd_event_source_disable_unref(m->events_source);
 	sd_event_source_disable_unref(m->inotify_source);
 	if (m->inotify_fd >= 0)
@@ -254,6 +258,8 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 		return log_oom();
 	m->event = sd_event_ref(e);
 	m->inotify_fd = -EBADF;
+	m->pins_inotify_fd = -EBADF;
+	m->pins_wd = -1;
 	m->started_usec = now_usec(CLOCK_REALTIME);
 	r = config_init(&m->config);
 	if (r < 0)
@@ -285,6 +291,9 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 	log_info("%s the data plane in '%s', attached at '%s'.", m->adopted ? "Adopted" : "Created",
 		 np_dataplane_pin_dir(m->dp), m->attach_cgroup);
 	r = watch_removals(m);
+	if (r < 0)
+		return r;
+	r = manager_watch_pins(m);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(m);
@@ -348,13 +357,15 @@ static void unregister_policy(struct manager *m, struct np_pol *pol, bool free_c
  * Every change goes kernel first, then the state file, and undoes the
  * kernel change if the save fails. What failed is kept for the reply
  * (manager.h: unsaved_file), since the errno alone cannot tell a full disk
- * from a full table.
+ * from a full table. Without pins no change is made: it would be lost
+ * when netpold stops and its programs detach.
  */
-static void change_begin(struct manager *m)
+static int change_begin(struct manager *m)
 {
 	m->unsaved_file = NULL;
 	m->unsaved_error = 0;
 	m->rollback_failed = false;
+	return manager_pins_check(m);
 }
 
 /* The kernel change of a failed save could not be undone: the kernel now
@@ -375,7 +386,9 @@ int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compile
 	uint32_t id;
 	int r, k;
 
-	change_begin(m);
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	r = free_policy_id(m, &id);
 	if (r < 0)
 		return r;
@@ -407,7 +420,9 @@ int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_poli
 	struct np_compiled *old_c = pol->compiled;
 	int r, k;
 
-	change_begin(m);
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	r = np_dataplane_install(m->dp, pol->id, p->name, c);
 	if (r < 0)
 		return log_error_errno(r, "Failed to install the new version of policy '%s': %m", p->name);
@@ -434,7 +449,9 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol)
 	uint32_t id = pol->id;
 	int r, k;
 
-	change_begin(m);
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	if (!name)
 		return log_oom();
 	if (pol->n_bound > 0)
@@ -668,7 +685,9 @@ int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *po
 	struct np_bind *b = manager_binding_by_cgroup(m, t->cgroup_id);
 	int r;
 
-	change_begin(m);
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	if (b)
 		r = rebind(m, b, pol);
 	else
@@ -689,7 +708,9 @@ int manager_unbind(struct manager *m, struct np_bind *b)
 	uint32_t policy_id = b->policy_id;
 	int r, k;
 
-	change_begin(m);
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	if (!target || !path)
 		return log_oom();
 	r = np_dataplane_unbind(m->dp, t.cgroup_id);

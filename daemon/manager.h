@@ -90,6 +90,13 @@ struct manager {
 	sd_event_source *events_source;
 	struct ctl_server *server;
 
+	/* The pin directory, watched for removed pins (manager-pins.c). */
+	int pins_inotify_fd;
+	int pins_wd;
+	sd_event_source *pins_source;
+	int pins_error;		/* <0: pins are missing and could not be restored */
+	unsigned pins_restored; /* pins pinned again since the start */
+
 	/* Parents of bound cgroups, watched for removals (rmdir). */
 	int inotify_fd;
 	sd_event_source *inotify_source;
@@ -107,6 +114,15 @@ struct manager *manager_free(struct manager *m);
 /* Re-installs state.json (or creates the presets on first start) and
  * reconciles the kernel with it. Logs. */
 int manager_restore(struct manager *m);
+/* Watches the pin directory and pins again what is removed (logged). */
+int manager_watch_pins(struct manager *m);
+/* Checks the pins and pins again what is missing; -ENOLINK (logged, and
+ * m->pins_error says why) if that fails. */
+int manager_pins_check(struct manager *m);
+/* Why the pins could not be restored (m->pins_error), for people. */
+const char *manager_pins_error(const struct manager *m);
+/* The last chance before the fds close, at exit. */
+void manager_pins_final(struct manager *m);
 /* Starts consuming ring-buffer events. */
 int manager_start_events(struct manager *m);
 /* Writes state.json; logs a failure. */
@@ -114,6 +130,8 @@ int manager_save(struct manager *m);
 
 struct np_pol *manager_policy_by_name(struct manager *m, const char *name);
 struct np_pol *manager_policy_by_id(struct manager *m, uint32_t id);
+/* Changes fail with -ENOLINK, and change nothing, while the pins are
+ * missing and cannot be restored (manager_pins_check()). */
 /* On success the manager owns p and c. -ENOSPC when every id is taken. */
 int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret);
 /* Atomically replaces pol's content; on success owns p and c. */
