@@ -7,6 +7,7 @@
 # again the same change goes through.
 . "$(dirname "$0")/lib.sh"
 
+command -v bpftool >/dev/null || it_skip "needs bpftool"
 SMALL=$IT_TMP/small
 mkdir "$SMALL"
 mount -t tmpfs -o size=64k,mode=0700 "netpol-it-$$" "$SMALL" || it_skip "cannot mount a tmpfs on $SMALL"
@@ -56,8 +57,13 @@ not_saved() {
 
 policies() { ctl --json policy list | jget '",".join(sorted(p["name"] for p in j["policies"]))'; }
 bindings() { ctl --json bindings | jget '",".join(sorted(b["target"] + "=" + b["policy"] for b in j["bindings"]))'; }
+# The policies in the kernel, counted in the pinned map.
+kernel_policies() {
+	bpftool -j map dump pinned "$IT_PIN/np_policies" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
 pols_before=$(policies)
 binds_before=$(bindings)
+kpols_before=$(kernel_policies)
 
 not_saved "policy add with a full disk" policies.json policy add "$Q"
 not_saved "apply with a full disk" bindings.json apply "$APP" p
@@ -73,6 +79,7 @@ not_saved "rule add with a full disk" policies.json allow p '198.51.100.7:53/udp
 expect_probe "after the failed rule add: spare's 198.51.100.7 still denied" denied spare udp 198.51.100.7 53
 check_eq "policies unchanged" "$pols_before" "$(policies)"
 check_eq "bindings unchanged" "$binds_before" "$(bindings)"
+check_eq "the kernel holds the same policies" "$kpols_before" "$(kernel_policies)"
 
 rm -f "$SMALL/fill"
 check "with room again: policy add q" ctl policy add "$Q"
