@@ -404,8 +404,9 @@ static void print_field(const char *key, const json_t *v)
 
 static int print_status(json_t *result)
 {
-	static const char *const order[] = {"version",	"pin_dir",  "attach_cgroup", "cgroup_root", "adopted",
-					    "policies", "bindings", "events_lost",   NULL};
+	static const char *const order[] = {"version",	     "pin_dir",	      "pins",	     "pins_missing",
+					    "pins_restored", "attach_cgroup", "cgroup_root", "adopted",
+					    "policies",	     "bindings",      "events_lost", NULL};
 	const char *key;
 	json_t *v;
 

@@ -179,6 +179,28 @@ static int fail_policy(struct ctl_call *call, const char *code, const char *pref
 	return ctl_fail(call, code, field, "%s", err->message);
 }
 
+/* A change that failed through no fault of the request, told as what
+ * happened; other failures go out as netpol.Internal. */
+static int fail_change(struct ctl_call *call, int r)
+{
+	struct manager *m = call->m;
+
+	if (r == -ENOLINK && m->pins_error < 0)
+		return ctl_fail(
+		    call, NP_ERR_PINS_MISSING, NULL,
+		    "netpold's pins in '%s' are gone and cannot be restored (%s); changes are refused "
+		    "until they are back, since its programs detach without them when it stops; "
+		    "nothing was changed",
+		    np_dataplane_pin_dir(m->dp), manager_pins_error(m));
+	if (!m->unsaved_file)
+		return r;
+	return ctl_fail(call, NP_ERR_STATE_NOT_SAVED, NULL, "the state could not be saved to '%s/%s': %s; %s",
+			m->state_dir, m->unsaved_file, strerror(-m->unsaved_error),
+			m->rollback_failed ? "nor could the kernel change be undone (see netpold's log); "
+					     "restarting netpold restores the saved state"
+					   : "nothing was changed");
+}
+
 static int set_result(struct ctl_call *call, json_t *result)
 {
 	if (!result)
@@ -216,6 +238,31 @@ static json_t *counter(struct manager *m, unsigned idx)
 	return json_integer((json_int_t)v);
 }
 
+static void add_missing_pin(const char *name, void *userdata)
+{
+	(void)json_array_append_new(userdata, json_string(name));
+}
+
+/* "pins": "ok" or "missing" (then "pins_missing" names them), and how many
+ * netpold pinned again since it started. Status only looks: the watch
+ * and every change restore them. */
+static int add_pins(struct manager *m, json_t *res)
+{
+	_cleanup_json_ json_t *missing = json_array();
+	int n;
+
+	if (!missing)
+		return -ENOMEM;
+	n = np_dataplane_pins_missing(m->dp, add_missing_pin, missing);
+	if (n < 0)
+		return n;
+	if (json_object_set_new(res, "pins", json_string(n > 0 ? "missing" : "ok")) < 0 ||
+	    (n > 0 && json_object_set(res, "pins_missing", missing) < 0) ||
+	    json_object_set_new(res, "pins_restored", json_integer(m->pins_restored)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int method_status(struct ctl_call *call, json_t *params)
 {
 	struct manager *m = call->m;
@@ -226,7 +273,7 @@ static int method_status(struct ctl_call *call, json_t *params)
 	if (r < 0)
 		return r;
 	format_realtime(m->started_usec * 1000, started, sizeof(started));
-	return set_result(
+	r = set_result(
 	    call,
 	    json_pack(
 		"{s:s, s:i, s:s, s:s, s:s, s:b, s:i, s:i, s:o, s:{s:o, s:o, s:o}, s:o, s:i, s:i, s:I, s:s}",
@@ -238,6 +285,9 @@ static int method_status(struct ctl_call *call, json_t *params)
 		"programs", programs_json(m), "clients", (int)ctl_server_n_clients(call->server), "followers",
 		(int)ctl_server_n_followers(call->server), "violations",
 		(json_int_t)violations_total(m->violations), "started", started));
+	if (r < 0)
+		return r;
+	return add_pins(m, call->result);
 }
 
 /* ---- policies ---- */
@@ -333,11 +383,11 @@ static int method_policy_add(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_POLICY_EXISTS, "params.policy.name",
 				"a policy named '%s' exists; use policy.update to change it", p->name);
 	r = manager_policy_add(call->m, p, c, &pol);
-	if (r == -ENOSPC)
+	if (r == -ENOSPC && !call->m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d policy ids are in use",
 				NP_MAX_POLICIES - 1);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	TAKE_PTR(p);
 	TAKE_PTR(c);
 	return set_result(call, policy_result(pol));
@@ -359,7 +409,7 @@ static int method_policy_update(struct ctl_call *call, json_t *params)
 				"no policy named '%s'; use policy.add to create it", p->name);
 	r = manager_policy_replace(call->m, pol, p, c);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	TAKE_PTR(p);
 	TAKE_PTR(c);
 	return set_result(call, policy_result(pol));
@@ -381,7 +431,7 @@ static int method_policy_delete(struct ctl_call *call, json_t *params)
 				pol->n_bound);
 	r = manager_policy_delete(call->m, pol);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	return set_result(call, json_object());
 }
 
@@ -410,10 +460,10 @@ static int method_apply(struct ctl_call *call, json_t *params)
 	if (r < 0)
 		return r;
 	r = manager_bind(call->m, &t, pol, &b);
-	if (r == -ENOSPC)
+	if (r == -ENOSPC && !call->m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	return set_result(call, binding_json(call->m, b));
 }
 
@@ -440,7 +490,7 @@ static int method_unbind(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_NO_SUCH_BINDING, "params.target", "'%s' is not bound", target);
 	r = manager_unbind(call->m, b);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	return set_result(call, json_object());
 }
 
@@ -504,7 +554,7 @@ static int rebuild_policy(struct ctl_call *call, struct np_pol *pol, json_t *rul
 	}
 	r = manager_policy_replace(call->m, pol, p, c);
 	if (r < 0)
-		return r;
+		return fail_change(call, r);
 	TAKE_PTR(p);
 	TAKE_PTR(c);
 	return 0;

@@ -315,6 +315,121 @@ int np_dataplane_unpin(struct np_dataplane *dp)
 	return r;
 }
 
+/* ---- pins ---- */
+
+typedef int (*pin_fn)(const char *path, const char *name, int fd, bool is_link, void *userdata);
+
+/* Every object that must stay pinned: the maps libbpf pinned, and the links. */
+static int pins_foreach(struct np_dataplane *dp, pin_fn cb, void *userdata)
+{
+	struct bpf_map *map;
+	int r;
+
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+
+		if (!path)
+			continue;
+		r = cb(path, bpf_map__name(map), bpf_map__fd(map), false, userdata);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < NP_N_PROGS; i++) {
+		_cleanup_free_ char *name = NULL, *path = NULL;
+
+		if (!dp->links[i])
+			continue;
+		if (asprintf(&name, "link_%s", bpf_program__name(np_prog(dp->skel, i))) < 0)
+			return -ENOMEM;
+		r = path_join(&path, dp->pin_dir, name);
+		if (r < 0)
+			return r;
+		r = cb(path, name, bpf_link__fd(dp->links[i]), true, userdata);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int obj_id(int fd, bool is_link, uint32_t *ret)
+{
+	struct bpf_link_info li = {};
+	struct bpf_map_info mi = {};
+	__u32 len = is_link ? sizeof(li) : sizeof(mi);
+
+	if (bpf_obj_get_info_by_fd(fd, is_link ? (void *)&li : (void *)&mi, &len) < 0)
+		return -errno;
+	*ret = is_link ? li.id : mi.id;
+	return 0;
+}
+
+/* Whether path pins the object of fd (and not another one, or nothing). */
+static bool pinned_at(const char *path, int fd, bool is_link)
+{
+	_cleanup_close_ int pfd = -EBADF;
+	uint32_t want, got;
+
+	pfd = bpf_obj_get(path);
+	if (pfd < 0)
+		return false;
+	return obj_id(fd, is_link, &want) == 0 && obj_id(pfd, is_link, &got) == 0 && want == got;
+}
+
+struct pins_missing {
+	void (*cb)(const char *name, void *userdata);
+	void *userdata;
+	unsigned n;
+};
+
+static int check_pin(const char *path, const char *name, int fd, bool is_link, void *userdata)
+{
+	struct pins_missing *pm = userdata;
+
+	if (pinned_at(path, fd, is_link))
+		return 0;
+	pm->n++;
+	if (pm->cb)
+		pm->cb(name, pm->userdata);
+	return 0;
+}
+
+int np_dataplane_pins_missing(struct np_dataplane *dp, void (*cb)(const char *name, void *userdata),
+			      void *userdata)
+{
+	struct pins_missing pm = {.cb = cb, .userdata = userdata};
+	int r;
+
+	r = pins_foreach(dp, check_pin, &pm);
+	return r < 0 ? r : (int)pm.n;
+}
+
+static int repin(const char *path, const char *name, int fd, bool is_link, void *userdata)
+{
+	if (pinned_at(path, fd, is_link))
+		return 0;
+	/* Whatever holds the name instead is not ours. */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	if (bpf_obj_pin(fd, path) < 0)
+		return -errno;
+	(*(unsigned *)userdata)++;
+	return 0;
+}
+
+int np_dataplane_repin(struct np_dataplane *dp, unsigned *ret_repinned)
+{
+	unsigned n = 0;
+	int r;
+
+	r = np_bpffs_ensure(dp->pin_dir);
+	if (r >= 0)
+		r = pins_foreach(dp, repin, &n);
+	if (ret_repinned)
+		*ret_repinned = n;
+	return r;
+}
+
 const char *np_dataplane_pin_dir(const struct np_dataplane *dp)
 {
 	return dp->pin_dir;

@@ -36,6 +36,18 @@ struct np_dataplane *np_dataplane_free(struct np_dataplane *dp);
  * fd is closed the programs detach: for uninstall and for tests. */
 int np_dataplane_unpin(struct np_dataplane *dp);
 
+/* The pins are what keeps the programs attached and the maps alive once our
+ * fds close. np_dataplane_pins_missing() calls cb (may be NULL) with the
+ * name of each pin that is missing or names another object, and returns
+ * how many. np_dataplane_repin() pins them again from the fds held (making
+ * the directory, and mounting bpffs, if need be); *ret_repinned (may be
+ * NULL) says how many it pinned, also on failure. Errors: -ENOTDIR when
+ * the pin directory is not on bpffs (something is mounted over it); others
+ * from mkdir, mount and bpf_obj_pin. */
+int np_dataplane_pins_missing(struct np_dataplane *dp, void (*cb)(const char *name, void *userdata),
+			      void *userdata);
+int np_dataplane_repin(struct np_dataplane *dp, unsigned *ret_repinned);
+
 const char *np_dataplane_pin_dir(const struct np_dataplane *dp);
 const char *np_dataplane_attach_cgroup(const struct np_dataplane *dp);
 const char *np_dataplane_cgroup_root(const struct np_dataplane *dp);

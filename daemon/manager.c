@@ -20,16 +20,14 @@
 #include "ctl-server.h"
 #include "log.h"
 #include "manager.h"
+#include "state-parse.h"
 #include "state.h"
 #include "violations.h"
 
-/* Policies and bindings live in two files, so that binding a cgroup never
- * rewrites (and fsyncs) every policy. Each is consistent on its own: a bound
- * policy cannot be deleted, and a binding names an existing policy. */
-#define POLICIES_FILE  "policies.json"
-#define BINDINGS_FILE  "bindings.json"
-#define LEGACY_FILE    "state.json" /* version 1: both in one file */
-#define STATE_VERSION  2
+/* Policies and bindings live in two files (state-parse.h), so that binding
+ * a cgroup never rewrites (and fsyncs) every policy. Each is consistent on
+ * its own: a bound policy cannot be deleted, and a binding names an
+ * existing policy. */
 #define STATE_MAX      (256u * 1024 * 1024)
 
 #define CG_WALK_MAX    200000
@@ -88,6 +86,10 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	m->server = ctl_server_free(m->server);
+	manager_pins_final(m);
+	sd_event_source_disable_unref(m->pins_source);
+	if (m->pins_inotify_fd >= 0)
+		close(m->pins_inotify_fd);
 	sd_event_source_disable_unref(m->events_source);
 	sd_event_source_disable_unref(m->inotify_source);
 	if (m->inotify_fd >= 0)
@@ -256,6 +258,8 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 		return log_oom();
 	m->event = sd_event_ref(e);
 	m->inotify_fd = -EBADF;
+	m->pins_inotify_fd = -EBADF;
+	m->pins_wd = -1;
 	m->started_usec = now_usec(CLOCK_REALTIME);
 	r = config_init(&m->config);
 	if (r < 0)
@@ -287,6 +291,9 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 	log_info("%s the data plane in '%s', attached at '%s'.", m->adopted ? "Adopted" : "Created",
 		 np_dataplane_pin_dir(m->dp), m->attach_cgroup);
 	r = watch_removals(m);
+	if (r < 0)
+		return r;
+	r = manager_watch_pins(m);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(m);
@@ -344,12 +351,44 @@ static void unregister_policy(struct manager *m, struct np_pol *pol, bool free_c
 	pol_free(pol);
 }
 
+/* ---- changes ---- */
+
+/*
+ * Every change goes kernel first, then the state file, and undoes the
+ * kernel change if the save fails. What failed is kept for the reply
+ * (manager.h: unsaved_file), since the errno alone cannot tell a full disk
+ * from a full table. Without pins no change is made: it would be lost
+ * when netpold stops and its programs detach.
+ */
+static int change_begin(struct manager *m)
+{
+	m->unsaved_file = NULL;
+	m->unsaved_error = 0;
+	m->rollback_failed = false;
+	return manager_pins_check(m);
+}
+
+/* The kernel change of a failed save could not be undone: the kernel now
+ * differs from the saved state until netpold restarts. */
+static void rollback_failed(struct manager *m, int r, const char *what, const char *name)
+{
+	m->rollback_failed = true;
+	log_error_errno(
+	    r,
+	    "Failed to roll back %s '%s' after the state could not be saved: %m. The kernel differs "
+	    "from the saved state until netpold restarts.",
+	    what, name);
+}
+
 int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret)
 {
 	struct np_pol *pol;
 	uint32_t id;
-	int r;
+	int r, k;
 
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	r = free_policy_id(m, &id);
 	if (r < 0)
 		return r;
@@ -364,7 +403,9 @@ int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compile
 	r = save_policies(m);
 	if (r < 0) {
 		unregister_policy(m, pol, false);
-		(void)np_dataplane_remove(m->dp, id);
+		k = np_dataplane_remove(m->dp, id);
+		if (k < 0 && k != -ENOENT)
+			rollback_failed(m, k, "the addition of policy", p->name);
 		return r;
 	}
 	log_info("Added policy '%s' (id %u, %zu entries).", p->name, id, c->n_entries);
@@ -377,8 +418,11 @@ int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_poli
 {
 	struct np_policy *old_p = pol->policy;
 	struct np_compiled *old_c = pol->compiled;
-	int r;
+	int r, k;
 
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	r = np_dataplane_install(m->dp, pol->id, p->name, c);
 	if (r < 0)
 		return log_error_errno(r, "Failed to install the new version of policy '%s': %m", p->name);
@@ -388,11 +432,9 @@ int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_poli
 	if (r < 0) {
 		pol->policy = old_p;
 		pol->compiled = old_c;
-		if (np_dataplane_install(m->dp, pol->id, old_p->name, old_c) < 0)
-			log_error(
-			    "Failed to roll policy '%s' back after a failed save; the kernel runs the new "
-			    "version.",
-			    old_p->name);
+		k = np_dataplane_install(m->dp, pol->id, old_p->name, old_c);
+		if (k < 0)
+			rollback_failed(m, k, "the update of policy", old_p->name);
 		return r;
 	}
 	np_policy_free(old_p);
@@ -405,8 +447,11 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol)
 {
 	_cleanup_free_ char *name = strdup(pol->policy->name);
 	uint32_t id = pol->id;
-	int r;
+	int r, k;
 
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	if (!name)
 		return log_oom();
 	if (pol->n_bound > 0)
@@ -420,7 +465,9 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol)
 	if (r < 0) {
 		m->pols[id] = pol;
 		m->n_pols++;
-		(void)np_dataplane_install(m->dp, id, name, pol->compiled);
+		k = np_dataplane_install(m->dp, id, name, pol->compiled);
+		if (k < 0)
+			rollback_failed(m, k, "the deletion of policy", name);
 		return r;
 	}
 	pol_free(pol);
@@ -429,50 +476,6 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol)
 }
 
 /* ---- targets ---- */
-
-/* "cgroup:/a//b/./c/" -> "/a/b/c"; ".." is refused rather than resolved,
- * so that a target can never climb out of the tree it names. */
-static int normalize_cgroup_path(const char *s, char **ret, const char **why)
-{
-	_cleanup_free_ char *out = NULL;
-	size_t n = 0, len = strlen(s);
-
-	if (s[0] != '/') {
-		*why = "the path after 'cgroup:' must start with '/'";
-		return -EINVAL;
-	}
-	if (len >= PATH_MAX) {
-		*why = "the path is too long";
-		return -EINVAL;
-	}
-	out = malloc(len + 2);
-	if (!out)
-		return -ENOMEM;
-	for (const char *p = s; *p;) {
-		size_t c;
-
-		while (*p == '/')
-			p++;
-		c = strcspn(p, "/");
-		if (c == 0)
-			break;
-		if (c == 2 && p[0] == '.' && p[1] == '.') {
-			*why = "'..' is not allowed in a cgroup path";
-			return -EINVAL;
-		}
-		if (!(c == 1 && p[0] == '.')) {
-			out[n++] = '/';
-			memcpy(out + n, p, c);
-			n += c;
-		}
-		p += c;
-	}
-	if (n == 0)
-		out[n++] = '/';
-	out[n] = '\0';
-	*ret = TAKE_PTR(out);
-	return 0;
-}
 
 static int join_root(const char *root, const char *rel, char **ret)
 {
@@ -505,36 +508,13 @@ static int check_cgroup_dir(const char *path, const char **why)
 	return 0;
 }
 
-/* "cgroup:/a/b" -> "/a/b", normalized. */
-static int parse_cgroup_target(const char *s, char **ret_rel, const char **why)
-{
-	if (strncmp(s, "cgroup:", 7) != 0) {
-		*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
-		return -EINVAL;
-	}
-	return normalize_cgroup_path(s + 7, ret_rel, why);
-}
-
-int target_normalize(const char *s, char **ret, const char **why)
-{
-	_cleanup_free_ char *rel = NULL;
-	int r;
-
-	r = parse_cgroup_target(s, &rel, why);
-	if (r < 0)
-		return r;
-	if (asprintf(ret, "cgroup:%s", rel) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
 int manager_target_resolve(struct manager *m, const char *s, struct np_target *ret, const char **why)
 {
 	_cleanup_free_ char *rel = NULL, *path = NULL, *target = NULL;
 	uint64_t id;
 	int r;
 
-	r = parse_cgroup_target(s, &rel, why);
+	r = target_parse(s, &rel, why);
 	if (r < 0)
 		return r;
 	r = join_root(m->cgroup_root, rel, &path);
@@ -557,16 +537,6 @@ int manager_target_resolve(struct manager *m, const char *s, struct np_target *r
 	*ret = (struct np_target){.target = TAKE_PTR(target), .path = TAKE_PTR(path), .cgroup_id = id};
 	return 0;
 }
-
-bool target_matches(const char *target, const char *filter)
-{
-	size_t n = strlen(filter);
-
-	if (strcmp(filter, "cgroup:/") == 0)
-		return strncmp(target, "cgroup:/", 8) == 0;
-	return strncmp(target, filter, n) == 0 && (target[n] == '\0' || target[n] == '/');
-}
-
 
 /* ---- bindings ---- */
 
@@ -650,7 +620,7 @@ static void set_binding_policy(struct manager *m, struct np_bind *b, uint32_t po
 static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
 {
 	uint32_t old = b->policy_id;
-	int r;
+	int r, k;
 
 	r = np_dataplane_bind(m->dp, b->cgroup_id, pol->id);
 	if (r < 0)
@@ -659,7 +629,9 @@ static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
 	set_binding_policy(m, b, pol->id);
 	r = save_bindings(m, NULL);
 	if (r < 0) {
-		(void)np_dataplane_bind(m->dp, b->cgroup_id, old);
+		k = np_dataplane_bind(m->dp, b->cgroup_id, old);
+		if (k < 0)
+			rollback_failed(m, k, "the binding of", b->target);
 		set_binding_policy(m, b, old);
 		return r;
 	}
@@ -677,7 +649,7 @@ static struct np_bind *stale_binding(struct manager *m, const struct np_target *
 static int bind_new(struct manager *m, const struct np_target *t, struct np_pol *pol)
 {
 	struct np_bind *b, *stale;
-	int r;
+	int r, k;
 
 	if (m->n_binds >= NP_MAX_BINDINGS)
 		return -ENOSPC;
@@ -695,7 +667,9 @@ static int bind_new(struct manager *m, const struct np_target *t, struct np_pol 
 	stale = stale_binding(m, t);
 	r = save_bindings(m, stale);
 	if (r < 0) {
-		(void)np_dataplane_unbind(m->dp, t->cgroup_id);
+		k = np_dataplane_unbind(m->dp, t->cgroup_id);
+		if (k < 0)
+			rollback_failed(m, k, "the binding of", t->target);
 		drop_binding(m, b);
 		return r;
 	}
@@ -711,6 +685,9 @@ int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *po
 	struct np_bind *b = manager_binding_by_cgroup(m, t->cgroup_id);
 	int r;
 
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	if (b)
 		r = rebind(m, b, pol);
 	else
@@ -729,8 +706,11 @@ int manager_unbind(struct manager *m, struct np_bind *b)
 	_cleanup_free_ char *target = strdup(b->target), *path = strdup(b->path);
 	struct np_target t = {.target = target, .path = path, .cgroup_id = b->cgroup_id};
 	uint32_t policy_id = b->policy_id;
-	int r;
+	int r, k;
 
+	r = change_begin(m);
+	if (r < 0)
+		return r;
 	if (!target || !path)
 		return log_oom();
 	r = np_dataplane_unbind(m->dp, t.cgroup_id);
@@ -739,8 +719,11 @@ int manager_unbind(struct manager *m, struct np_bind *b)
 	drop_binding(m, b);
 	r = save_bindings(m, NULL);
 	if (r < 0) {
-		if (np_dataplane_bind(m->dp, t.cgroup_id, policy_id) == 0)
-			(void)push_binding(m, &t, policy_id, NULL);
+		k = np_dataplane_bind(m->dp, t.cgroup_id, policy_id);
+		if (k >= 0)
+			k = push_binding(m, &t, policy_id, NULL);
+		if (k < 0)
+			rollback_failed(m, k, "the unbinding of", target);
 		return r;
 	}
 	log_info("Unbound '%s'.", target);
@@ -883,7 +866,7 @@ static json_t *policies_to_json(struct manager *m)
 		if (!p || json_array_append_new(pols, json_pack("{s:i, s:o}", "id", (int)i, "policy", p)) < 0)
 			return NULL;
 	}
-	return json_pack("{s:i, s:o}", "version", STATE_VERSION, "policies", TAKE_PTR(pols));
+	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "policies", TAKE_PTR(pols));
 }
 
 static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude)
@@ -901,7 +884,7 @@ static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude
 							   "policy", pol ? pol->policy->name : "")) < 0)
 			return NULL;
 	}
-	return json_pack("{s:i, s:o}", "version", STATE_VERSION, "bindings", TAKE_PTR(binds));
+	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "bindings", TAKE_PTR(binds));
 }
 
 static int save_json(struct manager *m, const char *file, json_t *j /* stolen */)
@@ -916,21 +899,24 @@ static int save_json(struct manager *m, const char *file, json_t *j /* stolen */
 	if (!text)
 		return log_oom();
 	r = state_write_atomic(m->state_dir, file, text, strlen(text), 0600);
-	if (r < 0)
+	if (r < 0) {
+		m->unsaved_file = file;
+		m->unsaved_error = r;
 		return log_error_errno(r, "Failed to save the state to '%s/%s': %m", m->state_dir, file);
+	}
 	(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
 	return 0;
 }
 
 static int save_policies(struct manager *m)
 {
-	return save_json(m, POLICIES_FILE, policies_to_json(m));
+	return save_json(m, NP_STATE_POLICIES_FILE, policies_to_json(m));
 }
 
 /* exclude: a binding left out of the file (one that is going away). */
 static int save_bindings(struct manager *m, const struct np_bind *exclude)
 {
-	return save_json(m, BINDINGS_FILE, bindings_to_json(m, exclude));
+	return save_json(m, NP_STATE_BINDINGS_FILE, bindings_to_json(m, exclude));
 }
 
 int manager_save(struct manager *m)
@@ -942,176 +928,221 @@ int manager_save(struct manager *m)
 
 /* ---- restore ---- */
 
-static int restore_policy(struct manager *m, json_t *entry, size_t idx)
+/*
+ * Bad state never lifts a policy: the whole state is read and checked (the
+ * files by np_state_parse(), then the targets against the cgroup tree)
+ * before anything in the kernel changes, and whatever is wrong stops the
+ * start with one message naming the file and the entry. The pinned
+ * programs go on enforcing what they had until the state is fixed.
+ */
+static int refuse(struct manager *m, const char *file, const char *entry, const char *reason)
 {
-	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
-	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
-	struct np_error err = {};
-	json_int_t id = -1;
-	json_t *pj = NULL;
-	int r;
-
-	if (json_unpack(entry, "{s:I, s:o}", "id", &id, "policy", &pj) < 0 || id <= 0 ||
-	    id >= NP_MAX_POLICIES)
-		return log_error_errno(-EINVAL,
-				       "%s/" POLICIES_FILE ": policies[%zu] needs an \"id\" 1..%d and a "
-				       "\"policy\".",
-				       m->state_dir, idx, NP_MAX_POLICIES - 1);
-	if (m->pols[id])
-		return log_error_errno(-EINVAL, "%s/" POLICIES_FILE ": policy id %lld appears twice.",
-				       m->state_dir, (long long)id);
-	r = np_policy_from_json(pj, &p, &err);
-	if (r >= 0)
-		r = np_policy_compile(p, &c, &err);
-	if (r < 0)
-		return log_error_errno(r, "%s/" POLICIES_FILE ": policies[%zu] is not valid any more: %s%s%s",
-				       m->state_dir, idx, err.field, err.field[0] ? ": " : "", err.message);
-	if (manager_policy_by_name(m, p->name))
-		return log_error_errno(-EINVAL, "%s/" POLICIES_FILE ": policy '%s' appears twice.", m->state_dir,
-				       p->name);
-	/* The same content under the same id: an atomic replace of an
-	 * identical trie, so a restart opens no window. */
-	r = np_dataplane_install(m->dp, (uint32_t)id, p->name, c);
-	if (r < 0)
-		return log_error_errno(r, "Failed to re-install policy '%s' (id %lld): %m", p->name,
-				       (long long)id);
-	r = register_policy(m, (uint32_t)id, p, c, NULL);
-	if (r < 0)
-		return log_oom();
-	TAKE_PTR(p);
-	TAKE_PTR(c);
-	return 0;
+	return log_error_errno(
+	    -EINVAL,
+	    "Refusing to start: %s/%s: %s%s%s. The kernel keeps enforcing what it had; fix "
+	    "the state and start netpold again.",
+	    m->state_dir, file, entry, entry[0] ? ": " : "", reason);
 }
 
-static int restore_binding(struct manager *m, json_t *entry, size_t idx)
+/* dir/file into *t; t->text stays NULL when the file does not exist. */
+static int read_state_file(struct manager *m, const char *file, struct np_state_text *t)
 {
-	_cleanup_(np_target_done) struct np_target t = {};
-	const char *target = NULL, *policy = NULL, *why = "";
-	struct np_pol *pol;
+	char *text = NULL;
 	int r;
 
-	if (json_unpack(entry, "{s:s, s:s}", "target", &target, "policy", &policy) < 0) {
-		log_warning("%s/" BINDINGS_FILE ": bindings[%zu] needs \"target\" and \"policy\", dropping it.",
-			    m->state_dir, idx);
-		return 0;
-	}
-	pol = manager_policy_by_name(m, policy);
-	if (!pol) {
-		log_warning("Binding of '%s' names policy '%s', which does not exist; dropping it.", target,
-			    policy);
-		return 0;
-	}
-	r = manager_target_resolve(m, target, &t, &why);
-	if (r == -ENOMEM)
-		return log_oom();
-	if (r < 0) {
-		log_warning("Dropping the binding of '%s' to '%s': %s.", target, policy, why);
-		return 0;
-	}
-	if (manager_binding_by_cgroup(m, t.cgroup_id)) {
-		log_warning("'%s' is bound twice in the state; keeping the first.", target);
-		return 0;
-	}
-	r = np_dataplane_bind(m->dp, t.cgroup_id, pol->id);
-	if (r < 0)
-		return log_error_errno(r, "Failed to re-bind '%s' to policy '%s': %m", target, policy);
-	r = push_binding(m, &t, pol->id, NULL);
-	if (r < 0)
-		return log_oom();
-	return 0;
-}
-
-/* The array called key in a state file of our version, or NULL (logged). */
-static json_t *state_array(struct manager *m, const char *file, json_t *root, const char *key)
-{
-	json_int_t version = 0;
-	json_t *arr = NULL;
-
-	if (json_unpack(root, "{s:I, s:o}", "version", &version, key, &arr) < 0 || !json_is_array(arr)) {
-		log_error("%s/%s is not a netpold state file (it needs \"version\" and \"%s\").", m->state_dir,
-			  file, key);
-		return NULL;
-	}
-	/* A version-1 state.json holds both arrays; its shape is ours. */
-	if (version != STATE_VERSION && !(version == 1 && strcmp(file, LEGACY_FILE) == 0)) {
-		log_error("%s/%s has version %lld; this netpold reads %d.", m->state_dir, file,
-			  (long long)version, STATE_VERSION);
-		return NULL;
-	}
-	return arr;
-}
-
-static int restore_array(struct manager *m, const char *file, json_t *root, const char *key,
-			 int (*restore_one)(struct manager *m, json_t *entry, size_t idx))
-{
-	json_t *arr = state_array(m, file, root, key), *e;
-	size_t i;
-	int r;
-
-	if (!arr)
-		return -EINVAL;
-	json_array_foreach(arr, i, e)
-	{
-		r = restore_one(m, e, i);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Reads dir/file: 1 and *ret, or 0 when it does not exist. Refuses a corrupt
- * file rather than start empty: an empty start would unbind every cgroup
- * that the pinned maps still police. */
-static int read_state_file(struct manager *m, const char *file, json_t **ret)
-{
-	_cleanup_free_ char *text = NULL;
-	json_error_t jerr;
-	int r;
-
-	r = state_read(m->state_dir, file, STATE_MAX, &text, NULL);
+	r = state_read(m->state_dir, file, STATE_MAX, &text, &t->len);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return log_error_errno(r, "Failed to read '%s/%s': %m", m->state_dir, file);
-	*ret = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*ret)
-		return log_error_errno(-EINVAL, "%s/%s is corrupt (line %d: %s); fix or remove it.", m->state_dir,
-				       file, jerr.line, jerr.text);
-	return 1;
+		return log_error_errno(r, "Refusing to start: cannot read '%s/%s': %m", m->state_dir, file);
+	t->text = text;
+	return 0;
 }
 
-/* Policies first: bindings name them. Returns 1 if any state existed. */
+static int load_state(struct manager *m, struct np_saved_state *ret)
+{
+	struct np_state_files f = {};
+	struct np_state_error err;
+	int r;
+
+	r = read_state_file(m, NP_STATE_POLICIES_FILE, &f.policies);
+	if (r >= 0)
+		r = read_state_file(m, NP_STATE_BINDINGS_FILE, &f.bindings);
+	if (r >= 0 && !f.policies.text && !f.bindings.text)
+		r = read_state_file(m, NP_STATE_LEGACY_FILE, &f.legacy);
+	if (r >= 0) {
+		r = np_state_parse(&f, ret, &err);
+		if (r == -ENOMEM)
+			r = log_oom();
+		else if (r < 0)
+			r = refuse(m, err.file, err.entry, err.reason);
+	}
+	free((char *)f.policies.text);
+	free((char *)f.bindings.text);
+	free((char *)f.legacy.text);
+	return r;
+}
+
+static int count_binding(uint64_t cgroup_id, uint32_t policy_id, void *userdata)
+{
+	(*(size_t *)userdata)++;
+	return 0;
+}
+
+/* Without bindings in the state, the kernel's bindings would all be lifted:
+ * only right when the kernel has none (a first start, or one cut short
+ * before bindings.json was first written). */
+static int check_state_covers_kernel(struct manager *m, const struct np_saved_state *s)
+{
+	size_t n = 0;
+	int r;
+
+	if (s->source != NP_STATE_NONE && s->source != NP_STATE_POLICIES_ONLY)
+		return 0;
+	r = np_dataplane_bindings_foreach(m->dp, count_binding, &n);
+	if (r < 0)
+		return log_error_errno(r, "Failed to read the kernel's bindings: %m");
+	if (n == 0)
+		return 0;
+	if (s->source == NP_STATE_POLICIES_ONLY)
+		return log_error_errno(
+		    -ENOENT,
+		    "Refusing to start: %s/" NP_STATE_BINDINGS_FILE " is missing, but the "
+		    "pins in '%s' hold %zu binding(s) of cgroups to policies; starting without it "
+		    "would lift them. Restore the file (or remove the pins to start afresh).",
+		    m->state_dir, np_dataplane_pin_dir(m->dp), n);
+	return log_error_errno(
+	    -ENOENT,
+	    "Refusing to start: the state directory '%s' holds no state (" NP_STATE_POLICIES_FILE
+	    " and " NP_STATE_BINDINGS_FILE " are missing), but the pins in '%s' hold %zu "
+	    "binding(s) of cgroups to policies; starting empty would lift them. Restore the "
+	    "state files (or remove the pins to start afresh).",
+	    m->state_dir, np_dataplane_pin_dir(m->dp), n);
+}
+
+static int target_id_cmp(const void *a, const void *b)
+{
+	const struct np_target *const *x = a, *const *y = b;
+
+	return (*x)->cgroup_id < (*y)->cgroup_id ? -1 : (*x)->cgroup_id > (*y)->cgroup_id;
+}
+
+/* Two targets of one cgroup: the kernel holds one binding per cgroup. */
+static int check_distinct_cgroups(struct manager *m, const struct np_saved_state *s, struct np_target *t)
+{
+	_cleanup_free_ struct np_target **v = calloc(s->n_bindings ?: 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return log_oom();
+	for (size_t i = 0; i < s->n_bindings; i++)
+		if (t[i].target)
+			v[n++] = &t[i];
+	qsort(v, n, sizeof(*v), target_id_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (v[i - 1]->cgroup_id == v[i]->cgroup_id) {
+			char entry[160];
+
+			snprintf(entry, sizeof(entry), "bindings[%zu] (target '%s')", (size_t)(v[i] - t),
+				 v[i]->target);
+			return refuse(m, np_state_bindings_file(s), entry,
+				      "names the same cgroup as another binding");
+		}
+	return 0;
+}
+
+/* The state's targets as cgroups (ret[i] for bindings[i]). A cgroup that is
+ * gone polices nothing and its id is never reused: that binding is dropped
+ * (ret[i].target NULL). Any other target that does not resolve is bad state. */
+static int resolve_bindings(struct manager *m, const struct np_saved_state *s, struct np_target **ret)
+{
+	const char *file = np_state_bindings_file(s);
+	struct np_target *t = calloc(s->n_bindings ?: 1, sizeof(*t));
+	int r = 0;
+
+	if (!t)
+		return log_oom();
+	for (size_t i = 0; i < s->n_bindings && r >= 0; i++) {
+		const char *why = "";
+		char entry[160];
+
+		r = manager_target_resolve(m, s->bindings[i].target, &t[i], &why);
+		if (r == -ENOMEM) {
+			r = log_oom();
+		} else if (r == -ENOENT) {
+			log_warning("%s/%s: bindings[%zu]: the cgroup of '%s' is gone; dropping its binding.",
+				    m->state_dir, file, i, s->bindings[i].target);
+			r = 0;
+		} else if (r < 0) {
+			snprintf(entry, sizeof(entry), "bindings[%zu] (target '%s')", i,
+				 s->bindings[i].target);
+			r = refuse(m, file, entry, why);
+		}
+	}
+	if (r >= 0)
+		r = check_distinct_cgroups(m, s, t);
+	if (r < 0) {
+		for (size_t i = 0; i < s->n_bindings; i++)
+			np_target_done(&t[i]);
+		free(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
+
+/* The same content under the same ids: an atomic replace of identical
+ * tries, so a restart opens no window. */
+static int install_state(struct manager *m, struct np_saved_state *s, const struct np_target *t)
+{
+	int r;
+
+	for (size_t i = 0; i < s->n_policies; i++) {
+		struct np_state_policy *p = &s->policies[i];
+
+		r = np_dataplane_install(m->dp, p->id, p->policy->name, p->compiled);
+		if (r < 0)
+			return log_error_errno(r, "Failed to re-install policy '%s' (id %u): %m",
+					       p->policy->name, p->id);
+		r = register_policy(m, p->id, p->policy, p->compiled, NULL);
+		if (r < 0)
+			return log_oom();
+		p->policy = NULL;
+		p->compiled = NULL;
+	}
+	for (size_t i = 0; i < s->n_bindings; i++) {
+		if (!t[i].target)
+			continue;
+		r = np_dataplane_bind(m->dp, t[i].cgroup_id, s->bindings[i].policy_id);
+		if (r < 0)
+			return log_error_errno(r, "Failed to re-bind '%s': %m", t[i].target);
+		r = push_binding(m, &t[i], s->bindings[i].policy_id, NULL);
+		if (r < 0)
+			return log_oom();
+	}
+	return 0;
+}
+
+/* The source of the state, or <0 (logged). */
 static int restore_state(struct manager *m)
 {
-	_cleanup_json_ json_t *pols = NULL, *binds = NULL, *legacy = NULL;
-	int rp, rb, rl;
+	_cleanup_(np_state_done) struct np_saved_state s = {};
+	struct np_target *t = NULL;
+	int r;
 
-	rp = read_state_file(m, POLICIES_FILE, &pols);
-	if (rp < 0)
-		return rp;
-	rb = read_state_file(m, BINDINGS_FILE, &binds);
-	if (rb < 0)
-		return rb;
-	if (rp == 0 && rb == 0) {
-		rl = read_state_file(m, LEGACY_FILE, &legacy);
-		if (rl <= 0)
-			return rl;
-		rp = restore_array(m, LEGACY_FILE, legacy, "policies", restore_policy);
-		if (rp >= 0)
-			rp = restore_array(m, LEGACY_FILE, legacy, "bindings", restore_binding);
-		return rp < 0 ? rp : 1;
-	}
-	if (pols) {
-		rp = restore_array(m, POLICIES_FILE, pols, "policies", restore_policy);
-		if (rp < 0)
-			return rp;
-	}
-	if (binds) {
-		rb = restore_array(m, BINDINGS_FILE, binds, "bindings", restore_binding);
-		if (rb < 0)
-			return rb;
-	}
-	return 1;
+	r = load_state(m, &s);
+	if (r < 0)
+		return r;
+	r = resolve_bindings(m, &s, &t);
+	if (r < 0)
+		return r;
+	r = check_state_covers_kernel(m, &s);
+	if (r >= 0)
+		r = install_state(m, &s, t);
+	for (size_t i = 0; i < s.n_bindings; i++)
+		np_target_done(&t[i]);
+	free(t);
+	return r < 0 ? r : (int)s.source;
 }
 
 struct id_list {
@@ -1140,8 +1171,20 @@ static int collect_stale_binding(uint64_t cgroup_id, uint32_t policy_id, void *u
 	return 0;
 }
 
-/* The kernel follows the state: bindings and policies the state does not
- * know are removed (after ours were re-established). */
+static void log_stale_binding(struct manager *m, uint64_t cgroup_id)
+{
+	_cleanup_free_ char *name = manager_cgroup_target(m, cgroup_id);
+
+	log_warning("Removed the binding of '%s' (cgroup id %llu): the state does not list it, so it "
+		    "was never acknowledged.",
+		    name ?: "?", (unsigned long long)cgroup_id);
+}
+
+/* The kernel follows the state (after ours were re-established): what the
+ * state does not list is a change netpold made but never acknowledged,
+ * because it stopped between the kernel change and the save; that change is
+ * rolled back. A state without bindings never gets here while the kernel
+ * has some (check_state_covers_kernel()). */
 static int reconcile(struct manager *m)
 {
 	struct id_list stale = {};
@@ -1161,8 +1204,7 @@ static int reconcile(struct manager *m)
 			    r, "Failed to remove the stale binding of cgroup id %llu, ignoring: %m",
 			    (unsigned long long)stale.v[i]);
 		else
-			log_notice("Removed the binding of cgroup id %llu, which the state does not list.",
-				   (unsigned long long)stale.v[i]);
+			log_stale_binding(m, stale.v[i]);
 	}
 	free(stale.v);
 
@@ -1220,7 +1262,7 @@ int manager_restore(struct manager *m)
 	r = restore_state(m);
 	if (r < 0)
 		return r;
-	first = r == 0;
+	first = r == NP_STATE_NONE;
 	r = reconcile(m);
 	if (r < 0)
 		return r;
@@ -1234,9 +1276,10 @@ int manager_restore(struct manager *m)
 	if (r < 0)
 		return r;
 	/* Saved in the two-file layout: a version-1 state.json has served. */
-	r = state_remove(m->state_dir, LEGACY_FILE);
+	r = state_remove(m->state_dir, NP_STATE_LEGACY_FILE);
 	if (r < 0)
-		log_warning_errno(r, "Failed to remove the old '%s/" LEGACY_FILE "', ignoring: %m", m->state_dir);
+		log_warning_errno(r, "Failed to remove the old '%s/" NP_STATE_LEGACY_FILE "', ignoring: %m",
+				  m->state_dir);
 	log_info("Restored %u policies and %zu bindings.", m->n_pols, m->n_binds);
 	return 0;
 }

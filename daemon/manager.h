@@ -20,6 +20,7 @@
 #include "config.h"
 #include "dataplane.h"
 #include "policy.h"
+#include "target-util.h"
 
 #ifndef _cleanup_json_
 #define _cleanup_json_ _cleanup_(json_decrefp)
@@ -75,12 +76,26 @@ struct manager {
 	struct np_bind *binds;
 	size_t n_binds, cap_binds;
 
+	/* Why the last change failed when the request was not at fault: the
+	 * state file it could not write (NULL if none) and the errno. Its
+	 * kernel change was undone, unless rollback_failed. */
+	const char *unsaved_file;
+	int unsaved_error;
+	bool rollback_failed;
+
 	struct np_config config;
 	const char *config_path; /* for SIGHUP */
 	bool config_required;
 	struct violations *violations;
 	sd_event_source *events_source;
 	struct ctl_server *server;
+
+	/* The pin directory, watched for removed pins (manager-pins.c). */
+	int pins_inotify_fd;
+	int pins_wd;
+	sd_event_source *pins_source;
+	int pins_error;		/* <0: pins are missing and could not be restored */
+	unsigned pins_restored; /* pins pinned again since the start */
 
 	/* Parents of bound cgroups, watched for removals (rmdir). */
 	int inotify_fd;
@@ -99,6 +114,15 @@ struct manager *manager_free(struct manager *m);
 /* Re-installs state.json (or creates the presets on first start) and
  * reconciles the kernel with it. Logs. */
 int manager_restore(struct manager *m);
+/* Watches the pin directory and pins again what is removed (logged). */
+int manager_watch_pins(struct manager *m);
+/* Checks the pins and pins again what is missing; -ENOLINK (logged, and
+ * m->pins_error says why) if that fails. */
+int manager_pins_check(struct manager *m);
+/* Why the pins could not be restored (m->pins_error), for people. */
+const char *manager_pins_error(const struct manager *m);
+/* The last chance before the fds close, at exit. */
+void manager_pins_final(struct manager *m);
 /* Starts consuming ring-buffer events. */
 int manager_start_events(struct manager *m);
 /* Writes state.json; logs a failure. */
@@ -106,6 +130,8 @@ int manager_save(struct manager *m);
 
 struct np_pol *manager_policy_by_name(struct manager *m, const char *name);
 struct np_pol *manager_policy_by_id(struct manager *m, uint32_t id);
+/* Changes fail with -ENOLINK, and change nothing, while the pins are
+ * missing and cannot be restored (manager_pins_check()). */
 /* On success the manager owns p and c. -ENOSPC when every id is taken. */
 int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret);
 /* Atomically replaces pol's content; on success owns p and c. */
@@ -118,8 +144,6 @@ int manager_policy_delete(struct manager *m, struct np_pol *pol);
  * cgroup (or not on cgroup2). */
 int manager_target_resolve(struct manager *m, const char *s, struct np_target *ret, const char **why);
 void np_target_done(struct np_target *t);
-/* "cgroup:/a//b/" -> "cgroup:/a/b", without looking at the file system. */
-int target_normalize(const char *s, char **ret, const char **why);
 
 struct np_bind *manager_binding_by_target(struct manager *m, const char *target);
 struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id);
@@ -131,5 +155,3 @@ int manager_unbind(struct manager *m, struct np_bind *b);
 /* How a cgroup id is shown: the bound target, the cgroup's path below the
  * attach cgroup, or "cgroup-id:N". malloc()ed; NULL on OOM. */
 char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id);
-/* True if target (as named by manager_cgroup_target) is filter or lies below it. */
-bool target_matches(const char *target, const char *filter);

@@ -61,6 +61,8 @@
 #define NP_ERR_NO_SUCH_RULE "netpol.NoSuchRule"
 #define NP_ERR_LIMIT "netpol.LimitReached"
 #define NP_ERR_TOO_MANY_CLIENTS "netpol.TooManyClients"
+#define NP_ERR_STATE_NOT_SAVED "netpol.StateNotSaved"
+#define NP_ERR_PINS_MISSING "netpol.PinsMissing"
 #define NP_ERR_INTERNAL "netpol.Internal"
 
 /* Privilege classes. */

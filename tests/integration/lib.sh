@@ -19,6 +19,7 @@ IT_NAME=$(basename "$0" .sh)
 IT_PASSED=0
 IT_FAILED=0
 IT_PIDS=()
+IT_AT_EXIT=()
 NETPOLD_PID=
 IT_KEEP=${IT_KEEP:-}
 
@@ -128,6 +129,9 @@ it_cleanup() {
 	for pid in "${IT_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+	for pid in "${IT_AT_EXIT[@]}"; do
+		eval "$pid" || true
+	done
 	it_remove_cgroup "$IT_CG"
 	rm -rf "$IT_PIN"
 	ip netns del "$IT_NS" 2>/dev/null || true
@@ -140,6 +144,12 @@ it_cleanup() {
 }
 trap it_cleanup EXIT
 trap 'exit 130' INT TERM
+
+# it_at_exit COMMAND: run (eval) at exit, once netpold and the background
+# processes are gone, before the cgroups, pins and IT_TMP are removed.
+it_at_exit() {
+	IT_AT_EXIT+=("$1")
+}
 
 # Remembers a background process to kill at exit.
 it_track() {
