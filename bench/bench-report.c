@@ -1047,6 +1047,24 @@ static void body(FILE *f, const struct bench_results *r)
 	fprintf(f, "\n\n");
 }
 
+void bench_results_free(struct bench_results *res)
+{
+	struct bench_series *series[] = {
+	    res->conn_same,  res->conn_rot,  res->send_rot, res->send_same,   res->tcp_rot,
+	    res->tcp_same,   res->stream,    res->flood,    res->k_conn_same, res->k_conn_rot,
+	    res->k_send_rot, res->k_tcp_rot, res->k_flood,  res->k_stream,
+	};
+	size_t i;
+
+	for (i = 0; i < ELEMENTSOF(series); i++)
+		free(series[i]);
+	for (i = 0; i < ELEMENTSOF(res->k_cg); i++)
+		free(res->k_cg[i]);
+	for (i = 0; i < ELEMENTSOF(res->profile); i++)
+		free(res->profile[i]);
+	free(res);
+}
+
 int bench_report_write(const struct bench_results *r, const char *dir)
 {
 	_cleanup_free_ char *path = bench_asprintf("%s/report.md", dir);

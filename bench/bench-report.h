@@ -76,5 +76,8 @@ struct bench_results {
 	char profile_title[3][96];
 };
 
+/* Frees res, its series and its profiles. */
+void bench_results_free(struct bench_results *res);
+
 /* report.md, results.tsv, cost-vs-rules.dat and cost-vs-rules.gp in dir. */
 int bench_report_write(const struct bench_results *res, const char *dir);

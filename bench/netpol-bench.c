@@ -156,8 +156,10 @@ int main(int argc, char **argv)
 	if (!res)
 		return 1;
 	r = parse_args(argc, argv, &o);
-	if (r <= 0)
+	if (r <= 0) {
+		free(res);
 		return r < 0 ? 2 : 0;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	bench_env_setup()->keep_tmp = o.keep_tmp;
 	res->quick = o.quick;
@@ -185,5 +187,6 @@ int main(int argc, char **argv)
 	if (r < 0)
 		bench_die("cannot write the report into %s: %s", o.out_dir, strerror(-r));
 	bench_log("report written to %s/report.md (%.0f s)", o.out_dir, res->seconds);
+	bench_results_free(res);
 	return 0;
 }

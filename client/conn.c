@@ -133,11 +133,15 @@ static int fill(struct np_conn *c)
 static int next_line(struct np_conn *c, char **ret)
 {
 	for (;;) {
-		char *start = c->buf + c->off;
-		char *nl = c->len > c->off ? memchr(start + c->scan, '\n', c->len - c->off - c->scan) : NULL;
+		/* buf is NULL until the first read: no pointer arithmetic on it before */
+		char *nl = c->len > c->off
+			       ? memchr(c->buf + c->off + c->scan, '\n', c->len - c->off - c->scan)
+			       : NULL;
 		int r;
 
 		if (nl) {
+			char *start = c->buf + c->off;
+
 			*nl = '\0';
 			c->off += (size_t)(nl - start) + 1;
 			c->scan = 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include "config.h"
 #include "log.h"
 #include "netpol-proto.h"
+
+#define CONFIG_MAX_BYTES (1024u * 1024u)
 
 int config_init(struct np_config *c)
 {
@@ -80,7 +83,18 @@ static int parse_seconds(const char *value, unsigned *ret)
 	return 0;
 }
 
-static int parse_line(struct np_config *c, const char *path, unsigned n, char *line)
+__attribute__((format(printf, 3, 4))) static int config_error(struct np_config_error *err, int r,
+							      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int parse_line(struct np_config *c, char *line, struct np_config_error *err)
 {
 	char *eq, *key, *value;
 	int r;
@@ -91,7 +105,7 @@ static int parse_line(struct np_config *c, const char *path, unsigned n, char *l
 		return 0;
 	eq = strchr(line, '=');
 	if (!eq)
-		return log_error_errno(-EINVAL, "%s:%u: expected 'key = value', got '%s'", path, n, line);
+		return config_error(err, -EINVAL, "expected 'key = value', got '%s'", line);
 	*eq = '\0';
 	key = strip(line);
 	value = strip(eq + 1);
@@ -103,29 +117,76 @@ static int parse_line(struct np_config *c, const char *path, unsigned n, char *l
 	else if (strcmp(key, "socket_mode") == 0) {
 		r = parse_mode(value, &c->socket_mode);
 		if (r < 0)
-			return log_error_errno(
-			    r, "%s:%u: socket_mode must be an octal mode 0..0777, got '%s'", path, n, value);
+			return config_error(err, r, "socket_mode must be an octal mode 0..0777, got '%s'",
+					    value);
 	} else if (strcmp(key, "idle_timeout") == 0) {
 		r = parse_seconds(value, &c->idle_timeout_sec);
 		if (r < 0)
-			return log_error_errno(r, "%s:%u: idle_timeout must be a number of seconds 1..3600, got '%s'",
-					       path, n, value);
+			return config_error(
+			    err, r, "idle_timeout must be a number of seconds 1..3600, got '%s'", value);
 	} else
-		return log_error_errno(-EINVAL,
-				       "%s:%u: unknown key '%s' (known: admin_group, socket_group, socket_mode, "
-				       "idle_timeout)",
-				       path, n, key);
+		return config_error(
+		    err, -EINVAL,
+		    "unknown key '%s' (known: admin_group, socket_group, socket_mode, idle_timeout)", key);
 	if (r < 0)
-		return log_oom();
+		return config_error(err, r, "out of memory");
+	return 0;
+}
+
+int config_parse(struct np_config *c, const char *text, size_t size, struct np_config_error *err)
+{
+	const char *p = text, *end;
+	unsigned n = 0;
+	int r;
+
+	*err = (struct np_config_error){};
+	if (size == 0) /* text may be NULL then: no arithmetic on it */
+		return 0;
+	for (end = text + size; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		_cleanup_free_ char *line = NULL;
+
+		err->line = ++n;
+		/* a C string would silently end there: the rest of the line would be lost */
+		if (memchr(p, '\0', len))
+			return config_error(err, -EINVAL, "contains a NUL byte");
+		line = strndup(p, len);
+		if (!line)
+			return config_error(err, -ENOMEM, "out of memory");
+		r = parse_line(c, line, err);
+		if (r < 0)
+			return r;
+		p = nl ? nl + 1 : end;
+	}
+	err->line = 0;
+	return 0;
+}
+
+/* The whole file, or -EFBIG: a configuration this large is not one. */
+static int read_all(FILE *f, char **ret, size_t *ret_size)
+{
+	_cleanup_free_ char *buf = malloc(CONFIG_MAX_BYTES + 1);
+	size_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f))
+		return -EIO;
+	if (n > CONFIG_MAX_BYTES)
+		return -EFBIG;
+	*ret = TAKE_PTR(buf);
+	*ret_size = n;
 	return 0;
 }
 
 int config_load(struct np_config *c, const char *path, bool required)
 {
 	_cleanup_fclose_ FILE *f = NULL;
-	_cleanup_free_ char *line = NULL;
-	size_t size = 0;
-	unsigned n = 0;
+	_cleanup_free_ char *text = NULL;
+	struct np_config_error err;
+	size_t size;
 	int r;
 
 	f = fopen(path, "re");
@@ -136,13 +197,18 @@ int config_load(struct np_config *c, const char *path, bool required)
 		}
 		return log_error_errno(-errno, "Failed to open configuration file '%s': %m", path);
 	}
-	while (getline(&line, &size, f) >= 0) {
-		n++;
-		r = parse_line(c, path, n, line);
-		if (r < 0)
-			return r;
-	}
-	if (ferror(f))
-		return log_error_errno(-EIO, "Failed to read configuration file '%s': %m", path);
+	r = read_all(f, &text, &size);
+	if (r == -ENOMEM)
+		return log_oom();
+	if (r == -EFBIG)
+		return log_error_errno(r, "Configuration file '%s' is larger than %u KiB.", path,
+				       CONFIG_MAX_BYTES / 1024);
+	if (r < 0)
+		return log_error_errno(r, "Failed to read configuration file '%s': %m", path);
+	r = config_parse(c, text, size, &err);
+	if (r == -ENOMEM)
+		return log_oom();
+	if (r < 0)
+		return log_error_errno(r, "%s:%u: %s", path, err.line, err.message);
 	return 0;
 }

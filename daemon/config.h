@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct np_config {
@@ -19,8 +20,19 @@ struct np_config {
 	unsigned idle_timeout_sec; /* a client's unfinished line is dropped after this */
 };
 
+/* What is wrong with a configuration text, and on which line (1-based; 0:
+ * not about one line). */
+struct np_config_error {
+	unsigned line;
+	char message[256];
+};
+
 int config_init(struct np_config *c);
 void config_done(struct np_config *c);
+/* Parses the text of a configuration file (size bytes, not NUL-terminated)
+ * into *c, over what is there already; does not log. -EINVAL with err
+ * filled on a bad line (lines before it are applied), -ENOMEM. */
+int config_parse(struct np_config *c, const char *text, size_t size, struct np_config_error *err);
 /* Parses path into *c (which config_init() filled with the defaults). A
  * missing file keeps the defaults unless required. Logs the reason of a
  * failure, naming the line. */

@@ -326,7 +326,10 @@ static void summary_normalize(struct summary *s)
 {
 	size_t i, w = 0;
 
-	qsort(s->items, s->n_items, sizeof(*s->items), item_cmp);
+	/* items stays NULL until a rule with ports matches, and qsort() must
+	 * not be given NULL even for no elements */
+	if (s->n_items > 0)
+		qsort(s->items, s->n_items, sizeof(*s->items), item_cmp);
 	for (i = 0; i < s->n_items; i++)
 		if (w == 0 || !item_same_kind(&s->items[w - 1], &s->items[i]))
 			s->items[w++] = s->items[i];

@@ -122,10 +122,9 @@ it_cleanup() {
 	for pid in "${IT_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
 	done
-	if [ -n "$NETPOLD_PID" ]; then
-		kill -9 "$NETPOLD_PID" 2>/dev/null || true
-		wait "$NETPOLD_PID" 2>/dev/null || true
-	fi
+	# SIGTERM, as systemd stops it, so that its exit path runs too (with
+	# the leak check of the sanitized build); SIGKILL if it hangs.
+	stop_netpold TERM
 	for pid in "${IT_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done

@@ -183,6 +183,8 @@ static int run_loop(enum mode mode, struct sockaddr_storage *ss, socklen_t len, 
 
 		set_port(ss, first + (unsigned)(i % (long)(last - first + 1)));
 		r = attempt(mode, ss, len);
+		if (r == -EINTR && stop)
+			break; /* the stop signal cut this attempt short: not a result */
 
 		if (r == 0)
 			ok++;

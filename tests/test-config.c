@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* netpold.conf: values, comments, overrides, and every refusal with its line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup-util.h"
+#include "config.h"
+
+#include "unit-check.h"
+
+static int parse(struct np_config *c, const char *text, size_t size, struct np_config_error *err)
+{
+	if (config_init(c) < 0)
+		abort();
+	return config_parse(c, text, size, err);
+}
+
+static void test_values(void)
+{
+	static const char text[] = "# netpold.conf\n"
+				   "\n"
+				   "admin_group = wheel   # trailing comment\n"
+				   "  socket_group=netpol-ro\r\n"
+				   "socket_mode = 0640\n"
+				   "idle_timeout = 3600"; /* no final newline */
+	struct np_config c;
+	struct np_config_error err;
+
+	CHECK(parse(&c, text, strlen(text), &err) == 0);
+	CHECK(c.admin_group && strcmp(c.admin_group, "wheel") == 0);
+	CHECK(c.socket_group && strcmp(c.socket_group, "netpol-ro") == 0);
+	CHECK(c.socket_mode == 0640);
+	CHECK(c.idle_timeout_sec == 3600);
+	CHECK(err.line == 0);
+	config_done(&c);
+}
+
+static void test_defaults_and_overrides(void)
+{
+	static const char text[] = "socket_group =\nsocket_mode = 0600\nsocket_mode = 0\nidle_timeout = 1\n";
+	struct np_config c;
+	struct np_config_error err;
+
+	/* no text at all keeps the defaults (a NULL text is fine then) */
+	CHECK(parse(&c, NULL, 0, &err) == 0);
+	CHECK(!c.admin_group && c.socket_group && c.socket_mode == 0660);
+	config_done(&c);
+
+	CHECK(parse(&c, text, strlen(text), &err) == 0);
+	CHECK(c.socket_group == NULL); /* an empty value switches the group off */
+	CHECK(c.socket_mode == 0);     /* the last line wins */
+	CHECK(c.idle_timeout_sec == 1);
+	config_done(&c);
+}
+
+/* text must fail on line `line` with a message containing msg. */
+static void bad(const char *file, int line_no, const char *text, size_t size, unsigned line, const char *msg)
+{
+	struct np_config c;
+	struct np_config_error err;
+	int r;
+
+	r = parse(&c, text, size, &err);
+	check(r == -EINVAL, file, line_no, "returned %d, want -EINVAL", r);
+	check(err.line == line, file, line_no, "error on line %u, want %u", err.line, line);
+	check(strstr(err.message, msg) != NULL, file, line_no, "message \"%s\" lacks \"%s\"", err.message,
+	      msg);
+	config_done(&c);
+}
+#define BAD(text, line, msg) bad(__FILE__, __LINE__, text, strlen(text), line, msg)
+
+static void test_refusals(void)
+{
+	static const char nul[] = "socket_mode = 0600\n\nsocket_group = a\0b\n";
+
+	BAD("socket_mode 0600\n", 1, "expected 'key = value', got 'socket_mode 0600'");
+	BAD("# ok\nsocket_mod = 0600\n", 2, "unknown key 'socket_mod'");
+	BAD("socket_mode = 0778\n", 1, "socket_mode must be an octal mode 0..0777, got '0778'");
+	BAD("socket_mode = 01000\n", 1, "got '01000'");
+	BAD("socket_mode =\n", 1, "socket_mode must be an octal mode");
+	BAD("socket_mode = -1\n", 1, "got '-1'");
+	BAD("idle_timeout = 0\n", 1, "idle_timeout must be a number of seconds 1..3600, got '0'");
+	BAD("idle_timeout = 3601\n", 1, "got '3601'");
+	BAD("idle_timeout = 10s\n", 1, "got '10s'");
+	BAD("idle_timeout = 99999999999999999999\n", 1, "got '99999999999999999999'");
+	BAD("\n\n\n= 5\n", 4, "unknown key ''");
+	/* a NUL byte would cut the line short, silently: refused */
+	bad(__FILE__, __LINE__, nul, sizeof(nul) - 1, 3, "contains a NUL byte");
+}
+
+static void write_file(const char *path, const char *text, size_t size)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fwrite(text, 1, size, f) != size || fclose(f) != 0)
+		abort();
+}
+
+static void test_load(void)
+{
+	char dir[] = "/tmp/netpol-test-config.XXXXXX";
+	_cleanup_free_ char *path = NULL, *big = NULL;
+	struct np_config c;
+
+	if (!mkdtemp(dir) || asprintf(&path, "%s/netpold.conf", dir) < 0)
+		abort();
+
+	config_init(&c);
+	CHECK(config_load(&c, path, false) == 0); /* missing and optional */
+	CHECK(c.socket_mode == 0660);
+	CHECK(config_load(&c, path, true) == -ENOENT);
+	config_done(&c);
+
+	write_file(path, "socket_mode = 0600\nidle_timeout = 5\n", 35);
+	config_init(&c);
+	CHECK(config_load(&c, path, true) == 0);
+	CHECK(c.socket_mode == 0600 && c.idle_timeout_sec == 5);
+	config_done(&c);
+
+	write_file(path, "socket_mode = 0600\nbogus\n", 25);
+	config_init(&c);
+	CHECK(config_load(&c, path, true) == -EINVAL);
+	config_done(&c);
+
+	/* 1 MiB of comments is still a configuration; one byte more is not */
+	big = malloc(1024 * 1024 + 1);
+	if (!big)
+		abort();
+	memset(big, '#', 1024 * 1024 + 1);
+	big[0] = '\n';
+	write_file(path, big, 1024 * 1024);
+	config_init(&c);
+	CHECK(config_load(&c, path, true) == 0);
+	config_done(&c);
+	write_file(path, big, 1024 * 1024 + 1);
+	config_init(&c);
+	CHECK(config_load(&c, path, true) == -EFBIG);
+	config_done(&c);
+
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	test_values();
+	test_defaults_and_overrides();
+	test_refusals();
+	test_load();
+	printf("test-config: %u passed, %u failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
