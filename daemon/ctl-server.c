@@ -18,6 +18,7 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup-util.h"
+#include "ctl-request.h"
 #include "ctl-server.h"
 #include "log.h"
 #include "manager.h"
@@ -397,88 +398,6 @@ static void start_following(struct ctl_client *c, struct ctl_call *call)
 	}
 }
 
-/* Steps 3 to 5 of the validation order; the method does 7. */
-static int check_envelope(struct ctl_client *c, json_t *req, json_t **ret_id, const char **ret_command,
-			  json_t **ret_params)
-{
-	json_t *id, *version, *command, *params;
-
-	if (!json_is_object(req)) {
-		send_error(c, NULL, NP_ERR_INVALID_REQUEST, "a request must be a JSON object");
-		return -EINVAL;
-	}
-	id = json_object_get(req, "id");
-	if (!id || !(json_is_integer(id) || json_is_string(id))) {
-		send_error(c, NULL, NP_ERR_INVALID_REQUEST, "\"id\" is required: an integer or a string");
-		return -EINVAL;
-	}
-	version = json_object_get(req, "version");
-	if (!json_is_integer(version)) {
-		send_error(c, id, NP_ERR_INVALID_REQUEST,
-			   "\"version\" is required: an integer (this daemon speaks %d)", NP_PROTO_VERSION);
-		return -EINVAL;
-	}
-	command = json_object_get(req, "command");
-	if (!json_is_string(command)) {
-		send_error(c, id, NP_ERR_INVALID_REQUEST, "\"command\" is required: a string");
-		return -EINVAL;
-	}
-	if (json_string_length(command) != strlen(json_string_value(command))) {
-		send_error(c, id, NP_ERR_UNKNOWN_COMMAND, "unknown command (it contains a NUL character)");
-		return -EINVAL;
-	}
-	params = json_object_get(req, "params");
-	if (params && !json_is_object(params)) {
-		send_error(c, id, NP_ERR_INVALID_REQUEST, "\"params\" must be an object");
-		return -EINVAL;
-	}
-	if (json_integer_value(version) != NP_PROTO_VERSION) {
-		_cleanup_json_ json_t *reply = np_proto_reply_error(
-		    id, NP_ERR_BAD_VERSION, "version",
-		    "protocol version %" JSON_INTEGER_FORMAT " is not supported; this daemon speaks %d",
-		    json_integer_value(version), NP_PROTO_VERSION);
-
-		if (reply)
-			json_object_set_new(json_object_get(reply, "error"), "supported",
-					    json_integer(NP_PROTO_VERSION));
-		send_reply(c, reply);
-		return -EPROTONOSUPPORT;
-	}
-	*ret_id = id;
-	*ret_command = json_string_value(command);
-	*ret_params = params;
-	return 0;
-}
-
-/* The path of the first string in j with an embedded NUL: C code past this
- * point would see a silently shortened string. */
-static bool find_nul(json_t *j, char *path, size_t size)
-{
-	size_t len = strlen(path), i;
-	const char *key;
-	json_t *v;
-
-	if (json_is_string(j))
-		return json_string_length(j) != strlen(json_string_value(j));
-	if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-		{
-			snprintf(path + len, size - len, "[%zu]", i);
-			if (find_nul(v, path, size))
-				return true;
-		}
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-		{
-			snprintf(path + len, size - len, ".%s", key);
-			if (find_nul(v, path, size))
-				return true;
-		}
-	}
-	path[len] = '\0';
-	return false;
-}
-
 static void call_done(struct ctl_call *call)
 {
 	json_decref(call->result);
@@ -487,34 +406,35 @@ static void call_done(struct ctl_call *call)
 	free(call->follow_target);
 }
 
-static void dispatch(struct ctl_client *c, json_t *id, const char *command, json_t *params)
+/* Steps 5 to 7 of the validation order, for a request whose envelope
+ * ctl_request_parse() checked. */
+static void dispatch(struct ctl_client *c, struct ctl_request *req)
 {
 	_cleanup_(call_done) struct ctl_call call = {
 	    .m = c->server->m,
 	    .server = c->server,
-	    .id = id,
+	    .id = req->id,
 	    .uid = c->cred.uid,
 	    .can_write = c->can_write,
 	};
 	_cleanup_json_ json_t *empty = NULL, *reply = NULL;
-	const struct ctl_method *method = ctl_method_find(command);
-	char path[256];
+	const struct ctl_method *method = ctl_method_find(req->command);
+	json_t *params = req->params;
 	int r;
 
 	if (!method) {
-		send_error(c, id, NP_ERR_UNKNOWN_COMMAND, "unknown command '%s'", command);
+		send_error(c, req->id, NP_ERR_UNKNOWN_COMMAND, "unknown command '%s'", req->command);
 		return;
 	}
 	if (method->privilege == NP_PRIV_WRITE && !c->can_write) {
-		send_error(c, id, NP_ERR_PERMISSION,
+		send_error(c, req->id, NP_ERR_PERMISSION,
 			   "permission denied: '%s' changes state, which needs root or the admin group",
-			   command);
+			   req->command);
 		return;
 	}
-	strcpy(path, "params");
-	if (params && find_nul(params, path, sizeof(path))) {
-		reply = np_proto_reply_error(id, NP_ERR_INVALID_PARAM, path,
-					     "%s: a string must not contain NUL characters", path);
+	if (req->nul_path[0]) {
+		reply = np_proto_reply_error(req->id, NP_ERR_INVALID_PARAM, req->nul_path,
+					     "%s: a string must not contain NUL characters", req->nul_path);
 		send_reply(c, reply);
 		return;
 	}
@@ -525,15 +445,16 @@ static void dispatch(struct ctl_client *c, json_t *id, const char *command, json
 			return;
 		}
 	}
-	log_debug("uid %u (pid %d): %s", c->cred.uid, c->cred.pid, command);
+	log_debug("uid %u (pid %d): %s", c->cred.uid, c->cred.pid, req->command);
 	r = method->fn(&call, params);
 	if (r < 0 && call.error)
 		reply = TAKE_PTR(call.error);
 	else if (r < 0)
-		reply = np_proto_reply_error(id, NP_ERR_INTERNAL, NULL, "%s failed: %s (nothing was changed)",
-					     command, strerror(-r));
+		reply =
+		    np_proto_reply_error(req->id, NP_ERR_INTERNAL, NULL,
+					 "%s failed: %s (nothing was changed)", req->command, strerror(-r));
 	else
-		reply = np_proto_reply_ok(id, TAKE_PTR(call.result));
+		reply = np_proto_reply_ok(req->id, TAKE_PTR(call.result));
 	send_reply(c, reply);
 	if (r >= 0 && call.follow && !c->dead)
 		start_following(c, &call);
@@ -541,22 +462,20 @@ static void dispatch(struct ctl_client *c, json_t *id, const char *command, json
 
 static void handle_line(struct ctl_client *c, const char *line, size_t len)
 {
-	_cleanup_json_ json_t *req = NULL;
-	const char *command;
-	json_t *id, *params;
-	json_error_t jerr;
+	_cleanup_(ctl_request_done) struct ctl_request req = {};
+	_cleanup_json_ json_t *error = NULL;
+	int r;
 
-	/* NULs are allowed here so that "status\u0000" is an unknown command
-	 * rather than a parse error; dispatch() keeps them out of params. */
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-	if (!req) {
-		send_error(c, NULL, NP_ERR_INVALID_JSON, "invalid JSON at column %d: %s", jerr.column,
-			   jerr.text);
+	r = ctl_request_parse(line, len, &req, &error);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			c->dead = true;
+		send_reply(c, error);
+		if (r == -EMSGSIZE)
+			c->closing = true;
 		return;
 	}
-	if (check_envelope(c, req, &id, &command, &params) < 0)
-		return;
-	dispatch(c, id, command, params);
+	dispatch(c, &req);
 }
 
 static void too_large(struct ctl_client *c)

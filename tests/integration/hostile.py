@@ -253,6 +253,30 @@ def envelope():
         case(f"params of the wrong type {v!r}", raw(json.dumps(dict(good, params=v))), BAD_REQ + BAD_PARAM, rid=1)
     case("string id is echoed", raw(json.dumps({"version": 1, "id": "abc", "command": "nosuch"})),
          ["netpol.UnknownCommand"], rid="abc")
+    # Unknown envelope keys are refused like unknown params, naming the key
+    # (after the version check: a later version may add keys).
+    for extra in ({"extra": 1}, {"Params": {}}, {"params ": {"x": 1}}, {"ID": 2}):
+        what = f"unknown envelope key {next(iter(extra))!r}"
+        try:
+            s = connect()
+            r = Reader(s)
+            sendall(s, raw(json.dumps(dict(good, **extra))))
+            rep = r.msg(15)
+            why = check_error(rep, BAD_REQ, 1)
+            key = next(iter(extra))
+            if not why and (rep["error"].get("field") != key or key not in rep["error"]["message"]):
+                why = f"the error does not name the key: {rep['error']}"
+            report(not why and status_works(s), f"{what}: InvalidRequest naming it" + (f": {why}" if why else ""))
+            s.close()
+        except (OSError, TimeoutError, ValueError) as e:
+            report(False, f"{what}: {e}")
+    # Quoted in the message, cut to its length: still a valid reply.
+    case("unknown command of 300 two-byte characters", raw(json.dumps(dict(good, command="a" + "\u00e9" * 300))),
+         ["netpol.UnknownCommand"], rid=1)
+    case("unknown envelope key with version 2", raw(json.dumps(dict(good, version=2, extra=1))),
+         ["netpol.UnsupportedVersion"], rid=1)
+    case("unknown envelope key with an unknown command", raw(json.dumps(dict(good, command="nosuch", extra=1))),
+         BAD_REQ, rid=1)
 
 
 def parameters():
