@@ -23,8 +23,11 @@
 #include "log.h"
 #include "manager.h"
 #include "violations.h"
+#include "worker.h"
 
 #define READ_CHUNK (64u * 1024)
+/* Lines longer than this are parsed on the worker thread. */
+#define CTL_LARGE_LINE (64u * 1024)
 #define GROUPS_MAX 65536
 
 struct ctl_client {
@@ -45,6 +48,8 @@ struct ctl_client {
 	bool closing; /* close once the queue is flushed */
 	bool dead;    /* close now */
 
+	struct ctl_job *job; /* the request under way, if any */
+
 	bool follower;
 	json_t *follow_id;
 	char *follow_id_text; /* follow_id as JSON */
@@ -64,6 +69,10 @@ struct ctl_server {
 	gid_t admin_gid, socket_gid;
 	bool have_admin_gid, have_socket_gid;
 	uint64_t idle_usec;
+
+	struct worker *worker;
+	struct ctl_job *writer;		       /* the write under way */
+	struct ctl_job *writes, **writes_tail; /* writes waiting for it, in order */
 };
 
 int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
@@ -230,7 +239,9 @@ static void client_update_events(struct ctl_client *c)
 
 	if (c->dead)
 		return;
-	if (!c->eof && !c->closing)
+	/* Level-triggered: no EPOLLIN while a request is under way, since
+	 * nothing is read then. */
+	if (!c->eof && !c->closing && !c->job)
 		ev |= EPOLLIN;
 	if (out_pending(c) > 0)
 		ev |= EPOLLOUT;
@@ -322,6 +333,9 @@ static void send_error(struct ctl_client *c, json_t *id, const char *code, const
 
 /* ---- clients ---- */
 
+static void client_drop_job(struct ctl_client *c);
+static void arm_idle(struct ctl_client *c);
+
 static struct ctl_client *client_free(struct ctl_client *c)
 {
 	struct ctl_server *s;
@@ -338,6 +352,7 @@ static struct ctl_client *client_free(struct ctl_client *c)
 	s->n_clients--;
 	if (c->follower)
 		s->n_followers--;
+	client_drop_job(c);
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->idle);
 	if (c->fd >= 0)
@@ -359,7 +374,7 @@ static void client_settle(struct ctl_client *c)
 		client_free(c);
 		return;
 	}
-	if (out_pending(c) == 0 && (c->closing || (c->eof && !c->follower))) {
+	if (out_pending(c) == 0 && !c->job && (c->closing || (c->eof && !c->follower))) {
 		client_free(c);
 		return;
 	}
@@ -398,84 +413,357 @@ static void start_following(struct ctl_client *c, struct ctl_call *call)
 	}
 }
 
-static void call_done(struct ctl_call *call)
+/* ---- requests ---- */
+
+/*
+ * A request's life: its line is parsed (on the worker when it is large),
+ * checked and dispatched (steps 5 to 7); a method may hand slow steps to
+ * the worker (ctl_call_defer()) and finish later. Meanwhile its client
+ * reads no further request, so that replies keep the request order.
+ * Writes go one at a time: a write that arrives while another is under way
+ * waits in the server's queue, and runs once that one is answered. Reads
+ * are served all along.
+ */
+struct ctl_job {
+	struct ctl_server *server;
+	struct ctl_client *client; /* NULL once the client is gone */
+	struct ctl_job *next;	   /* in the queue of writes */
+	bool queued;
+	struct worker_job wj;
+
+	char *line; /* a large line, copied for the worker */
+	size_t len;
+	int parse_r;
+	json_t *parse_error;
+	struct ctl_request req;
+
+	const struct ctl_method *method;
+	json_t *params;
+	struct ctl_call call;
+
+	ctl_work_fn work; /* the method's deferred step */
+	ctl_done_fn done;
+	void *data;
+	void (*free_data)(void *data);
+};
+
+static void job_resume_client(struct ctl_client *c);
+static void writes_pump(struct ctl_server *s);
+
+struct disposal {
+	struct worker_job wj;
+	json_t *json;
+};
+
+static void dispose_work(void *data)
 {
-	json_decref(call->result);
-	json_decref(call->error);
-	json_decref(call->backlog);
-	free(call->follow_target);
+	struct disposal *d = data;
+
+	json_decref(d->json);
+	free(d);
+}
+
+/* Drops j, on the worker if it came from a large line: freeing the JSON
+ * of half a million CIDRs takes tens of milliseconds. */
+static void json_dispose(struct ctl_server *s, json_t *j, bool large)
+{
+	struct disposal *d = large && j ? malloc(sizeof(*d)) : NULL;
+
+	if (!d) {
+		json_decref(j);
+		return;
+	}
+	d->json = j;
+	worker_submit(s->worker, &d->wj, dispose_work, NULL, d);
+}
+
+static struct ctl_job *job_new(struct ctl_client *c)
+{
+	struct ctl_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->server = c->server;
+	job->client = c;
+	job->call = (struct ctl_call){
+	    .m = c->server->m,
+	    .server = c->server,
+	    .job = job,
+	    .uid = c->cred.uid,
+	    .can_write = c->can_write,
+	};
+	return job;
+}
+
+static void job_free(struct ctl_job *job)
+{
+	bool large = job->len > CTL_LARGE_LINE;
+
+	if (job->free_data)
+		job->free_data(job->data);
+	json_decref(job->call.result);
+	json_decref(job->call.error);
+	json_decref(job->call.backlog);
+	free(job->call.follow_target);
+	json_decref(job->parse_error);
+	free(job->line);
+	if (!job->req.params)
+		json_decref(job->params); /* the {} made for a request without params */
+	json_dispose(job->server, TAKE_PTR(job->req.req), large);
+	free(job);
+}
+
+/* The job is over: its client may go on with its next request. */
+static void job_end(struct ctl_job *job)
+{
+	struct ctl_server *s = job->server;
+
+	if (s->writer == job)
+		s->writer = NULL;
+	if (job->client && job->client->job == job)
+		job->client->job = NULL;
+	job_free(job);
+}
+
+/* c goes: a write it queued is dropped (nothing has happened yet); one
+ * under way goes on without it, since it may have changed state already. */
+static void client_drop_job(struct ctl_client *c)
+{
+	struct ctl_server *s = c->server;
+	struct ctl_job *job = TAKE_PTR(c->job), **p;
+
+	if (!job)
+		return;
+	job->client = NULL;
+	if (!job->queued)
+		return;
+	for (p = &s->writes; *p != job; p = &(*p)->next)
+		;
+	*p = job->next;
+	if (s->writes_tail == &job->next)
+		s->writes_tail = p;
+	job_free(job);
+}
+
+static void job_reply(struct ctl_job *job, json_t *reply)
+{
+	if (job->client)
+		send_reply(job->client, reply);
+}
+
+static void job_fail(struct ctl_job *job, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void job_fail(struct ctl_job *job, const char *code, const char *field, const char *fmt, ...)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply = np_proto_reply_error(job->req.id, code, field, "%s", msg);
+	job_reply(job, reply);
+	if (!reply && job->client)
+		job->client->dead = true;
+}
+
+int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, void *data,
+		   void (*free_data)(void *data))
+{
+	struct ctl_job *job = call->job;
+
+	if (job->data != data && job->free_data)
+		job->free_data(job->data);
+	job->work = work;
+	job->done = done;
+	job->data = data;
+	job->free_data = free_data;
+	return CTL_DEFERRED;
+}
+
+static void job_work(void *data)
+{
+	struct ctl_job *job = data;
+
+	job->work(job->data);
+}
+
+static void job_step(struct ctl_job *job, int r);
+
+/* Back on the event loop after the worker did a method's step. */
+static void job_done(void *data)
+{
+	struct ctl_job *job = data;
+	struct ctl_client *c = job->client;
+	struct ctl_server *s = job->server;
+
+	job_step(job, job->done(&job->call, job->data));
+	if (c)
+		job_resume_client(c);
+	writes_pump(s);
+}
+
+/* After a method or one of its deferred steps returned r. */
+static void job_step(struct ctl_job *job, int r)
+{
+	struct ctl_server *s = job->server;
+	struct ctl_client *c = job->client;
+	_cleanup_json_ json_t *reply = NULL;
+
+	if (r == CTL_DEFERRED) {
+		if (job->method->privilege == NP_PRIV_WRITE)
+			s->writer = job;
+		if (c)
+			c->job = job;
+		worker_submit(s->worker, &job->wj, job_work, job_done, job);
+		return;
+	}
+	if (r < 0 && job->call.error)
+		reply = TAKE_PTR(job->call.error);
+	else if (r < 0)
+		reply = np_proto_reply_error(job->req.id, NP_ERR_INTERNAL, NULL,
+					     "%s failed: %s (nothing was changed)", job->req.command,
+					     strerror(-r));
+	else
+		reply = np_proto_reply_ok(job->req.id, TAKE_PTR(job->call.result));
+	job_reply(job, reply);
+	if (r >= 0 && job->call.follow && c && !c->dead)
+		start_following(c, &job->call);
+	job_end(job);
+}
+
+static void job_run(struct ctl_job *job)
+{
+	struct ctl_client *c = job->client;
+
+	if (c)
+		log_debug("uid %u (pid %d): %s", c->cred.uid, c->cred.pid, job->req.command);
+	job_step(job, job->method->fn(&job->call, job->params));
+}
+
+/* Runs the writes that waited, in order, until one is under way. */
+static void writes_pump(struct ctl_server *s)
+{
+	while (!s->writer && s->writes) {
+		struct ctl_job *job = s->writes;
+		struct ctl_client *c = job->client;
+
+		s->writes = job->next;
+		if (!s->writes)
+			s->writes_tail = &s->writes;
+		job->queued = false;
+		job_run(job);
+		if (c)
+			job_resume_client(c);
+	}
 }
 
 /* Steps 5 to 7 of the validation order, for a request whose envelope
  * ctl_request_parse() checked. */
-static void dispatch(struct ctl_client *c, struct ctl_request *req)
+static void dispatch(struct ctl_job *job)
 {
-	_cleanup_(call_done) struct ctl_call call = {
-	    .m = c->server->m,
-	    .server = c->server,
-	    .id = req->id,
-	    .uid = c->cred.uid,
-	    .can_write = c->can_write,
-	};
-	_cleanup_json_ json_t *empty = NULL, *reply = NULL;
-	const struct ctl_method *method = ctl_method_find(req->command);
-	json_t *params = req->params;
-	int r;
+	struct ctl_server *s = job->server;
+	struct ctl_client *c = job->client;
 
-	if (!method) {
-		send_error(c, req->id, NP_ERR_UNKNOWN_COMMAND, "unknown command '%s'", req->command);
+	job->method = ctl_method_find(job->req.command);
+	if (!job->method) {
+		job_fail(job, NP_ERR_UNKNOWN_COMMAND, NULL, "unknown command '%s'", job->req.command);
+		goto end;
+	}
+	if (job->method->privilege == NP_PRIV_WRITE && !job->call.can_write) {
+		job_fail(job, NP_ERR_PERMISSION, NULL,
+			 "permission denied: '%s' changes state, which needs root or the admin group",
+			 job->req.command);
+		goto end;
+	}
+	if (job->req.nul_path[0]) {
+		job_fail(job, NP_ERR_INVALID_PARAM, job->req.nul_path,
+			 "%s: a string must not contain NUL characters", job->req.nul_path);
+		goto end;
+	}
+	job->call.id = job->req.id;
+	job->params = job->req.params ?: json_object();
+	if (!job->params) {
+		c->dead = true;
+		goto end;
+	}
+	if (job->method->privilege == NP_PRIV_WRITE && (s->writer || s->writes)) {
+		job->queued = true;
+		*s->writes_tail = job;
+		s->writes_tail = &job->next;
+		c->job = job;
 		return;
 	}
-	if (method->privilege == NP_PRIV_WRITE && !c->can_write) {
-		send_error(c, req->id, NP_ERR_PERMISSION,
-			   "permission denied: '%s' changes state, which needs root or the admin group",
-			   req->command);
+	job_run(job);
+	return;
+end:
+	job_end(job);
+}
+
+static void job_parsed(struct ctl_job *job)
+{
+	struct ctl_client *c = job->client;
+
+	/* Its client left while the line was parsed: nothing has happened. */
+	if (!c) {
+		job_end(job);
 		return;
 	}
-	if (req->nul_path[0]) {
-		reply = np_proto_reply_error(req->id, NP_ERR_INVALID_PARAM, req->nul_path,
-					     "%s: a string must not contain NUL characters", req->nul_path);
-		send_reply(c, reply);
-		return;
-	}
-	if (!params) {
-		params = empty = json_object();
-		if (!params) {
+	if (job->parse_r < 0) {
+		if (!job->parse_error)
 			c->dead = true;
-			return;
-		}
+		job_reply(job, job->parse_error);
+		if (job->parse_r == -EMSGSIZE)
+			c->closing = true;
+		job_end(job);
+		return;
 	}
-	log_debug("uid %u (pid %d): %s", c->cred.uid, c->cred.pid, req->command);
-	r = method->fn(&call, params);
-	if (r < 0 && call.error)
-		reply = TAKE_PTR(call.error);
-	else if (r < 0)
-		reply =
-		    np_proto_reply_error(req->id, NP_ERR_INTERNAL, NULL,
-					 "%s failed: %s (nothing was changed)", req->command, strerror(-r));
-	else
-		reply = np_proto_reply_ok(req->id, TAKE_PTR(call.result));
-	send_reply(c, reply);
-	if (r >= 0 && call.follow && !c->dead)
-		start_following(c, &call);
+	dispatch(job);
+}
+
+static void parse_work(void *data)
+{
+	struct ctl_job *job = data;
+
+	job->parse_r = ctl_request_parse(job->line, job->len, &job->req, &job->parse_error);
+	free(TAKE_PTR(job->line));
+}
+
+static void parse_done(void *data)
+{
+	struct ctl_job *job = data;
+	struct ctl_client *c = job->client;
+	struct ctl_server *s = job->server;
+
+	if (c && c->job == job)
+		c->job = NULL;
+	job_parsed(job);
+	if (c)
+		job_resume_client(c);
+	writes_pump(s);
 }
 
 static void handle_line(struct ctl_client *c, const char *line, size_t len)
 {
-	_cleanup_(ctl_request_done) struct ctl_request req = {};
-	_cleanup_json_ json_t *error = NULL;
-	int r;
+	struct ctl_job *job = job_new(c);
 
-	r = ctl_request_parse(line, len, &req, &error);
-	if (r < 0) {
-		if (r == -ENOMEM)
-			c->dead = true;
-		send_reply(c, error);
-		if (r == -EMSGSIZE)
-			c->closing = true;
+	if (!job) {
+		c->dead = true;
 		return;
 	}
-	dispatch(c, &req);
+	job->len = len;
+	if (len > CTL_LARGE_LINE && len <= NP_PROTO_MAX_MSG) {
+		job->line = malloc(len);
+		if (job->line) {
+			memcpy(job->line, line, len);
+			c->job = job;
+			worker_submit(c->server->worker, &job->wj, parse_work, parse_done, job);
+			return;
+		}
+	}
+	job->parse_r = ctl_request_parse(line, len, &job->req, &job->parse_error);
+	job_parsed(job);
 }
 
 static void too_large(struct ctl_client *c)
@@ -484,17 +772,23 @@ static void too_large(struct ctl_client *c)
 	c->closing = true;
 }
 
-/* Handles every complete line in the input buffer; keeps the partial rest. */
+/* Handles the complete lines in the input buffer, one request at a time;
+ * keeps the rest. */
 static void process_input(struct ctl_client *c)
 {
 	size_t start = 0;
 
-	while (!c->dead && !c->closing) {
+	while (!c->dead && !c->closing && !c->job) {
 		char *nl = memchr(c->in + c->in_scanned, '\n', c->in_len - c->in_scanned);
 		size_t len;
 
 		if (!nl) {
 			c->in_scanned = c->in_len;
+			/* A last request without its '\n' still counts. */
+			if (c->eof && c->in_len > start) {
+				handle_line(c, c->in + start, c->in_len - start);
+				start = c->in_len;
+			}
 			break;
 		}
 		len = (size_t)(nl - (c->in + start));
@@ -511,15 +805,24 @@ static void process_input(struct ctl_client *c)
 		c->in_len -= start;
 		c->in_scanned -= start;
 	}
-	if (!c->closing && c->in_len > NP_PROTO_MAX_MSG)
+	if (!c->closing && !c->job && c->in_len > NP_PROTO_MAX_MSG)
 		too_large(c);
+}
+
+/* After a request of c was answered: its next ones, if it sent any. */
+static void job_resume_client(struct ctl_client *c)
+{
+	if (!c->job)
+		process_input(c);
+	arm_idle(c);
+	client_settle(c);
 }
 
 static void arm_idle(struct ctl_client *c)
 {
 	uint64_t now;
 
-	if (c->in_len == 0 || c->closing || c->dead) {
+	if (c->in_len == 0 || c->closing || c->dead || c->job) {
 		(void)sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
 		return;
 	}
@@ -566,11 +869,7 @@ static void client_read(struct ctl_client *c)
 	}
 	if (n == 0) {
 		c->eof = true;
-		/* A last request without its '\n' still counts. */
-		if (c->in_len > 0 && !c->closing) {
-			handle_line(c, c->in, c->in_len);
-			c->in_len = c->in_scanned = 0;
-		}
+		process_input(c);
 		arm_idle(c);
 		return;
 	}
@@ -585,7 +884,8 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 	if (revents & EPOLLOUT)
 		client_flush(c);
-	if (!c->dead && !c->eof && !c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	/* No reading while a request is under way: its reply comes first. */
+	if (!c->dead && !c->eof && !c->closing && !c->job && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		client_read(c);
 	/* Both directions gone: nothing we queue can arrive any more. */
 	if (revents & (EPOLLHUP | EPOLLERR))
@@ -776,6 +1076,8 @@ struct ctl_server *ctl_server_free(struct ctl_server *s)
 		return NULL;
 	while (s->clients)
 		client_free(s->clients);
+	/* A write under way is finished (and saved, or undone), unanswered. */
+	s->worker = worker_free(s->worker);
 	sd_event_source_disable_unref(s->listen_source);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
@@ -799,7 +1101,13 @@ int ctl_server_new(struct manager *m, int listen_fd, struct ctl_server **ret)
 	s->event = sd_event_ref(m->event);
 	s->listen_fd = listen_fd;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->writes_tail = &s->writes;
 	ctl_server_set_config(s, &m->config);
+	r = worker_new(s->event, &s->worker);
+	if (r < 0) {
+		s->listen_fd = -EBADF; /* still the caller's */
+		return r;
+	}
 	r = sd_event_add_io(s->event, &s->listen_source, listen_fd, EPOLLIN, on_listen, s);
 	if (r < 0) {
 		s->listen_fd = -EBADF; /* still the caller's */
