@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@ int config_init(struct np_config *c)
 	    .socket_group = strdup(NP_SOCKET_GROUP_DEFAULT),
 	    .socket_mode = 0660,
 	    .idle_timeout_sec = NP_PROTO_IDLE_TIMEOUT_SEC,
+	    .max_clients = NP_PROTO_MAX_CLIENTS,
+	    .max_clients_per_uid = NP_PROTO_MAX_CLIENTS_PER_UID,
+	    .writer_clients = NP_PROTO_WRITER_CLIENTS,
 	};
 	return c->socket_group ? 0 : -ENOMEM;
 }
@@ -67,21 +71,46 @@ static int parse_mode(const char *value, mode_t *ret)
 	return 0;
 }
 
-static int parse_seconds(const char *value, unsigned *ret)
+static int parse_unsigned(const char *value, unsigned long min, unsigned long max, unsigned *ret)
 {
 	unsigned long v;
 	char *end;
 
 	errno = 0;
 	v = strtoul(value, &end, 10);
-	if (errno || !*value || *end || v < 1 || v > 3600)
+	if (errno || !*value || *end || *value == '-' || v < min || v > max)
 		return -EINVAL;
 	*ret = (unsigned)v;
 	return 0;
 }
 
+/* The numeric keys: name, range, and where the value goes. */
+struct number_key {
+	const char *key;
+	unsigned long min, max;
+	size_t offset;
+	const char *what;
+};
+
+static const struct number_key number_keys[] = {
+    {"idle_timeout", 1, 3600, offsetof(struct np_config, idle_timeout_sec), "a number of seconds"},
+    {"max_clients", 2, 65536, offsetof(struct np_config, max_clients), "a number of connections"},
+    {"max_clients_per_uid", 1, 65536, offsetof(struct np_config, max_clients_per_uid),
+     "a number of connections"},
+    {"writer_clients", 1, 65535, offsetof(struct np_config, writer_clients), "a number of connections"},
+};
+
+static const struct number_key *find_number_key(const char *key)
+{
+	for (size_t i = 0; i < ELEMENTSOF(number_keys); i++)
+		if (strcmp(number_keys[i].key, key) == 0)
+			return &number_keys[i];
+	return NULL;
+}
+
 static int parse_line(struct np_config *c, const char *path, unsigned n, char *line)
 {
+	const struct number_key *nk;
 	char *eq, *key, *value;
 	int r;
 
@@ -105,16 +134,17 @@ static int parse_line(struct np_config *c, const char *path, unsigned n, char *l
 		if (r < 0)
 			return log_error_errno(
 			    r, "%s:%u: socket_mode must be an octal mode 0..0777, got '%s'", path, n, value);
-	} else if (strcmp(key, "idle_timeout") == 0) {
-		r = parse_seconds(value, &c->idle_timeout_sec);
+	} else if ((nk = find_number_key(key))) {
+		r = parse_unsigned(value, nk->min, nk->max, (unsigned *)((char *)c + nk->offset));
 		if (r < 0)
-			return log_error_errno(r, "%s:%u: idle_timeout must be a number of seconds 1..3600, got '%s'",
-					       path, n, value);
+			return log_error_errno(r, "%s:%u: %s must be %s %lu..%lu, got '%s'", path, n, key,
+					       nk->what, nk->min, nk->max, value);
 	} else
-		return log_error_errno(-EINVAL,
-				       "%s:%u: unknown key '%s' (known: admin_group, socket_group, socket_mode, "
-				       "idle_timeout)",
-				       path, n, key);
+		return log_error_errno(
+		    -EINVAL,
+		    "%s:%u: unknown key '%s' (known: admin_group, socket_group, socket_mode, "
+		    "idle_timeout, max_clients, max_clients_per_uid, writer_clients)",
+		    path, n, key);
 	if (r < 0)
 		return log_oom();
 	return 0;
@@ -144,5 +174,11 @@ int config_load(struct np_config *c, const char *path, bool required)
 	}
 	if (ferror(f))
 		return log_error_errno(-EIO, "Failed to read configuration file '%s': %m", path);
+	if (c->writer_clients >= c->max_clients)
+		return log_error_errno(
+		    -EINVAL,
+		    "%s: writer_clients (%u) must be below max_clients (%u): readers need a "
+		    "connection too",
+		    path, c->writer_clients, c->max_clients);
 	return 0;
 }

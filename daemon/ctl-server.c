@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +32,41 @@
 #define CTL_LARGE_LINE (64u * 1024)
 #define GROUPS_MAX 65536
 
+/* Client buffers come from mmap, not malloc: a few clients can make them
+ * megabytes big (a request line of 8 MiB, a follower that never reads),
+ * and what malloc frees it mostly keeps, while munmap gives it back. */
+struct buf {
+	char *p;
+	size_t cap;
+};
+
+#define BUF_STEP (16u * 1024)
+
+static int buf_reserve(struct buf *b, size_t want)
+{
+	size_t cap = (want + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
+	void *p;
+
+	if (want <= b->cap)
+		return 0;
+	if (b->p)
+		p = mremap(b->p, b->cap, cap, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void buf_release(struct buf *b)
+{
+	if (b->p)
+		munmap(b->p, b->cap);
+	*b = (struct buf){};
+}
+
 struct ctl_client {
 	struct ctl_server *server;
 	struct ctl_client *prev, *next;
@@ -39,9 +76,9 @@ struct ctl_client {
 	sd_event_source *io;
 	sd_event_source *idle;
 
-	char *in;
-	size_t in_len, in_cap, in_scanned;
-	char *out;
+	struct buf in;
+	size_t in_len, in_scanned;
+	struct buf out;
 	size_t out_len, out_off;
 
 	bool eof;     /* the peer shut its sending side */
@@ -65,7 +102,8 @@ struct ctl_server {
 	int spare_fd; /* given up to accept-and-refuse when out of fds */
 	sd_event_source *listen_source;
 	struct ctl_client *clients;
-	unsigned n_clients, n_followers;
+	unsigned n_clients, n_followers, n_readers;
+	unsigned max_clients, max_clients_per_uid, writer_clients;
 	gid_t admin_gid, socket_gid;
 	bool have_admin_gid, have_socket_gid;
 	uint64_t idle_usec;
@@ -124,6 +162,9 @@ void ctl_server_set_config(struct ctl_server *s, const struct np_config *c)
 	int r;
 
 	s->idle_usec = (uint64_t)c->idle_timeout_sec * 1000000ull;
+	s->max_clients = c->max_clients;
+	s->max_clients_per_uid = c->max_clients_per_uid;
+	s->writer_clients = c->writer_clients;
 	s->have_admin_gid = false;
 	if (c->admin_group) {
 		r = lookup_group(c->admin_group, &s->admin_gid);
@@ -205,6 +246,26 @@ static int peer_privilege(struct ctl_server *s, const struct ucred *uc)
 	return -EPERM;
 }
 
+/* ---- idleness ---- */
+
+/* A client that stays silent, neither sending nor reading, for the idle
+ * timeout is closed, so that connections left open cannot hold the slots
+ * that others need. The deadline moves with every byte either way. A
+ * follower is silent by design, and one whose request is under way waits
+ * for us: neither has a deadline. */
+static void arm_idle(struct ctl_client *c)
+{
+	uint64_t now;
+
+	if (c->dead || c->follower || c->job) {
+		(void)sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
+		return;
+	}
+	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &now);
+	(void)sd_event_source_set_time(c->idle, now + c->server->idle_usec);
+	(void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+}
+
 /* ---- output ---- */
 
 static size_t out_pending(const struct ctl_client *c)
@@ -214,23 +275,29 @@ static size_t out_pending(const struct ctl_client *c)
 
 static int out_append(struct ctl_client *c, const char *data, size_t len)
 {
-	char *p;
+	int r;
 
-	if (c->out_off > 0 && c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	/* Compact when the sent part dominates, so the buffer does not creep. */
-	if (c->out_off > 0 && c->out_off >= out_pending(c)) {
-		memmove(c->out, c->out + c->out_off, out_pending(c));
+	/* Compact rather than grow: the buffer holds what is pending, no more. */
+	if (c->out_off > 0 && c->out_len + len > c->out.cap) {
+		memmove(c->out.p, c->out.p + c->out_off, out_pending(c));
 		c->out_len -= c->out_off;
 		c->out_off = 0;
 	}
-	p = realloc(c->out, c->out_len + len);
-	if (!p)
-		return -ENOMEM;
-	c->out = p;
-	memcpy(c->out + c->out_len, data, len);
+	r = buf_reserve(&c->out, c->out_len + len);
+	if (r < 0)
+		return r;
+	memcpy(c->out.p + c->out_len, data, len);
 	c->out_len += len;
 	return 0;
+}
+
+/* All sent: a buffer grown by a large reply or a burst of events goes
+ * back; a small one is kept for the next reply. */
+static void out_drained(struct ctl_client *c)
+{
+	c->out_off = c->out_len = 0;
+	if (c->out.cap > BUF_STEP)
+		buf_release(&c->out);
 }
 
 static void client_update_events(struct ctl_client *c)
@@ -252,8 +319,10 @@ static int queue_line(struct ctl_client *c, const char *line, size_t len);
 
 static void client_flush(struct ctl_client *c)
 {
+	bool sent = false;
+
 	while (!c->dead && out_pending(c) > 0) {
-		ssize_t n = send(c->fd, c->out + c->out_off, out_pending(c), MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, c->out.p + c->out_off, out_pending(c), MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -263,6 +332,9 @@ static void client_flush(struct ctl_client *c)
 			break;
 		}
 		c->out_off += (size_t)n;
+		sent = true;
+		if (out_pending(c) == 0)
+			out_drained(c);
 		/* A follower that caught up learns what it missed. */
 		if (out_pending(c) == 0 && c->missed > 0) {
 			_cleanup_json_ json_t *j =
@@ -274,6 +346,9 @@ static void client_flush(struct ctl_client *c)
 				c->missed = 0;
 		}
 	}
+	/* A client that reads what we send is not idle. */
+	if (sent)
+		arm_idle(c);
 	client_update_events(c);
 }
 
@@ -334,7 +409,6 @@ static void send_error(struct ctl_client *c, json_t *id, const char *code, const
 /* ---- clients ---- */
 
 static void client_drop_job(struct ctl_client *c);
-static void arm_idle(struct ctl_client *c);
 
 static struct ctl_client *client_free(struct ctl_client *c)
 {
@@ -350,6 +424,7 @@ static struct ctl_client *client_free(struct ctl_client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n_clients--;
+	s->n_readers -= !c->can_write;
 	if (c->follower)
 		s->n_followers--;
 	client_drop_job(c);
@@ -360,8 +435,8 @@ static struct ctl_client *client_free(struct ctl_client *c)
 	json_decref(c->follow_id);
 	free(c->follow_id_text);
 	free(c->follow_target);
-	free(c->in);
-	free(c->out);
+	buf_release(&c->in);
+	buf_release(&c->out);
 	free(c);
 	return NULL;
 }
@@ -406,7 +481,7 @@ static void start_following(struct ctl_client *c, struct ctl_call *call)
 		    json_pack("{s:i, s:O, s:O}", "version", NP_PROTO_VERSION, "id", call->id, "event", v);
 		_cleanup_free_ char *line = j ? np_proto_dump_line(j) : NULL;
 
-		if (!line || out_pending(c) + strlen(line) > NP_PROTO_CLIENT_OUT_MAX)
+		if (!line || out_pending(c) + strlen(line) > NP_PROTO_FOLLOWER_OUT_MAX)
 			c->missed++;
 		else
 			(void)queue_line(c, line, strlen(line));
@@ -779,32 +854,35 @@ static void process_input(struct ctl_client *c)
 	size_t start = 0;
 
 	while (!c->dead && !c->closing && !c->job) {
-		char *nl = memchr(c->in + c->in_scanned, '\n', c->in_len - c->in_scanned);
+		char *nl = memchr(c->in.p + c->in_scanned, '\n', c->in_len - c->in_scanned);
 		size_t len;
 
 		if (!nl) {
 			c->in_scanned = c->in_len;
 			/* A last request without its '\n' still counts. */
 			if (c->eof && c->in_len > start) {
-				handle_line(c, c->in + start, c->in_len - start);
+				handle_line(c, c->in.p + start, c->in_len - start);
 				start = c->in_len;
 			}
 			break;
 		}
-		len = (size_t)(nl - (c->in + start));
-		c->in_scanned = (size_t)(nl - c->in) + 1;
+		len = (size_t)(nl - (c->in.p + start));
+		c->in_scanned = (size_t)(nl - c->in.p) + 1;
 		if (len > NP_PROTO_MAX_MSG) {
 			too_large(c);
 			break;
 		}
-		handle_line(c, c->in + start, len);
+		handle_line(c, c->in.p + start, len);
 		start = c->in_scanned;
 	}
 	if (start > 0) {
-		memmove(c->in, c->in + start, c->in_len - start);
+		memmove(c->in.p, c->in.p + start, c->in_len - start);
 		c->in_len -= start;
 		c->in_scanned -= start;
 	}
+	/* Grown for a large line, given back once it is handled. */
+	if (c->in_len == 0 && c->in.cap > 2 * READ_CHUNK)
+		buf_release(&c->in);
 	if (!c->closing && !c->job && c->in_len > NP_PROTO_MAX_MSG)
 		too_large(c);
 }
@@ -818,39 +896,15 @@ static void job_resume_client(struct ctl_client *c)
 	client_settle(c);
 }
 
-static void arm_idle(struct ctl_client *c)
-{
-	uint64_t now;
-
-	if (c->in_len == 0 || c->closing || c->dead || c->job) {
-		(void)sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
-		return;
-	}
-	/* Idle, not total: the deadline moves with every byte received. */
-	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &now);
-	(void)sd_event_source_set_time(c->idle, now + c->server->idle_usec);
-	(void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
-}
-
 static int grow_input(struct ctl_client *c)
 {
-	size_t cap;
-	char *p;
-
-	if (c->in_cap - c->in_len >= READ_CHUNK)
-		return 0;
-	cap = c->in_cap ? c->in_cap * 2 : 2 * READ_CHUNK;
 	/* Room for one full line plus one read: past that it is TooLarge. */
-	if (cap > NP_PROTO_MAX_MSG + 2 * READ_CHUNK)
-		cap = NP_PROTO_MAX_MSG + 2 * READ_CHUNK;
-	if (cap <= c->in_cap)
+	size_t limit = NP_PROTO_MAX_MSG + 2 * READ_CHUNK, want;
+
+	if (c->in.cap - c->in_len >= READ_CHUNK)
 		return 0;
-	p = realloc(c->in, cap);
-	if (!p)
-		return -ENOMEM;
-	c->in = p;
-	c->in_cap = cap;
-	return 0;
+	want = c->in.cap ? c->in.cap * 2 : 2 * READ_CHUNK;
+	return buf_reserve(&c->in, want < limit ? want : limit);
 }
 
 static void client_read(struct ctl_client *c)
@@ -861,7 +915,7 @@ static void client_read(struct ctl_client *c)
 		c->dead = true;
 		return;
 	}
-	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	n = read(c->fd, c->in.p + c->in_len, c->in.cap - c->in_len);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			c->dead = true;
@@ -898,8 +952,12 @@ static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct ctl_client *c = userdata;
 
-	log_debug("Client (uid %u, pid %d) sent half a request and went quiet; closing it.", c->cred.uid,
-		  c->cred.pid);
+	if (c->in_len > 0)
+		log_debug("Client (uid %u, pid %d) sent half a request and went quiet; closing it.",
+			  c->cred.uid, c->cred.pid);
+	else
+		log_debug("Client (uid %u, pid %d) stayed silent for %" PRIu64 " s; closing it.", c->cred.uid,
+			  c->cred.pid, c->server->idle_usec / 1000000);
 	c->dead = true;
 	client_settle(c);
 	return 0;
@@ -949,14 +1007,43 @@ static int client_new(struct ctl_server *s, int fd, const struct ucred *uc, bool
 	if (r >= 0)
 		r = sd_event_add_time(s->event, &c->idle, CLOCK_MONOTONIC, UINT64_MAX, 1000000,
 				      on_client_idle, c);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
 	if (r < 0) {
 		c->fd = -EBADF; /* the caller closes it */
 		client_free(c);
 		return r;
 	}
+	s->n_readers += !can_write;
+	/* Until its first request: a connection that never sends is idle. */
+	arm_idle(c);
 	return 0;
+}
+
+/* The connection limits. Readers hit theirs first: the last
+ * writer_clients connections are kept for root and the admin group, so
+ * that readers holding connections open cannot lock root out; every uid
+ * but root has at most max_clients_per_uid. */
+static bool has_room(struct ctl_server *s, const struct ucred *uc, bool writer, char *why, size_t size)
+{
+	unsigned mine;
+
+	if (s->n_clients >= s->max_clients) {
+		snprintf(why, size, "all %u connections are taken", s->max_clients);
+		return false;
+	}
+	if (!writer && s->n_readers >= s->max_clients - s->writer_clients) {
+		snprintf(why, size,
+			 "the %u connections open to readers are taken (the other %u are kept for root and "
+			 "the admin group)",
+			 s->max_clients - s->writer_clients, s->writer_clients);
+		return false;
+	}
+	mine = uc->uid == 0 ? 0 : clients_of_uid(s, uc->uid);
+	if (mine >= s->max_clients_per_uid) {
+		snprintf(why, size, "uid %u has %u connections open already (at most %u per uid)", uc->uid,
+			 mine, s->max_clients_per_uid);
+		return false;
+	}
+	return true;
 }
 
 /* Steps 1 (credentials) and the client limits, before reading a byte. */
@@ -964,6 +1051,7 @@ static void admit(struct ctl_server *s, int fd)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
+	char why[160];
 	int priv, r;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
@@ -981,10 +1069,8 @@ static void admit(struct ctl_server *s, int fd)
 		close(fd);
 		return;
 	}
-	if (s->n_clients >= NP_PROTO_MAX_CLIENTS ||
-	    clients_of_uid(s, uc.uid) >= NP_PROTO_MAX_CLIENTS_PER_UID) {
-		refuse(fd, NP_ERR_TOO_MANY_CLIENTS, "too many clients (at most %d, %d per uid)",
-		       NP_PROTO_MAX_CLIENTS, NP_PROTO_MAX_CLIENTS_PER_UID);
+	if (!has_room(s, &uc, priv > 0, why, sizeof(why))) {
+		refuse(fd, NP_ERR_TOO_MANY_CLIENTS, "too many clients: %s", why);
 		close(fd);
 		return;
 	}
@@ -1043,9 +1129,10 @@ void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation
 		if (c->follow_target && v->cgroup_id != c->follow_cgroup &&
 		    !(v->target && target_matches(v->target, c->follow_target)))
 			continue;
-		/* A slow follower loses events, counted, instead of slowing us;
-		 * once it lost one, it gets nothing until it caught up. */
-		if (c->missed > 0 || out_pending(c) >= NP_PROTO_CLIENT_OUT_MAX) {
+		/* A slow follower loses events, counted, instead of slowing us
+		 * or growing our memory; once it lost one, it gets nothing
+		 * until it caught up. */
+		if (c->missed > 0 || out_pending(c) >= NP_PROTO_FOLLOWER_OUT_MAX) {
 			c->missed++;
 			continue;
 		}
