@@ -854,7 +854,10 @@ static void process_input(struct ctl_client *c)
 	size_t start = 0;
 
 	while (!c->dead && !c->closing && !c->job) {
-		char *nl = memchr(c->in.p + c->in_scanned, '\n', c->in_len - c->in_scanned);
+		/* (An empty buffer may have no memory at all.) */
+		char *nl = c->in_len > c->in_scanned
+			       ? memchr(c->in.p + c->in_scanned, '\n', c->in_len - c->in_scanned)
+			       : NULL;
 		size_t len;
 
 		if (!nl) {

@@ -582,6 +582,16 @@ def slow_follower():
     report(status_works(), "after the flood: netpold still serves")
 
 
+def sanitized():
+    """Whether netpold runs under AddressSanitizer, whose allocator holds on
+    to freed memory: its RSS then says nothing about ours."""
+    with open(f"/proc/{DAEMON_PID}/maps") as f:
+        if "libasan" in f.read():  # gcc: the runtime is a library
+            return True
+    with open(f"/proc/{DAEMON_PID}/exe", "rb") as f:  # clang: it is linked in
+        return b"AddressSanitizer" in f.read()
+
+
 def rss_kib():
     with open(f"/proc/{DAEMON_PID}/status") as f:
         for line in f:
@@ -617,7 +627,10 @@ def followers_memory(n=16):
     per = (rss1 - rss0) / n
     print(f"# RSS {rss0} KiB before {n} followers that never read, {rss1} KiB after the flood ({per:.0f} KiB each)",
           flush=True)
-    report(per < 512, f"a follower that never reads costs less than 512 KiB ({per:.0f} KiB)")
+    asan = sanitized()
+    if asan:
+        print("# netpold runs under AddressSanitizer: its RSS is not checked", flush=True)
+    report(asan or per < 512, f"a follower that never reads costs less than 512 KiB ({per:.0f} KiB)")
     # Half of them catch up: each reads until it is told what it missed.
     told = 0
     for s in socks[: n // 2]:
@@ -636,14 +649,15 @@ def followers_memory(n=16):
     time.sleep(0.5)
     rss2 = rss_kib()
     print(f"# RSS {rss2} KiB once {n // 2} of them caught up", flush=True)
-    report(rss1 - rss2 >= (n // 2) * (rss1 - rss0) / n / 2,
+    report(asan or rss1 - rss2 >= (n // 2) * (rss1 - rss0) / n / 2,
            f"a follower that caught up gives its queue back ({rss1} -> {rss2} KiB)")
     for s in socks:
         s.close()
     time.sleep(1)
     rss3 = rss_kib()
     print(f"# RSS {rss3} KiB once the followers are gone", flush=True)
-    report(rss3 - rss0 < 2048, f"their memory is given back when they go ({rss0} -> {rss1} -> {rss3} KiB)")
+    report(asan or rss3 - rss0 < 2048,
+           f"their memory is given back when they go ({rss0} -> {rss1} -> {rss3} KiB)")
 
 
 IDLE_TIMEOUT = int(os.environ.get("NETPOL_IDLE_TIMEOUT", "10"))
