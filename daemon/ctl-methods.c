@@ -7,10 +7,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup-util.h"
 #include "ctl-server.h"
