@@ -179,7 +179,9 @@ static int run_loop(enum mode mode, struct sockaddr_storage *ss, socklen_t len, 
 
 		set_port(ss, first + (unsigned)(i % (long)(last - first + 1)));
 		r = attempt(mode, ss, len);
-
+		/* Cut short by the signal that stops the loop: not an outcome. */
+		if (r == -EINTR && stop)
+			break;
 		if (r == 0)
 			ok++;
 		else if (r == -EPERM)
