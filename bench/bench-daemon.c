@@ -235,10 +235,11 @@ int bench_daemon_call(struct bench_daemon *d, const char *command, json_t *param
 	r = send_request(d, command, params);
 	if (r == 0)
 		r = read_reply(d, &reply);
-	if (r < 0) {
-		drop_ctl(d);
+	/* One connection per call: netpold closes one that stays silent
+	 * between calls (idle_timeout). */
+	drop_ctl(d);
+	if (r < 0)
 		return r;
-	}
 	r = reply_result(reply, result, err, err_size);
 	json_decref(reply);
 	return r;
@@ -266,8 +267,7 @@ int bench_daemon_call_many(struct bench_daemon *d, const char *command, json_t *
 	}
 	for (size_t i = 0; i < n; i++)
 		json_decref(params[i]);
-	if (r < 0)
-		drop_ctl(d);
+	drop_ctl(d);
 	return r;
 }
 

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@ int config_init(struct np_config *c)
 	    .socket_group = strdup(NP_SOCKET_GROUP_DEFAULT),
 	    .socket_mode = 0660,
 	    .idle_timeout_sec = NP_PROTO_IDLE_TIMEOUT_SEC,
+	    .max_clients = NP_PROTO_MAX_CLIENTS,
+	    .max_clients_per_uid = NP_PROTO_MAX_CLIENTS_PER_UID,
+	    .writer_clients = NP_PROTO_WRITER_CLIENTS,
 	};
 	return c->socket_group ? 0 : -ENOMEM;
 }
@@ -70,17 +74,41 @@ static int parse_mode(const char *value, mode_t *ret)
 	return 0;
 }
 
-static int parse_seconds(const char *value, unsigned *ret)
+static int parse_unsigned(const char *value, unsigned long min, unsigned long max, unsigned *ret)
 {
 	unsigned long v;
 	char *end;
 
 	errno = 0;
 	v = strtoul(value, &end, 10);
-	if (errno || !*value || *end || v < 1 || v > 3600)
+	if (errno || !*value || *end || *value == '-' || v < min || v > max)
 		return -EINVAL;
 	*ret = (unsigned)v;
 	return 0;
+}
+
+/* The numeric keys: name, range, and where the value goes. */
+struct number_key {
+	const char *key;
+	unsigned long min, max;
+	size_t offset;
+	const char *what;
+};
+
+static const struct number_key number_keys[] = {
+    {"idle_timeout", 1, 3600, offsetof(struct np_config, idle_timeout_sec), "a number of seconds"},
+    {"max_clients", 2, 65536, offsetof(struct np_config, max_clients), "a number of connections"},
+    {"max_clients_per_uid", 1, 65536, offsetof(struct np_config, max_clients_per_uid),
+     "a number of connections"},
+    {"writer_clients", 1, 65535, offsetof(struct np_config, writer_clients), "a number of connections"},
+};
+
+static const struct number_key *find_number_key(const char *key)
+{
+	for (size_t i = 0; i < ELEMENTSOF(number_keys); i++)
+		if (strcmp(number_keys[i].key, key) == 0)
+			return &number_keys[i];
+	return NULL;
 }
 
 __attribute__((format(printf, 3, 4))) static int config_error(struct np_config_error *err, int r,
@@ -96,6 +124,7 @@ __attribute__((format(printf, 3, 4))) static int config_error(struct np_config_e
 
 static int parse_line(struct np_config *c, char *line, struct np_config_error *err)
 {
+	const struct number_key *nk;
 	char *eq, *key, *value;
 	int r;
 
@@ -119,15 +148,16 @@ static int parse_line(struct np_config *c, char *line, struct np_config_error *e
 		if (r < 0)
 			return config_error(err, r, "socket_mode must be an octal mode 0..0777, got '%s'",
 					    value);
-	} else if (strcmp(key, "idle_timeout") == 0) {
-		r = parse_seconds(value, &c->idle_timeout_sec);
+	} else if ((nk = find_number_key(key))) {
+		r = parse_unsigned(value, nk->min, nk->max, (unsigned *)((char *)c + nk->offset));
 		if (r < 0)
-			return config_error(
-			    err, r, "idle_timeout must be a number of seconds 1..3600, got '%s'", value);
+			return config_error(err, r, "%s must be %s %lu..%lu, got '%s'", key, nk->what, nk->min,
+					    nk->max, value);
 	} else
-		return config_error(
-		    err, -EINVAL,
-		    "unknown key '%s' (known: admin_group, socket_group, socket_mode, idle_timeout)", key);
+		return config_error(err, -EINVAL,
+				    "unknown key '%s' (known: admin_group, socket_group, socket_mode, "
+				    "idle_timeout, max_clients, max_clients_per_uid, writer_clients)",
+				    key);
 	if (r < 0)
 		return config_error(err, r, "out of memory");
 	return 0;
@@ -160,6 +190,10 @@ int config_parse(struct np_config *c, const char *text, size_t size, struct np_c
 		p = nl ? nl + 1 : end;
 	}
 	err->line = 0;
+	if (c->writer_clients >= c->max_clients)
+		return config_error(err, -EINVAL,
+				    "writer_clients (%u) must be below max_clients (%u): readers need a connection too",
+				    c->writer_clients, c->max_clients);
 	return 0;
 }
 
@@ -208,6 +242,8 @@ int config_load(struct np_config *c, const char *path, bool required)
 	r = config_parse(c, text, size, &err);
 	if (r == -ENOMEM)
 		return log_oom();
+	if (r < 0 && err.line == 0)
+		return log_error_errno(r, "%s: %s", path, err.message);
 	if (r < 0)
 		return log_error_errno(r, "%s:%u: %s", path, err.line, err.message);
 	return 0;

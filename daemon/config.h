@@ -5,7 +5,10 @@
  *   admin_group = netpol-admin   # may change state (besides root); default: none
  *   socket_group = netpol        # may read (status, list, test, violations)
  *   socket_mode = 0660           # mode of the socket file netpold creates
- *   idle_timeout = 60            # seconds a half-sent request may wait (1..3600)
+ *   idle_timeout = 10            # seconds a client may stay silent (1..3600)
+ *   max_clients = 256            # connections at once
+ *   max_clients_per_uid = 64     # of them, per uid (root: no limit)
+ *   writer_clients = 16          # of them, kept for root and the admin group
  */
 #pragma once
 
@@ -17,7 +20,10 @@ struct np_config {
 	char *admin_group;  /* NULL: only root may change state */
 	char *socket_group; /* NULL: only root and the admin group may connect */
 	mode_t socket_mode;
-	unsigned idle_timeout_sec; /* a client's unfinished line is dropped after this */
+	unsigned idle_timeout_sec; /* a silent client (not a follower) is closed after this */
+	unsigned max_clients;
+	unsigned max_clients_per_uid;
+	unsigned writer_clients;
 };
 
 /* What is wrong with a configuration text, and on which line (1-based; 0:

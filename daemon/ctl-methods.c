@@ -2,13 +2,15 @@
 /*
  * One handler per command of docs/protocol.md. Each checks its params
  * (presence and type, then value; the error names the field), then asks the
- * manager. Handlers run on the event loop and never block.
+ * manager. Handlers run on the event loop and never block: what takes time
+ * goes to the worker thread (ctl_call_defer()).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup-util.h"
 #include "ctl-server.h"
@@ -18,8 +20,6 @@
 
 #define FIELD_MAX 160
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 /* ---- parameter helpers ---- */
@@ -331,14 +331,262 @@ static int method_policy_show(struct ctl_call *call, json_t *params)
 	return set_result(call, json_pack("{s:o}", "policy", np_policy_to_json(pol->policy)));
 }
 
-/* params, which hold only policy -> parsed and compiled, or an error naming
- * the field. */
-static int parse_policy_param(struct ctl_call *call, json_t *params, struct np_policy **ret_p,
-			      struct np_compiled **ret_c)
+/* ---- policy changes ----
+ *
+ * A change of a policy takes four steps: prepare (parse, compile, fill the
+ * new trie) on the worker; stage (kernel and registry) on the event loop;
+ * save (policies.json) on the worker; settle (keep, or undo if the save
+ * failed) on the event loop. The reply comes after the save. Writes run one
+ * at a time (ctl_call_defer()), so what prepare reads cannot change under
+ * it; stage checks what the request's meaning depends on (the name is
+ * free, the policy is still there) as it is then.
+ */
+enum change_op {
+	OP_ADD,
+	OP_UPDATE,
+	OP_DELETE,
+	OP_RULE_ADD,
+	OP_RULE_REMOVE,
+};
+
+struct change {
+	struct manager *m;
+	enum change_op op;
+	/* what prepare builds on: a policy object of the request, or a
+	 * policy's rules with one rule appended or removed */
+	json_t *policy_json; /* borrowed from params */
+	struct np_pol *pol;
+	const struct np_policy *base;
+	json_t *rule;
+	size_t index;
+	uint32_t trie_id; /* 0: no trie prepared */
+	/* prepared */
+	int r;
+	bool invalid; /* r is about the policy itself (err says what) */
+	struct np_error err;
+	struct np_policy *p;
+	struct np_compiled *c;
+	int trie_fd;
+	/* staged and saved */
+	struct manager_change staged;
+	bool is_staged;
+	struct manager_snapshot *snap;
+	int saved;
+};
+
+static void change_free(void *data)
 {
-	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
+	struct change *ch = data;
+
+	if (!ch)
+		return;
+	if (ch->is_staged) /* not reached: a staged change is always settled */
+		manager_policy_settle(ch->m, &ch->staged, -ECANCELED);
+	np_policy_free(ch->p);
+	np_compiled_free(ch->c);
+	if (ch->trie_fd >= 0)
+		close(ch->trie_fd);
+	json_decref(ch->rule);
+	manager_snapshot_free(ch->snap);
+	free(ch);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct change *, change_free);
+
+static struct change *change_new(struct manager *m, enum change_op op)
+{
+	struct change *ch = calloc(1, sizeof(*ch));
+
+	if (ch)
+		*ch = (struct change){.m = m, .op = op, .trie_fd = -EBADF};
+	return ch;
+}
+
+/* base's JSON with ch's rule appended or removed. */
+static json_t *changed_rules(const struct change *ch)
+{
+	_cleanup_json_ json_t *j = np_policy_to_json(ch->base);
+	json_t *rules = json_object_get(j, "rules");
+
+	if (!rules)
+		return NULL;
+	if (ch->op == OP_RULE_ADD ? json_array_append(rules, ch->rule) < 0
+				  : json_array_remove(rules, ch->index) < 0)
+		return NULL;
+	return TAKE_PTR(j);
+}
+
+/* On the worker. */
+static void prepare_work(void *data)
+{
+	struct change *ch = data;
+	_cleanup_json_ json_t *built = NULL;
+	json_t *j = ch->policy_json;
+
+	if (ch->base) {
+		j = built = changed_rules(ch);
+		if (!j) {
+			ch->r = -ENOMEM;
+			return;
+		}
+	}
+	ch->r = np_policy_from_json(j, &ch->p, &ch->err);
+	if (ch->r >= 0)
+		ch->r = np_policy_compile(ch->p, &ch->c, &ch->err);
+	ch->invalid = ch->r < 0 && ch->r != -ENOMEM;
+	if (ch->r >= 0 && ch->trie_id)
+		ch->r = np_dataplane_trie_new(ch->trie_id, ch->c, &ch->trie_fd);
+}
+
+static void save_work(void *data)
+{
+	struct change *ch = data;
+
+	ch->saved = manager_snapshot_write(ch->snap);
+}
+
+static json_t *policy_result(const struct np_pol *pol)
+{
+	return json_pack("{s:s, s:i, s:I}", "name", pol->policy->name, "id", (int)pol->id, "entries",
+			 (json_int_t)pol->compiled->n_entries);
+}
+
+static int saved_done(struct ctl_call *call, void *data)
+{
+	struct change *ch = data;
+	struct np_pol *pol = ch->staged.pol;
+
+	manager_policy_settle(call->m, &ch->staged, ch->saved);
+	ch->is_staged = false;
+	if (ch->saved < 0)
+		return fail_change(call, ch->saved);
+	switch (ch->op) {
+	case OP_ADD:
+	case OP_UPDATE:
+		return set_result(call, policy_result(pol));
+	case OP_RULE_ADD:
+		return set_result(call, json_pack("{s:s, s:I}", "policy", pol->policy->name, "index",
+						  (json_int_t)ch->index));
+	case OP_RULE_REMOVE:
+		return set_result(call, json_pack("{s:s}", "policy", pol->policy->name));
+	default:
+		return set_result(call, json_object());
+	}
+}
+
+/* ch is staged: the call takes it, saves it on the worker, then settles
+ * it. On a failure here ch is undone, and still the caller's. */
+static int save_staged(struct ctl_call *call, struct change *ch)
+{
+	int r;
+
+	ch->is_staged = true;
+	r = manager_policies_snapshot(call->m, &ch->snap);
+	if (r < 0) {
+		manager_policy_settle(call->m, &ch->staged, r);
+		ch->is_staged = false;
+		return r;
+	}
+	return ctl_call_defer(call, save_work, saved_done, ch, change_free);
+}
+
+/* A policy error from prepare, pointed at where it is in the request:
+ * within the rule that rule.add appends, it is that rule's fault. */
+static int fail_prepared(struct ctl_call *call, const struct change *ch)
+{
+	char prefix[32];
+
+	if (ch->op == OP_ADD || ch->op == OP_UPDATE)
+		return fail_policy(call, NP_ERR_INVALID_POLICY, "params.policy", &ch->err);
+	snprintf(prefix, sizeof(prefix), "rules[%zu]", ch->index);
+	if (ch->op == OP_RULE_ADD && strncmp(ch->err.field, prefix, strlen(prefix)) == 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest", "%s", ch->err.message);
+	return fail_policy(call, NP_ERR_INVALID_POLICY, "policy", &ch->err);
+}
+
+/* Which policy a prepared change stages on, or an error reply. */
+static int prepared_target(struct ctl_call *call, struct change *ch, struct np_pol **ret)
+{
+	switch (ch->op) {
+	case OP_ADD:
+		*ret = NULL;
+		return 0;
+	case OP_UPDATE:
+		*ret = manager_policy_by_name(call->m, ch->p->name);
+		if (!*ret)
+			return ctl_fail(call, NP_ERR_NO_SUCH_POLICY, "params.policy.name",
+					"no policy named '%s'; use policy.add to create it", ch->p->name);
+		return 0;
+	default:
+		/* Writes run one at a time: this holds unless something else
+		 * than a request changed the policy. */
+		if (manager_policy_by_id(call->m, ch->pol->id) != ch->pol || ch->pol->policy != ch->base)
+			return ctl_fail(
+			    call, NP_ERR_INTERNAL, "params.policy",
+			    "policy '%s' changed while the request was prepared; nothing was changed",
+			    ch->p->name);
+		*ret = ch->pol;
+		return 0;
+	}
+}
+
+static int prepared_done(struct ctl_call *call, void *data)
+{
+	struct change *ch = data;
+	struct np_pol *pol;
+	int r = ch->r;
+
+	if (r < 0 && ch->invalid)
+		return fail_prepared(call, ch);
+	if (r < 0 && r != -ENOMEM)
+		log_error_errno(r, "Failed to fill the trie of policy '%s': %m", ch->p->name);
+	if (r < 0)
+		return r;
+	r = prepared_target(call, ch, &pol);
+	if (r < 0)
+		return r;
+	r = manager_policy_stage(call->m, ch->op == OP_ADD ? MANAGER_POLICY_ADD : MANAGER_POLICY_REPLACE, pol,
+				 ch->p, ch->c, ch->trie_fd, &ch->staged);
+	if (r == -EEXIST)
+		return ctl_fail(call, NP_ERR_POLICY_EXISTS, "params.policy.name",
+				"a policy named '%s' exists; use policy.update to change it", ch->p->name);
+	if (r == -ENOSPC)
+		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d policy ids are in use",
+				NP_MAX_POLICIES - 1);
+	if (r < 0)
+		return fail_change(call, r);
+	TAKE_PTR(ch->p);
+	TAKE_PTR(ch->c);
+	return save_staged(call, ch);
+}
+
+/* Takes ch: prepares it on the worker. */
+static int prepare(struct ctl_call *call, struct change *ch)
+{
+	return ctl_call_defer(call, prepare_work, prepared_done, ch, change_free);
+}
+
+/* The id a policy named in j will have, for the name of its trie; 0 if
+ * it cannot have one. */
+static uint32_t trie_id_for(struct manager *m, enum change_op op, json_t *j)
+{
+	const char *name = json_string_value(json_object_get(j, "name"));
+	struct np_pol *pol = name ? manager_policy_by_name(m, name) : NULL;
+
+	if (op == OP_UPDATE)
+		return pol ? pol->id : 0;
+	if (pol)
+		return 0;
+	for (uint32_t id = 1; id < NP_MAX_POLICIES; id++)
+		if (!manager_policy_by_id(m, id))
+			return id;
+	return 0;
+}
+
+/* policy.add and policy.update: params hold only policy. */
+static int policy_param_change(struct ctl_call *call, json_t *params, enum change_op op)
+{
 	json_t *j = json_object_get(params, "policy");
-	struct np_error err = {};
+	struct change *ch;
 	int r;
 
 	r = check_params(call, params, (const char *const[]){"policy", NULL});
@@ -349,74 +597,27 @@ static int parse_policy_param(struct ctl_call *call, json_t *params, struct np_p
 	if (!json_is_object(j))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "must be an object, got %s",
 				json_type_name(j));
-	r = np_policy_from_json(j, &p, &err);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		return fail_policy(call, NP_ERR_INVALID_POLICY, "params.policy", &err);
-	r = np_policy_compile(p, ret_c, &err);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		return fail_policy(call, NP_ERR_INVALID_POLICY, "params.policy", &err);
-	*ret_p = TAKE_PTR(p);
-	return 0;
-}
-
-static json_t *policy_result(const struct np_pol *pol)
-{
-	return json_pack("{s:s, s:i, s:I}", "name", pol->policy->name, "id", (int)pol->id, "entries",
-			 (json_int_t)pol->compiled->n_entries);
+	ch = change_new(call->m, op);
+	if (!ch)
+		return -ENOMEM;
+	ch->policy_json = j;
+	ch->trie_id = trie_id_for(call->m, op, j);
+	return prepare(call, ch);
 }
 
 static int method_policy_add(struct ctl_call *call, json_t *params)
 {
-	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
-	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
-	struct np_pol *pol;
-	int r;
-
-	r = parse_policy_param(call, params, &p, &c);
-	if (r < 0)
-		return r;
-	if (manager_policy_by_name(call->m, p->name))
-		return ctl_fail(call, NP_ERR_POLICY_EXISTS, "params.policy.name",
-				"a policy named '%s' exists; use policy.update to change it", p->name);
-	r = manager_policy_add(call->m, p, c, &pol);
-	if (r == -ENOSPC && !call->m->unsaved_file)
-		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d policy ids are in use",
-				NP_MAX_POLICIES - 1);
-	if (r < 0)
-		return fail_change(call, r);
-	TAKE_PTR(p);
-	TAKE_PTR(c);
-	return set_result(call, policy_result(pol));
+	return policy_param_change(call, params, OP_ADD);
 }
 
 static int method_policy_update(struct ctl_call *call, json_t *params)
 {
-	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
-	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
-	struct np_pol *pol;
-	int r;
-
-	r = parse_policy_param(call, params, &p, &c);
-	if (r < 0)
-		return r;
-	pol = manager_policy_by_name(call->m, p->name);
-	if (!pol)
-		return ctl_fail(call, NP_ERR_NO_SUCH_POLICY, "params.policy.name",
-				"no policy named '%s'; use policy.add to create it", p->name);
-	r = manager_policy_replace(call->m, pol, p, c);
-	if (r < 0)
-		return fail_change(call, r);
-	TAKE_PTR(p);
-	TAKE_PTR(c);
-	return set_result(call, policy_result(pol));
+	return policy_param_change(call, params, OP_UPDATE);
 }
 
 static int method_policy_delete(struct ctl_call *call, json_t *params)
 {
+	_cleanup_(change_freep) struct change *ch = NULL;
 	struct np_pol *pol;
 	int r;
 
@@ -429,10 +630,16 @@ static int method_policy_delete(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_POLICY_IN_USE, "params.name",
 				"policy '%s' is bound to %u target(s); unbind them first", pol->policy->name,
 				pol->n_bound);
-	r = manager_policy_delete(call->m, pol);
+	ch = change_new(call->m, OP_DELETE);
+	if (!ch)
+		return -ENOMEM;
+	r = manager_policy_stage(call->m, MANAGER_POLICY_DELETE, pol, NULL, NULL, -EBADF, &ch->staged);
 	if (r < 0)
 		return fail_change(call, r);
-	return set_result(call, json_object());
+	r = save_staged(call, ch);
+	if (r >= 0)
+		TAKE_PTR(ch);
+	return r;
 }
 
 /* ---- bindings ---- */
@@ -527,39 +734,6 @@ static int param_dest(struct ctl_call *call, json_t *params, struct np_dest_spec
 	return 0;
 }
 
-/* pol with its rules replaced by rules, parsed and compiled again. Errors
- * inside rule index `blame` are the request's fault at blame_field. */
-static int rebuild_policy(struct ctl_call *call, struct np_pol *pol, json_t *rules, size_t blame,
-			  const char *blame_field)
-{
-	_cleanup_(np_policy_freep) struct np_policy *p = NULL;
-	_cleanup_(np_compiled_freep) struct np_compiled *c = NULL;
-	_cleanup_json_ json_t *j = np_policy_to_json(pol->policy);
-	struct np_error err = {};
-	char prefix[32];
-	int r;
-
-	if (!j || json_object_set(j, "rules", rules) < 0)
-		return -ENOMEM;
-	r = np_policy_from_json(j, &p, &err);
-	if (r >= 0)
-		r = np_policy_compile(p, &c, &err);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0) {
-		snprintf(prefix, sizeof(prefix), "rules[%zu]", blame);
-		if (blame_field && strncmp(err.field, prefix, strlen(prefix)) == 0)
-			return ctl_fail(call, NP_ERR_INVALID_PARAM, blame_field, "%s", err.message);
-		return fail_policy(call, NP_ERR_INVALID_POLICY, "policy", &err);
-	}
-	r = manager_policy_replace(call->m, pol, p, c);
-	if (r < 0)
-		return fail_change(call, r);
-	TAKE_PTR(p);
-	TAKE_PTR(c);
-	return 0;
-}
-
 static json_t *rule_from_dest(const char *action, const struct np_dest_spec *d)
 {
 	_cleanup_json_ json_t *rule =
@@ -573,13 +747,21 @@ static json_t *rule_from_dest(const char *action, const struct np_dest_spec *d)
 	return TAKE_PTR(rule);
 }
 
+/* Takes ch, a change of pol's rules: prepares it on the worker. */
+static int prepare_rules(struct ctl_call *call, struct change *ch, struct np_pol *pol)
+{
+	ch->pol = pol;
+	ch->base = pol->policy;
+	ch->trie_id = pol->id;
+	return prepare(call, ch);
+}
+
 static int method_rule_add(struct ctl_call *call, json_t *params)
 {
-	_cleanup_json_ json_t *rules = NULL, *rule = NULL, *pj = NULL;
 	struct np_dest_spec d;
 	const char *action;
 	struct np_pol *pol;
-	size_t index;
+	struct change *ch;
 	int r;
 
 	r = check_params(call, params, (const char *const[]){"policy", "action", "dest", NULL});
@@ -595,27 +777,22 @@ static int method_rule_add(struct ctl_call *call, json_t *params)
 	r = param_dest(call, params, &d, NULL);
 	if (r < 0)
 		return r;
-	pj = np_policy_to_json(pol->policy);
-	rule = rule_from_dest(action, &d);
-	if (!pj || !rule)
+	ch = change_new(call->m, OP_RULE_ADD);
+	if (!ch)
 		return -ENOMEM;
-	rules = json_deep_copy(json_object_get(pj, "rules"));
-	if (!rules)
+	ch->rule = rule_from_dest(action, &d);
+	if (!ch->rule) {
+		change_free(ch);
 		return -ENOMEM;
-	index = json_array_size(rules);
-	if (json_array_append(rules, rule) < 0)
-		return -ENOMEM;
-	r = rebuild_policy(call, pol, rules, index, "params.dest");
-	if (r < 0)
-		return r;
-	return set_result(call,
-			  json_pack("{s:s, s:I}", "policy", pol->policy->name, "index", (json_int_t)index));
+	}
+	ch->index = pol->policy->n_rules;
+	return prepare_rules(call, ch, pol);
 }
 
 static int method_rule_remove(struct ctl_call *call, json_t *params)
 {
-	_cleanup_json_ json_t *rules = NULL, *pj = NULL;
 	struct np_pol *pol;
+	struct change *ch;
 	json_t *idx;
 	int r;
 
@@ -634,16 +811,11 @@ static int method_rule_remove(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_NO_SUCH_RULE, "params.index",
 				"policy '%s' has %zu rules; index %" JSON_INTEGER_FORMAT " does not exist",
 				pol->policy->name, pol->policy->n_rules, json_integer_value(idx));
-	pj = np_policy_to_json(pol->policy);
-	if (!pj)
+	ch = change_new(call->m, OP_RULE_REMOVE);
+	if (!ch)
 		return -ENOMEM;
-	rules = json_deep_copy(json_object_get(pj, "rules"));
-	if (!rules || json_array_remove(rules, (size_t)json_integer_value(idx)) < 0)
-		return -ENOMEM;
-	r = rebuild_policy(call, pol, rules, SIZE_MAX, NULL);
-	if (r < 0)
-		return r;
-	return set_result(call, json_pack("{s:s}", "policy", pol->policy->name));
+	ch->index = (size_t)json_integer_value(idx);
+	return prepare_rules(call, ch, pol);
 }
 
 /* ---- test ---- */

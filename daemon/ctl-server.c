@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,13 +20,52 @@
 #include <systemd/sd-event.h>
 
 #include "cleanup-util.h"
+#include "ctl-request.h"
 #include "ctl-server.h"
 #include "log.h"
 #include "manager.h"
 #include "violations.h"
+#include "worker.h"
 
 #define READ_CHUNK (64u * 1024)
+/* Lines longer than this are parsed on the worker thread. */
+#define CTL_LARGE_LINE (64u * 1024)
 #define GROUPS_MAX 65536
+
+/* Client buffers come from mmap, not malloc: a few clients can make them
+ * megabytes big (a request line of 8 MiB, a follower that never reads),
+ * and what malloc frees it mostly keeps, while munmap gives it back. */
+struct buf {
+	char *p;
+	size_t cap;
+};
+
+#define BUF_STEP (16u * 1024)
+
+static int buf_reserve(struct buf *b, size_t want)
+{
+	size_t cap = (want + BUF_STEP - 1) / BUF_STEP * BUF_STEP;
+	void *p;
+
+	if (want <= b->cap)
+		return 0;
+	if (b->p)
+		p = mremap(b->p, b->cap, cap, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void buf_release(struct buf *b)
+{
+	if (b->p)
+		munmap(b->p, b->cap);
+	*b = (struct buf){};
+}
 
 struct ctl_client {
 	struct ctl_server *server;
@@ -35,14 +76,16 @@ struct ctl_client {
 	sd_event_source *io;
 	sd_event_source *idle;
 
-	char *in;
-	size_t in_len, in_cap, in_scanned;
-	char *out;
+	struct buf in;
+	size_t in_len, in_scanned;
+	struct buf out;
 	size_t out_len, out_off;
 
 	bool eof;     /* the peer shut its sending side */
 	bool closing; /* close once the queue is flushed */
 	bool dead;    /* close now */
+
+	struct ctl_job *job; /* the request under way, if any */
 
 	bool follower;
 	json_t *follow_id;
@@ -59,10 +102,15 @@ struct ctl_server {
 	int spare_fd; /* given up to accept-and-refuse when out of fds */
 	sd_event_source *listen_source;
 	struct ctl_client *clients;
-	unsigned n_clients, n_followers;
+	unsigned n_clients, n_followers, n_readers;
+	unsigned max_clients, max_clients_per_uid, writer_clients;
 	gid_t admin_gid, socket_gid;
 	bool have_admin_gid, have_socket_gid;
 	uint64_t idle_usec;
+
+	struct worker *worker;
+	struct ctl_job *writer;		       /* the write under way */
+	struct ctl_job *writes, **writes_tail; /* writes waiting for it, in order */
 };
 
 int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
@@ -114,6 +162,9 @@ void ctl_server_set_config(struct ctl_server *s, const struct np_config *c)
 	int r;
 
 	s->idle_usec = (uint64_t)c->idle_timeout_sec * 1000000ull;
+	s->max_clients = c->max_clients;
+	s->max_clients_per_uid = c->max_clients_per_uid;
+	s->writer_clients = c->writer_clients;
 	s->have_admin_gid = false;
 	if (c->admin_group) {
 		r = lookup_group(c->admin_group, &s->admin_gid);
@@ -195,6 +246,26 @@ static int peer_privilege(struct ctl_server *s, const struct ucred *uc)
 	return -EPERM;
 }
 
+/* ---- idleness ---- */
+
+/* A client that stays silent, neither sending nor reading, for the idle
+ * timeout is closed, so that connections left open cannot hold the slots
+ * that others need. The deadline moves with every byte either way. A
+ * follower is silent by design, and one whose request is under way waits
+ * for us: neither has a deadline. */
+static void arm_idle(struct ctl_client *c)
+{
+	uint64_t now;
+
+	if (c->dead || c->follower || c->job) {
+		(void)sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
+		return;
+	}
+	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &now);
+	(void)sd_event_source_set_time(c->idle, now + c->server->idle_usec);
+	(void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+}
+
 /* ---- output ---- */
 
 static size_t out_pending(const struct ctl_client *c)
@@ -204,23 +275,29 @@ static size_t out_pending(const struct ctl_client *c)
 
 static int out_append(struct ctl_client *c, const char *data, size_t len)
 {
-	char *p;
+	int r;
 
-	if (c->out_off > 0 && c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	/* Compact when the sent part dominates, so the buffer does not creep. */
-	if (c->out_off > 0 && c->out_off >= out_pending(c)) {
-		memmove(c->out, c->out + c->out_off, out_pending(c));
+	/* Compact rather than grow: the buffer holds what is pending, no more. */
+	if (c->out_off > 0 && c->out_len + len > c->out.cap) {
+		memmove(c->out.p, c->out.p + c->out_off, out_pending(c));
 		c->out_len -= c->out_off;
 		c->out_off = 0;
 	}
-	p = realloc(c->out, c->out_len + len);
-	if (!p)
-		return -ENOMEM;
-	c->out = p;
-	memcpy(c->out + c->out_len, data, len);
+	r = buf_reserve(&c->out, c->out_len + len);
+	if (r < 0)
+		return r;
+	memcpy(c->out.p + c->out_len, data, len);
 	c->out_len += len;
 	return 0;
+}
+
+/* All sent: a buffer grown by a large reply or a burst of events goes
+ * back; a small one is kept for the next reply. */
+static void out_drained(struct ctl_client *c)
+{
+	c->out_off = c->out_len = 0;
+	if (c->out.cap > BUF_STEP)
+		buf_release(&c->out);
 }
 
 static void client_update_events(struct ctl_client *c)
@@ -229,7 +306,9 @@ static void client_update_events(struct ctl_client *c)
 
 	if (c->dead)
 		return;
-	if (!c->eof && !c->closing)
+	/* Level-triggered: no EPOLLIN while a request is under way, since
+	 * nothing is read then. */
+	if (!c->eof && !c->closing && !c->job)
 		ev |= EPOLLIN;
 	if (out_pending(c) > 0)
 		ev |= EPOLLOUT;
@@ -240,8 +319,10 @@ static int queue_line(struct ctl_client *c, const char *line, size_t len);
 
 static void client_flush(struct ctl_client *c)
 {
+	bool sent = false;
+
 	while (!c->dead && out_pending(c) > 0) {
-		ssize_t n = send(c->fd, c->out + c->out_off, out_pending(c), MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, c->out.p + c->out_off, out_pending(c), MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -251,6 +332,9 @@ static void client_flush(struct ctl_client *c)
 			break;
 		}
 		c->out_off += (size_t)n;
+		sent = true;
+		if (out_pending(c) == 0)
+			out_drained(c);
 		/* A follower that caught up learns what it missed. */
 		if (out_pending(c) == 0 && c->missed > 0) {
 			_cleanup_json_ json_t *j =
@@ -262,6 +346,9 @@ static void client_flush(struct ctl_client *c)
 				c->missed = 0;
 		}
 	}
+	/* A client that reads what we send is not idle. */
+	if (sent)
+		arm_idle(c);
 	client_update_events(c);
 }
 
@@ -321,6 +408,8 @@ static void send_error(struct ctl_client *c, json_t *id, const char *code, const
 
 /* ---- clients ---- */
 
+static void client_drop_job(struct ctl_client *c);
+
 static struct ctl_client *client_free(struct ctl_client *c)
 {
 	struct ctl_server *s;
@@ -335,8 +424,10 @@ static struct ctl_client *client_free(struct ctl_client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n_clients--;
+	s->n_readers -= !c->can_write;
 	if (c->follower)
 		s->n_followers--;
+	client_drop_job(c);
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->idle);
 	if (c->fd >= 0)
@@ -344,8 +435,8 @@ static struct ctl_client *client_free(struct ctl_client *c)
 	json_decref(c->follow_id);
 	free(c->follow_id_text);
 	free(c->follow_target);
-	free(c->in);
-	free(c->out);
+	buf_release(&c->in);
+	buf_release(&c->out);
 	free(c);
 	return NULL;
 }
@@ -358,7 +449,7 @@ static void client_settle(struct ctl_client *c)
 		client_free(c);
 		return;
 	}
-	if (out_pending(c) == 0 && (c->closing || (c->eof && !c->follower))) {
+	if (out_pending(c) == 0 && !c->job && (c->closing || (c->eof && !c->follower))) {
 		client_free(c);
 		return;
 	}
@@ -390,173 +481,364 @@ static void start_following(struct ctl_client *c, struct ctl_call *call)
 		    json_pack("{s:i, s:O, s:O}", "version", NP_PROTO_VERSION, "id", call->id, "event", v);
 		_cleanup_free_ char *line = j ? np_proto_dump_line(j) : NULL;
 
-		if (!line || out_pending(c) + strlen(line) > NP_PROTO_CLIENT_OUT_MAX)
+		if (!line || out_pending(c) + strlen(line) > NP_PROTO_FOLLOWER_OUT_MAX)
 			c->missed++;
 		else
 			(void)queue_line(c, line, strlen(line));
 	}
 }
 
-/* Steps 3 to 5 of the validation order; the method does 7. */
-static int check_envelope(struct ctl_client *c, json_t *req, json_t **ret_id, const char **ret_command,
-			  json_t **ret_params)
+/* ---- requests ---- */
+
+/*
+ * A request's life: its line is parsed (on the worker when it is large),
+ * checked and dispatched (steps 5 to 7); a method may hand slow steps to
+ * the worker (ctl_call_defer()) and finish later. Meanwhile its client
+ * reads no further request, so that replies keep the request order.
+ * Writes go one at a time: a write that arrives while another is under way
+ * waits in the server's queue, and runs once that one is answered. Reads
+ * are served all along.
+ */
+struct ctl_job {
+	struct ctl_server *server;
+	struct ctl_client *client; /* NULL once the client is gone */
+	struct ctl_job *next;	   /* in the queue of writes */
+	bool queued;
+	struct worker_job wj;
+
+	char *line; /* a large line, copied for the worker */
+	size_t len;
+	int parse_r;
+	json_t *parse_error;
+	struct ctl_request req;
+
+	const struct ctl_method *method;
+	json_t *params;
+	struct ctl_call call;
+
+	ctl_work_fn work; /* the method's deferred step */
+	ctl_done_fn done;
+	void *data;
+	void (*free_data)(void *data);
+};
+
+static void job_resume_client(struct ctl_client *c);
+static void writes_pump(struct ctl_server *s);
+
+struct disposal {
+	struct worker_job wj;
+	json_t *json;
+};
+
+static void dispose_work(void *data)
 {
-	json_t *id, *version, *command, *params;
+	struct disposal *d = data;
 
-	if (!json_is_object(req)) {
-		send_error(c, NULL, NP_ERR_INVALID_REQUEST, "a request must be a JSON object");
-		return -EINVAL;
-	}
-	id = json_object_get(req, "id");
-	if (!id || !(json_is_integer(id) || json_is_string(id))) {
-		send_error(c, NULL, NP_ERR_INVALID_REQUEST, "\"id\" is required: an integer or a string");
-		return -EINVAL;
-	}
-	version = json_object_get(req, "version");
-	if (!json_is_integer(version)) {
-		send_error(c, id, NP_ERR_INVALID_REQUEST,
-			   "\"version\" is required: an integer (this daemon speaks %d)", NP_PROTO_VERSION);
-		return -EINVAL;
-	}
-	command = json_object_get(req, "command");
-	if (!json_is_string(command)) {
-		send_error(c, id, NP_ERR_INVALID_REQUEST, "\"command\" is required: a string");
-		return -EINVAL;
-	}
-	if (json_string_length(command) != strlen(json_string_value(command))) {
-		send_error(c, id, NP_ERR_UNKNOWN_COMMAND, "unknown command (it contains a NUL character)");
-		return -EINVAL;
-	}
-	params = json_object_get(req, "params");
-	if (params && !json_is_object(params)) {
-		send_error(c, id, NP_ERR_INVALID_REQUEST, "\"params\" must be an object");
-		return -EINVAL;
-	}
-	if (json_integer_value(version) != NP_PROTO_VERSION) {
-		_cleanup_json_ json_t *reply = np_proto_reply_error(
-		    id, NP_ERR_BAD_VERSION, "version",
-		    "protocol version %" JSON_INTEGER_FORMAT " is not supported; this daemon speaks %d",
-		    json_integer_value(version), NP_PROTO_VERSION);
-
-		if (reply)
-			json_object_set_new(json_object_get(reply, "error"), "supported",
-					    json_integer(NP_PROTO_VERSION));
-		send_reply(c, reply);
-		return -EPROTONOSUPPORT;
-	}
-	*ret_id = id;
-	*ret_command = json_string_value(command);
-	*ret_params = params;
-	return 0;
+	json_decref(d->json);
+	free(d);
 }
 
-/* The path of the first string in j with an embedded NUL: C code past this
- * point would see a silently shortened string. */
-static bool find_nul(json_t *j, char *path, size_t size)
+/* Drops j, on the worker if it came from a large line: freeing the JSON
+ * of half a million CIDRs takes tens of milliseconds. */
+static void json_dispose(struct ctl_server *s, json_t *j, bool large)
 {
-	size_t len = strlen(path), i;
-	const char *key;
-	json_t *v;
+	struct disposal *d = large && j ? malloc(sizeof(*d)) : NULL;
 
-	if (json_is_string(j))
-		return json_string_length(j) != strlen(json_string_value(j));
-	if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-		{
-			snprintf(path + len, size - len, "[%zu]", i);
-			if (find_nul(v, path, size))
-				return true;
-		}
-	} else if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-		{
-			snprintf(path + len, size - len, ".%s", key);
-			if (find_nul(v, path, size))
-				return true;
-		}
+	if (!d) {
+		json_decref(j);
+		return;
 	}
-	path[len] = '\0';
-	return false;
+	d->json = j;
+	worker_submit(s->worker, &d->wj, dispose_work, NULL, d);
 }
 
-static void call_done(struct ctl_call *call)
+static struct ctl_job *job_new(struct ctl_client *c)
 {
-	json_decref(call->result);
-	json_decref(call->error);
-	json_decref(call->backlog);
-	free(call->follow_target);
-}
+	struct ctl_job *job = calloc(1, sizeof(*job));
 
-static void dispatch(struct ctl_client *c, json_t *id, const char *command, json_t *params)
-{
-	_cleanup_(call_done) struct ctl_call call = {
+	if (!job)
+		return NULL;
+	job->server = c->server;
+	job->client = c;
+	job->call = (struct ctl_call){
 	    .m = c->server->m,
 	    .server = c->server,
-	    .id = id,
+	    .job = job,
 	    .uid = c->cred.uid,
 	    .can_write = c->can_write,
 	};
-	_cleanup_json_ json_t *empty = NULL, *reply = NULL;
-	const struct ctl_method *method = ctl_method_find(command);
-	char path[256];
-	int r;
+	return job;
+}
 
-	if (!method) {
-		send_error(c, id, NP_ERR_UNKNOWN_COMMAND, "unknown command '%s'", command);
+static void job_free(struct ctl_job *job)
+{
+	bool large = job->len > CTL_LARGE_LINE;
+
+	if (job->free_data)
+		job->free_data(job->data);
+	json_decref(job->call.result);
+	json_decref(job->call.error);
+	json_decref(job->call.backlog);
+	free(job->call.follow_target);
+	json_decref(job->parse_error);
+	free(job->line);
+	if (!job->req.params)
+		json_decref(job->params); /* the {} made for a request without params */
+	json_dispose(job->server, TAKE_PTR(job->req.req), large);
+	free(job);
+}
+
+/* The job is over: its client may go on with its next request. */
+static void job_end(struct ctl_job *job)
+{
+	struct ctl_server *s = job->server;
+
+	if (s->writer == job)
+		s->writer = NULL;
+	if (job->client && job->client->job == job)
+		job->client->job = NULL;
+	job_free(job);
+}
+
+/* c goes: a write it queued is dropped (nothing has happened yet); one
+ * under way goes on without it, since it may have changed state already. */
+static void client_drop_job(struct ctl_client *c)
+{
+	struct ctl_server *s = c->server;
+	struct ctl_job *job = TAKE_PTR(c->job), **p;
+
+	if (!job)
+		return;
+	job->client = NULL;
+	if (!job->queued)
+		return;
+	for (p = &s->writes; *p != job; p = &(*p)->next)
+		;
+	*p = job->next;
+	if (s->writes_tail == &job->next)
+		s->writes_tail = p;
+	job_free(job);
+}
+
+static void job_reply(struct ctl_job *job, json_t *reply)
+{
+	if (job->client)
+		send_reply(job->client, reply);
+}
+
+static void job_fail(struct ctl_job *job, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void job_fail(struct ctl_job *job, const char *code, const char *field, const char *fmt, ...)
+{
+	_cleanup_json_ json_t *reply = NULL;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply = np_proto_reply_error(job->req.id, code, field, "%s", msg);
+	job_reply(job, reply);
+	if (!reply && job->client)
+		job->client->dead = true;
+}
+
+int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, void *data,
+		   void (*free_data)(void *data))
+{
+	struct ctl_job *job = call->job;
+
+	if (job->data != data && job->free_data)
+		job->free_data(job->data);
+	job->work = work;
+	job->done = done;
+	job->data = data;
+	job->free_data = free_data;
+	return CTL_DEFERRED;
+}
+
+static void job_work(void *data)
+{
+	struct ctl_job *job = data;
+
+	job->work(job->data);
+}
+
+static void job_step(struct ctl_job *job, int r);
+
+/* Back on the event loop after the worker did a method's step. */
+static void job_done(void *data)
+{
+	struct ctl_job *job = data;
+	struct ctl_client *c = job->client;
+	struct ctl_server *s = job->server;
+
+	job_step(job, job->done(&job->call, job->data));
+	if (c)
+		job_resume_client(c);
+	writes_pump(s);
+}
+
+/* After a method or one of its deferred steps returned r. */
+static void job_step(struct ctl_job *job, int r)
+{
+	struct ctl_server *s = job->server;
+	struct ctl_client *c = job->client;
+	_cleanup_json_ json_t *reply = NULL;
+
+	if (r == CTL_DEFERRED) {
+		if (job->method->privilege == NP_PRIV_WRITE)
+			s->writer = job;
+		if (c)
+			c->job = job;
+		worker_submit(s->worker, &job->wj, job_work, job_done, job);
 		return;
 	}
-	if (method->privilege == NP_PRIV_WRITE && !c->can_write) {
-		send_error(c, id, NP_ERR_PERMISSION,
-			   "permission denied: '%s' changes state, which needs root or the admin group",
-			   command);
-		return;
-	}
-	strcpy(path, "params");
-	if (params && find_nul(params, path, sizeof(path))) {
-		reply = np_proto_reply_error(id, NP_ERR_INVALID_PARAM, path,
-					     "%s: a string must not contain NUL characters", path);
-		send_reply(c, reply);
-		return;
-	}
-	if (!params) {
-		params = empty = json_object();
-		if (!params) {
-			c->dead = true;
-			return;
-		}
-	}
-	log_debug("uid %u (pid %d): %s", c->cred.uid, c->cred.pid, command);
-	r = method->fn(&call, params);
-	if (r < 0 && call.error)
-		reply = TAKE_PTR(call.error);
+	if (r < 0 && job->call.error)
+		reply = TAKE_PTR(job->call.error);
 	else if (r < 0)
-		reply = np_proto_reply_error(id, NP_ERR_INTERNAL, NULL, "%s failed: %s (nothing was changed)",
-					     command, strerror(-r));
+		reply = np_proto_reply_error(job->req.id, NP_ERR_INTERNAL, NULL,
+					     "%s failed: %s (nothing was changed)", job->req.command,
+					     strerror(-r));
 	else
-		reply = np_proto_reply_ok(id, TAKE_PTR(call.result));
-	send_reply(c, reply);
-	if (r >= 0 && call.follow && !c->dead)
-		start_following(c, &call);
+		reply = np_proto_reply_ok(job->req.id, TAKE_PTR(job->call.result));
+	job_reply(job, reply);
+	if (r >= 0 && job->call.follow && c && !c->dead)
+		start_following(c, &job->call);
+	job_end(job);
+}
+
+static void job_run(struct ctl_job *job)
+{
+	struct ctl_client *c = job->client;
+
+	if (c)
+		log_debug("uid %u (pid %d): %s", c->cred.uid, c->cred.pid, job->req.command);
+	job_step(job, job->method->fn(&job->call, job->params));
+}
+
+/* Runs the writes that waited, in order, until one is under way. */
+static void writes_pump(struct ctl_server *s)
+{
+	while (!s->writer && s->writes) {
+		struct ctl_job *job = s->writes;
+		struct ctl_client *c = job->client;
+
+		s->writes = job->next;
+		if (!s->writes)
+			s->writes_tail = &s->writes;
+		job->queued = false;
+		job_run(job);
+		if (c)
+			job_resume_client(c);
+	}
+}
+
+/* Steps 5 to 7 of the validation order, for a request whose envelope
+ * ctl_request_parse() checked. */
+static void dispatch(struct ctl_job *job)
+{
+	struct ctl_server *s = job->server;
+	struct ctl_client *c = job->client;
+
+	job->method = ctl_method_find(job->req.command);
+	if (!job->method) {
+		job_fail(job, NP_ERR_UNKNOWN_COMMAND, NULL, "unknown command '%s'", job->req.command);
+		goto end;
+	}
+	if (job->method->privilege == NP_PRIV_WRITE && !job->call.can_write) {
+		job_fail(job, NP_ERR_PERMISSION, NULL,
+			 "permission denied: '%s' changes state, which needs root or the admin group",
+			 job->req.command);
+		goto end;
+	}
+	if (job->req.nul_path[0]) {
+		job_fail(job, NP_ERR_INVALID_PARAM, job->req.nul_path,
+			 "%s: a string must not contain NUL characters", job->req.nul_path);
+		goto end;
+	}
+	job->call.id = job->req.id;
+	job->params = job->req.params ?: json_object();
+	if (!job->params) {
+		c->dead = true;
+		goto end;
+	}
+	if (job->method->privilege == NP_PRIV_WRITE && (s->writer || s->writes)) {
+		job->queued = true;
+		*s->writes_tail = job;
+		s->writes_tail = &job->next;
+		c->job = job;
+		return;
+	}
+	job_run(job);
+	return;
+end:
+	job_end(job);
+}
+
+static void job_parsed(struct ctl_job *job)
+{
+	struct ctl_client *c = job->client;
+
+	/* Its client left while the line was parsed: nothing has happened. */
+	if (!c) {
+		job_end(job);
+		return;
+	}
+	if (job->parse_r < 0) {
+		if (!job->parse_error)
+			c->dead = true;
+		job_reply(job, job->parse_error);
+		if (job->parse_r == -EMSGSIZE)
+			c->closing = true;
+		job_end(job);
+		return;
+	}
+	dispatch(job);
+}
+
+static void parse_work(void *data)
+{
+	struct ctl_job *job = data;
+
+	job->parse_r = ctl_request_parse(job->line, job->len, &job->req, &job->parse_error);
+	free(TAKE_PTR(job->line));
+}
+
+static void parse_done(void *data)
+{
+	struct ctl_job *job = data;
+	struct ctl_client *c = job->client;
+	struct ctl_server *s = job->server;
+
+	if (c && c->job == job)
+		c->job = NULL;
+	job_parsed(job);
+	if (c)
+		job_resume_client(c);
+	writes_pump(s);
 }
 
 static void handle_line(struct ctl_client *c, const char *line, size_t len)
 {
-	_cleanup_json_ json_t *req = NULL;
-	const char *command;
-	json_t *id, *params;
-	json_error_t jerr;
+	struct ctl_job *job = job_new(c);
 
-	/* NULs are allowed here so that "status\u0000" is an unknown command
-	 * rather than a parse error; dispatch() keeps them out of params. */
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-	if (!req) {
-		send_error(c, NULL, NP_ERR_INVALID_JSON, "invalid JSON at column %d: %s", jerr.column,
-			   jerr.text);
+	if (!job) {
+		c->dead = true;
 		return;
 	}
-	if (check_envelope(c, req, &id, &command, &params) < 0)
-		return;
-	dispatch(c, id, command, params);
+	job->len = len;
+	if (len > CTL_LARGE_LINE && len <= NP_PROTO_MAX_MSG) {
+		job->line = malloc(len);
+		if (job->line) {
+			memcpy(job->line, line, len);
+			c->job = job;
+			worker_submit(c->server->worker, &job->wj, parse_work, parse_done, job);
+			return;
+		}
+	}
+	job->parse_r = ctl_request_parse(line, len, &job->req, &job->parse_error);
+	job_parsed(job);
 }
 
 static void too_large(struct ctl_client *c)
@@ -565,70 +847,67 @@ static void too_large(struct ctl_client *c)
 	c->closing = true;
 }
 
-/* Handles every complete line in the input buffer; keeps the partial rest. */
+/* Handles the complete lines in the input buffer, one request at a time;
+ * keeps the rest. */
 static void process_input(struct ctl_client *c)
 {
 	size_t start = 0;
 
-	while (!c->dead && !c->closing) {
-		char *nl = memchr(c->in + c->in_scanned, '\n', c->in_len - c->in_scanned);
+	while (!c->dead && !c->closing && !c->job) {
+		/* (An empty buffer may have no memory at all.) */
+		char *nl = c->in_len > c->in_scanned
+			       ? memchr(c->in.p + c->in_scanned, '\n', c->in_len - c->in_scanned)
+			       : NULL;
 		size_t len;
 
 		if (!nl) {
 			c->in_scanned = c->in_len;
+			/* A last request without its '\n' still counts. */
+			if (c->eof && c->in_len > start) {
+				handle_line(c, c->in.p + start, c->in_len - start);
+				start = c->in_len;
+			}
 			break;
 		}
-		len = (size_t)(nl - (c->in + start));
-		c->in_scanned = (size_t)(nl - c->in) + 1;
+		len = (size_t)(nl - (c->in.p + start));
+		c->in_scanned = (size_t)(nl - c->in.p) + 1;
 		if (len > NP_PROTO_MAX_MSG) {
 			too_large(c);
 			break;
 		}
-		handle_line(c, c->in + start, len);
+		handle_line(c, c->in.p + start, len);
 		start = c->in_scanned;
 	}
 	if (start > 0) {
-		memmove(c->in, c->in + start, c->in_len - start);
+		memmove(c->in.p, c->in.p + start, c->in_len - start);
 		c->in_len -= start;
 		c->in_scanned -= start;
 	}
-	if (!c->closing && c->in_len > NP_PROTO_MAX_MSG)
+	/* Grown for a large line, given back once it is handled. */
+	if (c->in_len == 0 && c->in.cap > 2 * READ_CHUNK)
+		buf_release(&c->in);
+	if (!c->closing && !c->job && c->in_len > NP_PROTO_MAX_MSG)
 		too_large(c);
 }
 
-static void arm_idle(struct ctl_client *c)
+/* After a request of c was answered: its next ones, if it sent any. */
+static void job_resume_client(struct ctl_client *c)
 {
-	uint64_t now;
-
-	if (c->in_len == 0 || c->closing || c->dead) {
-		(void)sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
-		return;
-	}
-	/* Idle, not total: the deadline moves with every byte received. */
-	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &now);
-	(void)sd_event_source_set_time(c->idle, now + c->server->idle_usec);
-	(void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+	if (!c->job)
+		process_input(c);
+	arm_idle(c);
+	client_settle(c);
 }
 
 static int grow_input(struct ctl_client *c)
 {
-	size_t cap;
-	char *p;
-
-	if (c->in_cap - c->in_len >= READ_CHUNK)
-		return 0;
-	cap = c->in_cap ? c->in_cap * 2 : 2 * READ_CHUNK;
 	/* Room for one full line plus one read: past that it is TooLarge. */
-	if (cap > NP_PROTO_MAX_MSG + 2 * READ_CHUNK)
-		cap = NP_PROTO_MAX_MSG + 2 * READ_CHUNK;
-	if (cap <= c->in_cap)
+	size_t limit = NP_PROTO_MAX_MSG + 2 * READ_CHUNK, want;
+
+	if (c->in.cap - c->in_len >= READ_CHUNK)
 		return 0;
-	p = realloc(c->in, cap);
-	if (!p)
-		return -ENOMEM;
-	c->in = p;
-	c->in_cap = cap;
-	return 0;
+	want = c->in.cap ? c->in.cap * 2 : 2 * READ_CHUNK;
+	return buf_reserve(&c->in, want < limit ? want : limit);
 }
 
 static void client_read(struct ctl_client *c)
@@ -639,7 +918,7 @@ static void client_read(struct ctl_client *c)
 		c->dead = true;
 		return;
 	}
-	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	n = read(c->fd, c->in.p + c->in_len, c->in.cap - c->in_len);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			c->dead = true;
@@ -647,11 +926,7 @@ static void client_read(struct ctl_client *c)
 	}
 	if (n == 0) {
 		c->eof = true;
-		/* A last request without its '\n' still counts. */
-		if (c->in_len > 0 && !c->closing) {
-			handle_line(c, c->in, c->in_len);
-			c->in_len = c->in_scanned = 0;
-		}
+		process_input(c);
 		arm_idle(c);
 		return;
 	}
@@ -666,7 +941,8 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 	if (revents & EPOLLOUT)
 		client_flush(c);
-	if (!c->dead && !c->eof && !c->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	/* No reading while a request is under way: its reply comes first. */
+	if (!c->dead && !c->eof && !c->closing && !c->job && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		client_read(c);
 	/* Both directions gone: nothing we queue can arrive any more. */
 	if (revents & (EPOLLHUP | EPOLLERR))
@@ -679,8 +955,12 @@ static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct ctl_client *c = userdata;
 
-	log_debug("Client (uid %u, pid %d) sent half a request and went quiet; closing it.", c->cred.uid,
-		  c->cred.pid);
+	if (c->in_len > 0)
+		log_debug("Client (uid %u, pid %d) sent half a request and went quiet; closing it.",
+			  c->cred.uid, c->cred.pid);
+	else
+		log_debug("Client (uid %u, pid %d) stayed silent for %" PRIu64 " s; closing it.", c->cred.uid,
+			  c->cred.pid, c->server->idle_usec / 1000000);
 	c->dead = true;
 	client_settle(c);
 	return 0;
@@ -730,14 +1010,43 @@ static int client_new(struct ctl_server *s, int fd, const struct ucred *uc, bool
 	if (r >= 0)
 		r = sd_event_add_time(s->event, &c->idle, CLOCK_MONOTONIC, UINT64_MAX, 1000000,
 				      on_client_idle, c);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
 	if (r < 0) {
 		c->fd = -EBADF; /* the caller closes it */
 		client_free(c);
 		return r;
 	}
+	s->n_readers += !can_write;
+	/* Until its first request: a connection that never sends is idle. */
+	arm_idle(c);
 	return 0;
+}
+
+/* The connection limits. Readers hit theirs first: the last
+ * writer_clients connections are kept for root and the admin group, so
+ * that readers holding connections open cannot lock root out; every uid
+ * but root has at most max_clients_per_uid. */
+static bool has_room(struct ctl_server *s, const struct ucred *uc, bool writer, char *why, size_t size)
+{
+	unsigned mine;
+
+	if (s->n_clients >= s->max_clients) {
+		snprintf(why, size, "all %u connections are taken", s->max_clients);
+		return false;
+	}
+	if (!writer && s->n_readers >= s->max_clients - s->writer_clients) {
+		snprintf(why, size,
+			 "the %u connections open to readers are taken (the other %u are kept for root and "
+			 "the admin group)",
+			 s->max_clients - s->writer_clients, s->writer_clients);
+		return false;
+	}
+	mine = uc->uid == 0 ? 0 : clients_of_uid(s, uc->uid);
+	if (mine >= s->max_clients_per_uid) {
+		snprintf(why, size, "uid %u has %u connections open already (at most %u per uid)", uc->uid,
+			 mine, s->max_clients_per_uid);
+		return false;
+	}
+	return true;
 }
 
 /* Steps 1 (credentials) and the client limits, before reading a byte. */
@@ -745,6 +1054,7 @@ static void admit(struct ctl_server *s, int fd)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
+	char why[160];
 	int priv, r;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
@@ -762,10 +1072,8 @@ static void admit(struct ctl_server *s, int fd)
 		close(fd);
 		return;
 	}
-	if (s->n_clients >= NP_PROTO_MAX_CLIENTS ||
-	    clients_of_uid(s, uc.uid) >= NP_PROTO_MAX_CLIENTS_PER_UID) {
-		refuse(fd, NP_ERR_TOO_MANY_CLIENTS, "too many clients (at most %d, %d per uid)",
-		       NP_PROTO_MAX_CLIENTS, NP_PROTO_MAX_CLIENTS_PER_UID);
+	if (!has_room(s, &uc, priv > 0, why, sizeof(why))) {
+		refuse(fd, NP_ERR_TOO_MANY_CLIENTS, "too many clients: %s", why);
 		close(fd);
 		return;
 	}
@@ -824,9 +1132,10 @@ void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation
 		if (c->follow_target && v->cgroup_id != c->follow_cgroup &&
 		    !(v->target && target_matches(v->target, c->follow_target)))
 			continue;
-		/* A slow follower loses events, counted, instead of slowing us;
-		 * once it lost one, it gets nothing until it caught up. */
-		if (c->missed > 0 || out_pending(c) >= NP_PROTO_CLIENT_OUT_MAX) {
+		/* A slow follower loses events, counted, instead of slowing us
+		 * or growing our memory; once it lost one, it gets nothing
+		 * until it caught up. */
+		if (c->missed > 0 || out_pending(c) >= NP_PROTO_FOLLOWER_OUT_MAX) {
 			c->missed++;
 			continue;
 		}
@@ -857,6 +1166,8 @@ struct ctl_server *ctl_server_free(struct ctl_server *s)
 		return NULL;
 	while (s->clients)
 		client_free(s->clients);
+	/* A write under way is finished (and saved, or undone), unanswered. */
+	s->worker = worker_free(s->worker);
 	sd_event_source_disable_unref(s->listen_source);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
@@ -880,7 +1191,13 @@ int ctl_server_new(struct manager *m, int listen_fd, struct ctl_server **ret)
 	s->event = sd_event_ref(m->event);
 	s->listen_fd = listen_fd;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->writes_tail = &s->writes;
 	ctl_server_set_config(s, &m->config);
+	r = worker_new(s->event, &s->worker);
+	if (r < 0) {
+		s->listen_fd = -EBADF; /* still the caller's */
+		return r;
+	}
 	r = sd_event_add_io(s->event, &s->listen_source, listen_fd, EPOLLIN, on_listen, s);
 	if (r < 0) {
 		s->listen_fd = -EBADF; /* still the caller's */

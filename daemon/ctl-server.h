@@ -21,11 +21,13 @@ struct manager;
 struct violation;
 struct ctl_server;
 struct ctl_client;
+struct ctl_job;
 
 /* One request on its way through a method. */
 struct ctl_call {
 	struct manager *m;
 	struct ctl_server *server;
+	struct ctl_job *job;
 	json_t *id;
 	uid_t uid;
 	bool can_write;
@@ -38,7 +40,26 @@ struct ctl_call {
 	json_t *backlog; /* violations to stream right after the reply */
 };
 
+/* Returns 0 with call->result set, a negative errno (with call->error set
+ * by ctl_fail(), or an internal error), or what ctl_call_defer() returns. */
 typedef int (*ctl_method_fn)(struct ctl_call *call, json_t *params);
+
+/*
+ * Slow steps (parsing and compiling a large policy, filling its trie,
+ * writing the state) leave the event loop: a method returns
+ * ctl_call_defer(call, work, done, data, free_data); work(data) then runs
+ * on the worker thread, and done(call, data) back on the event loop, which
+ * returns like a method (and may defer again). The reply waits, and so do
+ * the client's next requests and, for a write, every other write: state
+ * changes stay one at a time, in order. work() must not log nor touch the
+ * manager, except to read what no other request can change meanwhile (a
+ * write's own policies). free_data(data) runs when the call is over.
+ */
+#define CTL_DEFERRED 1
+typedef void (*ctl_work_fn)(void *data);
+typedef int (*ctl_done_fn)(struct ctl_call *call, void *data);
+int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, void *data,
+		   void (*free_data)(void *data));
 
 struct ctl_method {
 	const char *name;

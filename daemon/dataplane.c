@@ -473,12 +473,16 @@ static int check_policy_id(uint32_t policy_id)
 }
 
 /* A whole trie for the compiled policy, filled before anyone can see it. */
-static int build_trie(uint32_t policy_id, const struct np_compiled *c, int *ret)
+int np_dataplane_trie_new(uint32_t policy_id, const struct np_compiled *c, int *ret_fd)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
 	_cleanup_close_ int fd = -EBADF;
 	char name[BPF_OBJ_NAME_LEN];
+	int r;
 
+	r = check_policy_id(policy_id);
+	if (r < 0)
+		return r;
 	if (c->n_entries == 0)
 		return -EINVAL; /* a compiled policy always has ::/0 */
 	snprintf(name, sizeof(name), "np_pol_%u", policy_id);
@@ -489,22 +493,18 @@ static int build_trie(uint32_t policy_id, const struct np_compiled *c, int *ret)
 	for (size_t i = 0; i < c->n_entries; i++)
 		if (bpf_map_update_elem(fd, &c->entries[i].key, &c->entries[i].val, BPF_NOEXIST) < 0)
 			return -errno;
-	*ret = TAKE_FD(fd);
+	*ret_fd = TAKE_FD(fd);
 	return 0;
 }
 
-int np_dataplane_install(struct np_dataplane *dp, uint32_t policy_id, const char *name,
-			 const struct np_compiled *c)
+int np_dataplane_publish(struct np_dataplane *dp, uint32_t policy_id, const char *name,
+			 const struct np_compiled *c, int trie_fd)
 {
-	_cleanup_close_ int trie_fd = -EBADF;
 	struct np_policy_meta meta = {};
 	struct timespec ts;
 	int r;
 
 	r = check_policy_id(policy_id);
-	if (r < 0)
-		return r;
-	r = build_trie(policy_id, c, &trie_fd);
 	if (r < 0)
 		return r;
 	/* The switch: one pointer exchange in the outer array. */
@@ -520,6 +520,36 @@ int np_dataplane_install(struct np_dataplane *dp, uint32_t policy_id, const char
 		r = -errno;
 	bump_gen(dp);
 	return r;
+}
+
+int np_dataplane_trie_get(struct np_dataplane *dp, uint32_t policy_id, int *ret_fd)
+{
+	uint32_t inner_id;
+	int r, fd;
+
+	r = check_policy_id(policy_id);
+	if (r < 0)
+		return r;
+	/* From user space, an array of maps holds ids. */
+	if (bpf_map_lookup_elem(fd_policies(dp), &policy_id, &inner_id) < 0)
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+int np_dataplane_install(struct np_dataplane *dp, uint32_t policy_id, const char *name,
+			 const struct np_compiled *c)
+{
+	_cleanup_close_ int trie_fd = -EBADF;
+	int r;
+
+	r = np_dataplane_trie_new(policy_id, c, &trie_fd);
+	if (r < 0)
+		return r;
+	return np_dataplane_publish(dp, policy_id, name, c, trie_fd);
 }
 
 static int policy_installed(struct np_dataplane *dp, uint32_t policy_id)

@@ -55,6 +55,17 @@ const char *np_dataplane_cgroup_root(const struct np_dataplane *dp);
 /* Install (or atomically replace) policy id 1..NP_MAX_POLICIES-1. */
 int np_dataplane_install(struct np_dataplane *dp, uint32_t policy_id, const char *name,
 			 const struct np_compiled *c);
+/* The two halves of np_dataplane_install(), for a caller that fills the
+ * new trie away from the data plane's owner. np_dataplane_trie_new() uses
+ * nothing of a data plane, so it may run on any thread while the owner
+ * goes on; the trie stays private to *ret_fd (the caller closes it) until
+ * np_dataplane_publish() swaps it in for policy_id, atomically. */
+int np_dataplane_trie_new(uint32_t policy_id, const struct np_compiled *c, int *ret_fd);
+int np_dataplane_publish(struct np_dataplane *dp, uint32_t policy_id, const char *name,
+			 const struct np_compiled *c, int trie_fd);
+/* An fd of the trie published for policy_id (-ENOENT if none): kept, it
+ * lets a change be undone by publishing it again, without a rebuild. */
+int np_dataplane_trie_get(struct np_dataplane *dp, uint32_t policy_id, int *ret_fd);
 /* Remove a policy. -EBUSY while a cgroup is bound to it. */
 int np_dataplane_remove(struct np_dataplane *dp, uint32_t policy_id);
 /* The name stored with policy id (from np_policy_meta), or -ENOENT. */

@@ -34,8 +34,8 @@
 #define CG_WALK_DEPTH  64
 #define CG_REWALK_USEC (2ull * 1000000)
 
-static int save_policies(struct manager *m);
 static int save_bindings(struct manager *m, const struct np_bind *exclude);
+static void notify_status(struct manager *m);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
@@ -380,99 +380,163 @@ static void rollback_failed(struct manager *m, int r, const char *what, const ch
 	    what, name);
 }
 
-int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret)
+/* The kernel side of a staged change: p's trie (built here unless the
+ * caller brings one) goes live under id. */
+static int publish(struct manager *m, uint32_t id, const struct np_policy *p, const struct np_compiled *c,
+		   int trie_fd)
 {
-	struct np_pol *pol;
-	uint32_t id;
-	int r, k;
+	if (trie_fd >= 0)
+		return np_dataplane_publish(m->dp, id, p->name, c, trie_fd);
+	return np_dataplane_install(m->dp, id, p->name, c);
+}
 
-	r = change_begin(m);
-	if (r < 0)
-		return r;
+static int stage_add(struct manager *m, struct np_policy *p, struct np_compiled *c, int trie_fd,
+		     struct manager_change *ch)
+{
+	uint32_t id;
+	int r;
+
+	if (manager_policy_by_name(m, p->name))
+		return -EEXIST;
 	r = free_policy_id(m, &id);
 	if (r < 0)
 		return r;
-	r = np_dataplane_install(m->dp, id, p->name, c);
+	r = publish(m, id, p, c, trie_fd);
 	if (r < 0)
 		return log_error_errno(r, "Failed to install policy '%s' as id %u: %m", p->name, id);
-	r = register_policy(m, id, p, c, &pol);
+	r = register_policy(m, id, p, c, &ch->pol);
 	if (r < 0) {
 		(void)np_dataplane_remove(m->dp, id);
 		return log_oom();
 	}
-	r = save_policies(m);
-	if (r < 0) {
-		unregister_policy(m, pol, false);
-		k = np_dataplane_remove(m->dp, id);
-		if (k < 0 && k != -ENOENT)
-			rollback_failed(m, k, "the addition of policy", p->name);
-		return r;
-	}
-	log_info("Added policy '%s' (id %u, %zu entries).", p->name, id, c->n_entries);
-	if (ret)
-		*ret = pol;
 	return 0;
 }
 
-int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_policy *p, struct np_compiled *c)
+static int stage_replace(struct manager *m, struct np_pol *pol, struct np_policy *p, struct np_compiled *c,
+			 int trie_fd, struct manager_change *ch)
 {
-	struct np_policy *old_p = pol->policy;
-	struct np_compiled *old_c = pol->compiled;
-	int r, k;
+	int r;
 
-	r = change_begin(m);
-	if (r < 0)
-		return r;
-	r = np_dataplane_install(m->dp, pol->id, p->name, c);
+	/* Kept, so that undoing is one swap back rather than a rebuild. */
+	if (np_dataplane_trie_get(m->dp, pol->id, &ch->old_trie_fd) < 0)
+		ch->old_trie_fd = -EBADF;
+	r = publish(m, pol->id, p, c, trie_fd);
 	if (r < 0)
 		return log_error_errno(r, "Failed to install the new version of policy '%s': %m", p->name);
+	ch->pol = pol;
+	ch->policy = pol->policy;
+	ch->compiled = pol->compiled;
 	pol->policy = p;
 	pol->compiled = c;
-	r = save_policies(m);
-	if (r < 0) {
-		pol->policy = old_p;
-		pol->compiled = old_c;
-		k = np_dataplane_install(m->dp, pol->id, old_p->name, old_c);
-		if (k < 0)
-			rollback_failed(m, k, "the update of policy", old_p->name);
-		return r;
-	}
-	np_policy_free(old_p);
-	np_compiled_free(old_c);
-	log_info("Updated policy '%s' (id %u, %zu entries).", p->name, pol->id, c->n_entries);
 	return 0;
 }
 
-int manager_policy_delete(struct manager *m, struct np_pol *pol)
+static int stage_delete(struct manager *m, struct np_pol *pol, struct manager_change *ch)
 {
-	_cleanup_free_ char *name = strdup(pol->policy->name);
-	uint32_t id = pol->id;
-	int r, k;
+	int r;
+
+	if (pol->n_bound > 0)
+		return -EBUSY;
+	if (np_dataplane_trie_get(m->dp, pol->id, &ch->old_trie_fd) < 0)
+		ch->old_trie_fd = -EBADF;
+	r = np_dataplane_remove(m->dp, pol->id);
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "Failed to remove policy '%s' from the kernel: %m",
+				       pol->policy->name);
+	m->pols[pol->id] = NULL;
+	m->n_pols--;
+	ch->pol = pol;
+	return 0;
+}
+
+int manager_policy_stage(struct manager *m, enum manager_change_kind kind, struct np_pol *pol,
+			 struct np_policy *p, struct np_compiled *c, int trie_fd, struct manager_change *ret)
+{
+	struct manager_change ch = {.kind = kind, .old_trie_fd = -EBADF};
+	int r;
 
 	r = change_begin(m);
 	if (r < 0)
 		return r;
-	if (!name)
-		return log_oom();
-	if (pol->n_bound > 0)
-		return -EBUSY;
-	r = np_dataplane_remove(m->dp, id);
-	if (r < 0 && r != -ENOENT)
-		return log_error_errno(r, "Failed to remove policy '%s' from the kernel: %m", name);
-	m->pols[id] = NULL;
-	m->n_pols--;
-	r = save_policies(m);
+	switch (kind) {
+	case MANAGER_POLICY_ADD:
+		r = stage_add(m, p, c, trie_fd, &ch);
+		break;
+	case MANAGER_POLICY_REPLACE:
+		r = stage_replace(m, pol, p, c, trie_fd, &ch);
+		break;
+	case MANAGER_POLICY_DELETE:
+		r = stage_delete(m, pol, &ch);
+		break;
+	default:
+		r = -EINVAL;
+	}
 	if (r < 0) {
-		m->pols[id] = pol;
-		m->n_pols++;
-		k = np_dataplane_install(m->dp, id, name, pol->compiled);
-		if (k < 0)
-			rollback_failed(m, k, "the deletion of policy", name);
+		if (ch.old_trie_fd >= 0)
+			close(ch.old_trie_fd);
 		return r;
 	}
-	pol_free(pol);
-	log_info("Deleted policy '%s' (id %u).", name, id);
+	*ret = ch;
 	return 0;
+}
+
+/* Back to what the saved state says. A trie kept at staging goes back in
+ * one swap; without it, the old version is built again. */
+static void unstage(struct manager *m, struct manager_change *ch)
+{
+	struct np_pol *pol = ch->pol;
+	int r;
+
+	switch (ch->kind) {
+	case MANAGER_POLICY_ADD:
+		(void)np_dataplane_remove(m->dp, pol->id);
+		unregister_policy(m, pol, true);
+		return;
+	case MANAGER_POLICY_REPLACE:
+		np_policy_free(pol->policy);
+		np_compiled_free(pol->compiled);
+		pol->policy = TAKE_PTR(ch->policy);
+		pol->compiled = TAKE_PTR(ch->compiled);
+		break;
+	case MANAGER_POLICY_DELETE:
+		m->pols[pol->id] = pol;
+		m->n_pols++;
+		break;
+	}
+	r = publish(m, pol->id, pol->policy, pol->compiled, ch->old_trie_fd);
+	if (r < 0)
+		rollback_failed(m, r, "the change of policy", pol->policy->name);
+}
+
+void manager_policy_settle(struct manager *m, struct manager_change *ch, int saved)
+{
+	struct np_pol *pol = ch->pol;
+
+	if (saved < 0) {
+		m->unsaved_file = NP_STATE_POLICIES_FILE;
+		m->unsaved_error = saved;
+		log_error_errno(saved,
+				"Failed to save the state to '%s/" NP_STATE_POLICIES_FILE "'; undoing the change of "
+				"policy '%s': %m",
+				m->state_dir, pol->policy->name);
+		unstage(m, ch);
+	} else if (ch->kind == MANAGER_POLICY_ADD) {
+		log_info("Added policy '%s' (id %u, %zu entries).", pol->policy->name, pol->id,
+			 pol->compiled->n_entries);
+	} else if (ch->kind == MANAGER_POLICY_REPLACE) {
+		np_policy_free(TAKE_PTR(ch->policy));
+		np_compiled_free(TAKE_PTR(ch->compiled));
+		log_info("Updated policy '%s' (id %u, %zu entries).", pol->policy->name, pol->id,
+			 pol->compiled->n_entries);
+	} else {
+		log_info("Deleted policy '%s' (id %u).", pol->policy->name, pol->id);
+		pol_free(pol);
+	}
+	if (saved >= 0)
+		notify_status(m);
+	if (ch->old_trie_fd >= 0)
+		close(ch->old_trie_fd);
+	*ch = (struct manager_change){.old_trie_fd = -EBADF};
 }
 
 /* ---- targets ---- */
@@ -851,22 +915,70 @@ char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)
 
 /* ---- persistence ---- */
 
-static json_t *policies_to_json(struct manager *m)
+struct manager_snapshot {
+	char *state_dir;
+	size_t n;
+	struct {
+		uint32_t id;
+		const struct np_policy *policy;
+	} pols[];
+};
+
+struct manager_snapshot *manager_snapshot_free(struct manager_snapshot *s)
+{
+	if (s)
+		free(s->state_dir);
+	free(s);
+	return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager_snapshot *, manager_snapshot_free);
+
+int manager_policies_snapshot(struct manager *m, struct manager_snapshot **ret)
+{
+	_cleanup_(manager_snapshot_freep) struct manager_snapshot *s = NULL;
+
+	s = calloc(1, sizeof(*s) + m->n_pols * sizeof(s->pols[0]));
+	if (!s)
+		return -ENOMEM;
+	s->state_dir = strdup(m->state_dir);
+	if (!s->state_dir)
+		return -ENOMEM;
+	for (unsigned i = 1; i < NP_MAX_POLICIES && s->n < m->n_pols; i++)
+		if (m->pols[i]) {
+			s->pols[s->n].id = i;
+			s->pols[s->n++].policy = m->pols[i]->policy;
+		}
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static json_t *policies_to_json(const struct manager_snapshot *s)
 {
 	_cleanup_json_ json_t *pols = json_array();
 
 	if (!pols)
 		return NULL;
-	for (unsigned i = 1; i < NP_MAX_POLICIES; i++) {
-		json_t *p;
+	for (size_t i = 0; i < s->n; i++) {
+		json_t *p = np_policy_to_json(s->pols[i].policy);
 
-		if (!m->pols[i])
-			continue;
-		p = np_policy_to_json(m->pols[i]->policy);
-		if (!p || json_array_append_new(pols, json_pack("{s:i, s:o}", "id", (int)i, "policy", p)) < 0)
+		if (!p || json_array_append_new(
+			      pols, json_pack("{s:i, s:o}", "id", (int)s->pols[i].id, "policy", p)) < 0)
 			return NULL;
 	}
 	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "policies", TAKE_PTR(pols));
+}
+
+int manager_snapshot_write(const struct manager_snapshot *s)
+{
+	_cleanup_json_ json_t *j = policies_to_json(s);
+	_cleanup_free_ char *text = NULL;
+
+	if (!j)
+		return -ENOMEM;
+	text = json_dumps(j, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+	if (!text)
+		return -ENOMEM;
+	return state_write_atomic(s->state_dir, NP_STATE_POLICIES_FILE, text, strlen(text), 0600);
 }
 
 static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude)
@@ -887,6 +999,11 @@ static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude
 	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "bindings", TAKE_PTR(binds));
 }
 
+static void notify_status(struct manager *m)
+{
+	(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
+}
+
 static int save_json(struct manager *m, const char *file, json_t *j /* stolen */)
 {
 	_cleanup_json_ json_t *owned = j;
@@ -904,13 +1021,27 @@ static int save_json(struct manager *m, const char *file, json_t *j /* stolen */
 		m->unsaved_error = r;
 		return log_error_errno(r, "Failed to save the state to '%s/%s': %m", m->state_dir, file);
 	}
-	(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
+	notify_status(m);
 	return 0;
 }
 
 static int save_policies(struct manager *m)
 {
-	return save_json(m, NP_STATE_POLICIES_FILE, policies_to_json(m));
+	_cleanup_(manager_snapshot_freep) struct manager_snapshot *s = NULL;
+	int r;
+
+	r = manager_policies_snapshot(m, &s);
+	if (r < 0)
+		return log_oom();
+	r = manager_snapshot_write(s);
+	if (r < 0) {
+		m->unsaved_file = NP_STATE_POLICIES_FILE;
+		m->unsaved_error = r;
+		return log_error_errno(r, "Failed to save the state to '%s/" NP_STATE_POLICIES_FILE "': %m",
+				       m->state_dir);
+	}
+	notify_status(m);
+	return 0;
 }
 
 /* exclude: a binding left out of the file (one that is going away). */

@@ -130,14 +130,48 @@ int manager_save(struct manager *m);
 
 struct np_pol *manager_policy_by_name(struct manager *m, const char *name);
 struct np_pol *manager_policy_by_id(struct manager *m, uint32_t id);
-/* Changes fail with -ENOLINK, and change nothing, while the pins are
- * missing and cannot be restored (manager_pins_check()). */
-/* On success the manager owns p and c. -ENOSPC when every id is taken. */
-int manager_policy_add(struct manager *m, struct np_policy *p, struct np_compiled *c, struct np_pol **ret);
-/* Atomically replaces pol's content; on success owns p and c. */
-int manager_policy_replace(struct manager *m, struct np_pol *pol, struct np_policy *p, struct np_compiled *c);
-/* -EBUSY while bound. */
-int manager_policy_delete(struct manager *m, struct np_pol *pol);
+
+/*
+ * A policy change in two steps around the save, so that the save (and the
+ * work before it) can run away from the event loop:
+ *   manager_policy_stage()       the kernel and the registry change;
+ *   manager_policies_snapshot()  what policies.json is to say, taken at once;
+ *   manager_snapshot_write()     writes it, on any thread (it does not log);
+ *   manager_policy_settle()      keeps the change if that write succeeded,
+ *                                else undoes it.
+ * Between stage and settle the caller lets nothing else change a policy:
+ * the snapshot reads the policies it names while it is written.
+ */
+enum manager_change_kind {
+	MANAGER_POLICY_ADD,	/* p and c under a free id; pol NULL */
+	MANAGER_POLICY_REPLACE, /* pol's content by p and c, atomically */
+	MANAGER_POLICY_DELETE,	/* pol; p and c NULL */
+};
+
+struct manager_change {
+	enum manager_change_kind kind;
+	struct np_pol *pol;
+	struct np_policy *policy; /* replaced: the old version, until settled */
+	struct np_compiled *compiled;
+	int old_trie_fd; /* the old version's trie, to undo by a swap */
+};
+
+/* trie_fd: c's trie from np_dataplane_trie_new() (borrowed), or -1 to
+ * build it here. On success the manager owns p and c. Errors: -EEXIST (add:
+ * the name is taken), -ENOSPC (add: every id is taken), -EBUSY (delete:
+ * bound), -ENOLINK (the pins are missing and cannot be restored,
+ * manager_pins_check(): a change would be lost when netpold stops); a
+ * kernel failure is logged. */
+int manager_policy_stage(struct manager *m, enum manager_change_kind kind, struct np_pol *pol,
+			 struct np_policy *p, struct np_compiled *c, int trie_fd, struct manager_change *ret);
+/* saved: 0, or the error of writing the snapshot (logged here, and kept in
+ * unsaved_file and unsaved_error for the reply). */
+void manager_policy_settle(struct manager *m, struct manager_change *ch, int saved);
+
+struct manager_snapshot;
+int manager_policies_snapshot(struct manager *m, struct manager_snapshot **ret);
+int manager_snapshot_write(const struct manager_snapshot *s);
+struct manager_snapshot *manager_snapshot_free(struct manager_snapshot *s);
 
 /* Parses and checks "cgroup:/path". On failure *why says what is wrong:
  * -EINVAL malformed, -ENOENT no such cgroup, -EXDEV outside the attach

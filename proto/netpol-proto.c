@@ -33,9 +33,29 @@ json_t *np_proto_reply_ok(json_t *id, json_t *result)
 	return rep;
 }
 
+/* Messages and fields quote what a client sent, cut anywhere by a buffer:
+ * what is not valid UTF-8 is shown as '?', or jansson would refuse it. */
+static json_t *string_lossy(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j)
+		return j;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 json_t *np_proto_reply_error(json_t *id, const char *code, const char *field, const char *fmt, ...)
 {
-	char message[512];
+	char message[512], f[256];
 	json_t *err;
 	va_list ap;
 
@@ -43,11 +63,16 @@ json_t *np_proto_reply_error(json_t *id, const char *code, const char *field, co
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 
-	err = json_pack("{s:s, s:s}", "code", code, "message", message);
+	err = json_pack("{s:s, s:o}", "code", code, "message", string_lossy(message));
 	if (!err)
 		return NULL;
-	if (field && *field)
-		json_object_set_new(err, "field", json_string(field));
+	if (field && *field) {
+		snprintf(f, sizeof(f), "%s", field);
+		if (json_object_set_new(err, "field", string_lossy(f)) < 0) {
+			json_decref(err);
+			return NULL;
+		}
+	}
 	return json_pack("{s:i, s:O, s:b, s:o}", "version", NP_PROTO_VERSION, "id", id ?: json_null(), "ok", 0,
 			 "error", err);
 }

@@ -23,10 +23,13 @@
 
 /* Limits (the daemon enforces them; see docs/protocol.md). */
 #define NP_PROTO_MAX_MSG (8u * 1024 * 1024) /* one request line, bytes */
+/* Connections (netpold.conf may change these three): */
 #define NP_PROTO_MAX_CLIENTS 256
-#define NP_PROTO_MAX_CLIENTS_PER_UID 64
-#define NP_PROTO_CLIENT_OUT_MAX (1u * 1024 * 1024) /* queued reply bytes before a follower drops events */
-#define NP_PROTO_IDLE_TIMEOUT_SEC 60 /* a half-sent request is dropped after this */
+#define NP_PROTO_MAX_CLIENTS_PER_UID 64 /* but root */
+#define NP_PROTO_WRITER_CLIENTS	     16 /* of the above, only root and the admin group may take */
+#define NP_PROTO_CLIENT_OUT_MAX	     (1u * 1024 * 1024) /* unread replies before a client is closed */
+#define NP_PROTO_FOLLOWER_OUT_MAX    (256u * 1024)	/* queued events before a follower misses some */
+#define NP_PROTO_IDLE_TIMEOUT_SEC    10 /* a silent connection (but a follower's) is closed after this */
 
 /* Commands. */
 #define NP_CMD_STATUS "status"

@@ -87,6 +87,11 @@ static void test_refusals(void)
 	BAD("idle_timeout = 10s\n", 1, "got '10s'");
 	BAD("idle_timeout = 99999999999999999999\n", 1, "got '99999999999999999999'");
 	BAD("\n\n\n= 5\n", 4, "unknown key ''");
+	BAD("max_clients = 1\n", 1, "max_clients must be a number of connections 2..65536, got '1'");
+	BAD("max_clients_per_uid = 0\n", 1, "got '0'");
+	BAD("writer_clients = -3\n", 1, "got '-3'");
+	/* each line is right, together they are not: no line to name */
+	BAD("max_clients = 8\nwriter_clients = 8\n", 0, "writer_clients (8) must be below max_clients (8)");
 	/* a NUL byte would cut the line short, silently: refused */
 	bad(__FILE__, __LINE__, nul, sizeof(nul) - 1, 3, "contains a NUL byte");
 }

@@ -50,14 +50,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = config_parse(&c, (const char *)data, size, &err);
 	if (r < 0) {
 		fuzz_assert(r == -EINVAL || r == -ENOMEM, "returned %d", r);
-		fuzz_assert(err.line >= 1 && err.line <= count_lines(data, size), "error on line %u of %u",
-			    err.line, count_lines(data, size));
+		/* line 0: the lines are each right, but not together */
+		fuzz_assert(err.line <= count_lines(data, size), "error on line %u of %u", err.line,
+			    count_lines(data, size));
 		fuzz_assert(err.message[0] != '\0', "refused without a message");
 	} else {
 		fuzz_assert(err.line == 0, "accepted, with an error line %u", err.line);
 		fuzz_assert(c.socket_mode <= 0777, "socket_mode 0%o", (unsigned)c.socket_mode);
 		fuzz_assert(c.idle_timeout_sec >= 1 && c.idle_timeout_sec <= 3600, "idle_timeout %u",
 			    c.idle_timeout_sec);
+		fuzz_assert(c.writer_clients >= 1 && c.writer_clients < c.max_clients &&
+				c.max_clients_per_uid >= 1,
+			    "clients: max %u, per uid %u, writers %u", c.max_clients, c.max_clients_per_uid,
+			    c.writer_clients);
 		check_group("admin_group", c.admin_group);
 		check_group("socket_group", c.socket_group);
 	}

@@ -24,16 +24,18 @@ SOCK = sys.argv[1]
 DAEMON_PID = int(sys.argv[2])
 MAX_MSG = 8 * 1024 * 1024
 passed = failed = 0
+report_lock = threading.Lock()  # some checks run in threads
 
 
 def report(good, what):
     global passed, failed
-    if good:
-        passed += 1
-        print(f"ok - {what}", flush=True)
-    else:
-        failed += 1
-        print(f"not ok - {what}", flush=True)
+    with report_lock:
+        if good:
+            passed += 1
+            print(f"ok - {what}\n", end="", flush=True)
+        else:
+            failed += 1
+            print(f"not ok - {what}\n", end="", flush=True)
 
 
 def connect(timeout=10.0):
@@ -253,6 +255,30 @@ def envelope():
         case(f"params of the wrong type {v!r}", raw(json.dumps(dict(good, params=v))), BAD_REQ + BAD_PARAM, rid=1)
     case("string id is echoed", raw(json.dumps({"version": 1, "id": "abc", "command": "nosuch"})),
          ["netpol.UnknownCommand"], rid="abc")
+    # Unknown envelope keys are refused like unknown params, naming the key
+    # (after the version check: a later version may add keys).
+    for extra in ({"extra": 1}, {"Params": {}}, {"params ": {"x": 1}}, {"ID": 2}):
+        what = f"unknown envelope key {next(iter(extra))!r}"
+        try:
+            s = connect()
+            r = Reader(s)
+            sendall(s, raw(json.dumps(dict(good, **extra))))
+            rep = r.msg(15)
+            why = check_error(rep, BAD_REQ, 1)
+            key = next(iter(extra))
+            if not why and (rep["error"].get("field") != key or key not in rep["error"]["message"]):
+                why = f"the error does not name the key: {rep['error']}"
+            report(not why and status_works(s), f"{what}: InvalidRequest naming it" + (f": {why}" if why else ""))
+            s.close()
+        except (OSError, TimeoutError, ValueError) as e:
+            report(False, f"{what}: {e}")
+    # Quoted in the message, cut to its length: still a valid reply.
+    case("unknown command of 300 two-byte characters", raw(json.dumps(dict(good, command="a" + "\u00e9" * 300))),
+         ["netpol.UnknownCommand"], rid=1)
+    case("unknown envelope key with version 2", raw(json.dumps(dict(good, version=2, extra=1))),
+         ["netpol.UnsupportedVersion"], rid=1)
+    case("unknown envelope key with an unknown command", raw(json.dumps(dict(good, command="nosuch", extra=1))),
+         BAD_REQ, rid=1)
 
 
 def parameters():
@@ -556,7 +582,85 @@ def slow_follower():
     report(status_works(), "after the flood: netpold still serves")
 
 
-IDLE_TIMEOUT = int(os.environ.get("NETPOL_IDLE_TIMEOUT", "60"))
+def sanitized():
+    """Whether netpold runs under AddressSanitizer, whose allocator holds on
+    to freed memory: its RSS then says nothing about ours."""
+    with open(f"/proc/{DAEMON_PID}/maps") as f:
+        if "libasan" in f.read():  # gcc: the runtime is a library
+            return True
+    with open(f"/proc/{DAEMON_PID}/exe", "rb") as f:  # clang: it is linked in
+        return b"AddressSanitizer" in f.read()
+
+
+def rss_kib():
+    with open(f"/proc/{DAEMON_PID}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def flood():
+    """Runs HOSTILE_FLOOD to its end; its output."""
+    proc = subprocess.run(os.environ["HOSTILE_FLOOD"], shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc.stdout.decode(errors="replace").strip().replace("\n", "; ")
+
+
+def followers_memory(n=16):
+    """Followers that never read cost a bounded amount of memory each; a
+    follower that catches up is told what it missed and its queue shrinks;
+    one that goes gives its memory back."""
+    if not os.environ.get("HOSTILE_FLOOD"):
+        report(False, "followers' memory: HOSTILE_FLOOD not set")
+        return
+    # After slow_follower's flood the violation table is full: a steady start.
+    rss0 = rss_kib()
+    socks = []
+    for i in range(n):
+        s = connect()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sendall(s, request("violations", 100 + i, {"follow": True}))
+        socks.append(s)
+    print("# flood: " + flood(), flush=True)
+    time.sleep(0.5)
+    rss1 = rss_kib()
+    per = (rss1 - rss0) / n
+    print(f"# RSS {rss0} KiB before {n} followers that never read, {rss1} KiB after the flood ({per:.0f} KiB each)",
+          flush=True)
+    asan = sanitized()
+    if asan:
+        print("# netpold runs under AddressSanitizer: its RSS is not checked", flush=True)
+    report(asan or per < 512, f"a follower that never reads costs less than 512 KiB ({per:.0f} KiB)")
+    # Half of them catch up: each reads until it is told what it missed.
+    told = 0
+    for s in socks[: n // 2]:
+        r = Reader(s)
+        try:
+            while True:
+                m = r.msg(5)
+                if m is None:
+                    break
+                if m.get("missed", 0) > 0:
+                    told += 1
+                    break
+        except (TimeoutError, ValueError):
+            pass
+    report(told == n // 2, f"followers that catch up are told how many events they missed ({told} of {n // 2})")
+    time.sleep(0.5)
+    rss2 = rss_kib()
+    print(f"# RSS {rss2} KiB once {n // 2} of them caught up", flush=True)
+    report(asan or rss1 - rss2 >= (n // 2) * (rss1 - rss0) / n / 2,
+           f"a follower that caught up gives its queue back ({rss1} -> {rss2} KiB)")
+    for s in socks:
+        s.close()
+    time.sleep(1)
+    rss3 = rss_kib()
+    print(f"# RSS {rss3} KiB once the followers are gone", flush=True)
+    report(asan or rss3 - rss0 < 2048,
+           f"their memory is given back when they go ({rss0} -> {rss1} -> {rss3} KiB)")
+
+
+IDLE_TIMEOUT = int(os.environ.get("NETPOL_IDLE_TIMEOUT", "10"))
 
 
 def idle_half_line():
@@ -576,10 +680,56 @@ def idle_half_line():
     s.close()
 
 
+def closed_after_idle(what, s, since):
+    """Reports whether s is closed by netpold after IDLE_TIMEOUT s of silence
+    counted from since (unread lines before the close are skipped)."""
+    r = Reader(s)
+    try:
+        while r.line(IDLE_TIMEOUT + 20 - (time.monotonic() - since)) is not None:
+            pass
+        took = time.monotonic() - since
+        report(IDLE_TIMEOUT - 0.5 <= took <= IDLE_TIMEOUT + 15,
+               f"{what} is closed after the {IDLE_TIMEOUT} s idle timeout ({took:.1f} s)")
+    except TimeoutError:
+        report(False, f"{what} is not closed within {IDLE_TIMEOUT + 20} s")
+
+
+def idle_clients():
+    """Connections that say nothing hold no slot for long: one that never
+    sends, and one that sent a request and was answered, are closed after the
+    idle timeout; a follower, idle by design, is not (run in a thread)."""
+    silent = connect()
+    t_silent = time.monotonic()
+    answered = connect()
+    follower = connect()
+    fr = Reader(follower)
+    sendall(follower, request("violations", 31, {"follow": True}))
+    got = fr.msg(10)
+    report(got.get("result") == {"following": True}, f"a follower follows ({got})")
+    sendall(answered, request("status", 32))
+    got = Reader(answered).msg(10)
+    t_answered = time.monotonic()
+    report(got.get("ok") is True, "a status request is answered")
+    threads = [threading.Thread(target=closed_after_idle, args=(w, s, t)) for w, s, t in (
+        ("a connection that never sends", silent, t_silent),
+        ("a connection idle after its reply", answered, t_answered))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(max(0.0, t_answered + IDLE_TIMEOUT + 2 - time.monotonic()))
+    report(status_works(follower), f"a follower idle for more than {IDLE_TIMEOUT} s is still served")
+    for s in (silent, answered, follower):
+        s.close()
+
+
 def main():
     idle = threading.Thread(target=idle_half_line)
     idle.start()
-    for part in (blank_lines, malformed_json, envelope, parameters, framing, huge, many_connections, slow_follower):
+    idle2 = threading.Thread(target=idle_clients)
+    idle2.start()
+    for part in (blank_lines, malformed_json, envelope, parameters, framing, huge, many_connections, slow_follower,
+                 followers_memory):
         print(f"# {part.__name__}", flush=True)
         part()
     # No hostile request changed anything.
@@ -590,6 +740,7 @@ def main():
     report(not {"evil", "deep"} & set(names), f"no hostile request installed a policy ({names})")
     s.close()
     idle.join()
+    idle2.join()
     print(f"# hostile.py: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # it-hostile: netpold survives malformed and hostile clients (hostile.py):
-# bad JSON, wrong types for every field, unknown commands and versions,
-# lines over 8 MiB, half-sent lines, binary garbage, deep nesting,
-# thousands of connections, a follower that never reads. Each gets a clear
-# error or a clean close; afterwards netpolctl status works and netpold's
-# memory has not exploded.
+# bad JSON, wrong types for every field, unknown commands, versions and
+# envelope keys, lines over 8 MiB, half-sent lines, binary garbage, deep
+# nesting, thousands of connections, silent connections, followers that
+# never read. Each gets a clear error or a clean close; silent connections
+# are closed after the idle timeout (followers are not); a follower that
+# never reads costs a bounded amount of memory, given back when it catches
+# up or goes; afterwards netpolctl status works and netpold's memory has
+# not exploded.
 . "$(dirname "$0")/lib.sh"
 
 HOSTILE=${NETPOL_HOSTILE:-$(dirname "$0")/hostile.py}
 
-# A short idle timeout (netpold.conf's idle_timeout), so that the half-sent
-# request is dropped in seconds, not the default minute.
+# A short idle timeout (netpold.conf's idle_timeout), so that silent
+# connections are closed in 3 s rather than the default 10.
 echo "idle_timeout = 3" >>"$IT_CONF"
 export NETPOL_IDLE_TIMEOUT=3
 start_netpold || { not_ok "netpold starts"; it_finish; }

@@ -5,7 +5,10 @@
 #  - with the socket's file mode opened up, netpold itself refuses him
 #    (SO_PEERCRED), with a clear message;
 #  - a member of the socket group may read, and is refused every write;
-#  - a member of the admin group may write.
+#  - a member of the admin group may write;
+#  - readers holding every connection they may open cannot lock root or the
+#    admin group out (connections kept for writers), nor can one uid take
+#    more than its share.
 # Users and groups it creates are removed at the end.
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +17,7 @@ for p in useradd groupadd setpriv; do command -v "$p" >/dev/null || it_skip "nee
 SOCK_GRP=netpol-it-grp
 ADM_GRP=netpol-it-adm
 READER=netpol-it-user
+READER2=netpol-it-user2
 ADMIN=netpol-it-admin
 OUTSIDER=nobody
 created_users=()
@@ -36,7 +40,8 @@ perms_cleanup() {
 	for g in "${created_groups[@]}"; do groupdel "$g" 2>/dev/null; done
 }
 ensure_group "$SOCK_GRP" && ensure_group "$ADM_GRP" && ensure_user "$READER" "$SOCK_GRP" &&
-	ensure_user "$ADMIN" "$ADM_GRP" || { perms_cleanup; it_skip "cannot create the test users and groups"; }
+	ensure_user "$READER2" "$SOCK_GRP" && ensure_user "$ADMIN" "$ADM_GRP" ||
+	{ perms_cleanup; it_skip "cannot create the test users and groups"; }
 getent passwd "$OUTSIDER" >/dev/null || { perms_cleanup; it_skip "no user $OUTSIDER"; }
 trap 'rc=$?; perms_cleanup; (exit $rc); it_cleanup' EXIT
 
@@ -138,5 +143,66 @@ check "0666: reader still may read" as "$READER" bindings
 refused "$READER" "0666"
 admin_writes "0666"
 check "0666: root may write" ctl unbind "$APP"
+stop_netpold
+
+# ---- phase 3: readers holding connections cannot lock root out ----
+# Small limits: 8 connections, 4 per uid, the last 2 kept for writers; the
+# idle timeout long enough for held connections to stay.
+printf 'socket_group = %s\nadmin_group = %s\nsocket_mode = 0666\n' "$SOCK_GRP" "$ADM_GRP" >"$IT_CONF"
+printf 'max_clients = 8\nmax_clients_per_uid = 4\nwriter_clients = 2\nidle_timeout = 120\n' >>"$IT_CONF"
+start_netpold || { not_ok "netpold starts with max_clients, max_clients_per_uid, writer_clients"; it_finish; }
+ok "netpold starts with max_clients = 8, max_clients_per_uid = 4, writer_clients = 2"
+
+# hold USER N: USER opens N connections, asks status on each, prints one
+# line per connection ("served" or the error), then "ready", and keeps the
+# served ones open until killed.
+HOLDER=$IT_TMP/holder.py
+cat >"$HOLDER" <<'PY'
+import json, socket, sys, time
+conns = []
+for i in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sys.argv[1])
+    s.sendall(b'{"version":1,"id":%d,"command":"status"}\n' % i)
+    buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    m = json.loads(buf.partition(b"\n")[0]) if buf else {}
+    print("served" if m.get("ok") else "refused %s" % json.dumps(m.get("error")), flush=True)
+    conns.append(s)
+print("ready", flush=True)
+time.sleep(600)
+PY
+chmod 0644 "$HOLDER"
+# Debian's python3, not one under root's home that the others cannot run.
+PY3=/usr/bin/python3
+[ -x "$PY3" ] || PY3=$(command -v python3)
+hold() { # USER N: sets HOLD_OUT
+	HOLD_OUT=$IT_TMP/hold-$1.out
+	setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups --inh-caps=-all \
+		"$PY3" "$HOLDER" "$IT_SOCK" "$2" >"$HOLD_OUT" 2>&1 &
+	it_track $!
+	wait_for_line "$HOLD_OUT" '^ready' 100 || not_ok "$1 holds connections ($(cat "$HOLD_OUT"))"
+}
+
+hold "$READER" 5
+check_eq "a reader gets 4 connections (its uid's limit)" 4 "$(grep -c '^served' "$HOLD_OUT")"
+check "the 5th is refused: TooManyClients, per uid" \
+	grep -qE 'refused.*netpol.TooManyClients.*uid [0-9]+ has 4 connections open already .at most 4 per uid' "$HOLD_OUT"
+hold "$READER2" 3
+check_eq "another reader gets the 2 connections left to readers" 2 "$(grep -c '^served' "$HOLD_OUT")"
+check "the next is refused: TooManyClients, the rest is kept for writers" \
+	grep -q 'refused.*netpol.TooManyClients.*kept for root and the admin group' "$HOLD_OUT"
+check "while readers hold all theirs, the admin group is served" as "$ADMIN" status
+check "while readers hold all theirs, root is served" ctl status
+check "and root may write" ctl apply "$APP" p
+hold root 3
+check_eq "root gets the 2 connections kept for writers" 2 "$(grep -c '^served' "$HOLD_OUT")"
+check "then the server is full: TooManyClients for root too" \
+	grep -q 'refused.*netpol.TooManyClients.*all 8 connections are taken' "$HOLD_OUT"
 
 it_finish
