@@ -23,6 +23,8 @@
 #include "ctl-request.h"
 #include "netpol-proto.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #define CHECK(cond)                                                                                          \
 	do {                                                                                                 \
 		if (!(cond)) {                                                                               \
