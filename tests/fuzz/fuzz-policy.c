@@ -45,13 +45,29 @@ static int key_cmp(const struct np_lpm_key *a, const struct np_lpm_key *b)
 	return memcmp(a->addr, b->addr, 16);
 }
 
+#define ICMP_FLAGS (NP_POL_NO_ICMP4 | NP_POL_NO_ICMP6)
+
+/* Whether an entry lets anything through, from its cells. */
+static bool val_allows_some(const struct np_lpm_val *v)
+{
+	bool any = !(v->icmp & NP_CELL_DENY) || !(v->other & NP_CELL_DENY);
+
+	for (size_t k = 0; k < v->nsegs && k < NP_MAX_PORT_SEGS; k++)
+		any |= !(v->segs[k].tcp & NP_CELL_DENY) || !(v->segs[k].udp & NP_CELL_DENY);
+	return any;
+}
+
+/* flags: the policy's, the same in every entry; NP_VAL_SOME_ALLOWED is
+ * the entry's own. */
 static void check_val(const struct np_lpm_val *v, uint16_t flags)
 {
 	static const struct np_port_seg zero;
 	size_t k;
 
 	fuzz_assert(v->nsegs >= 1 && v->nsegs <= NP_MAX_PORT_SEGS, "nsegs %u", v->nsegs);
-	fuzz_assert(v->flags == flags, "flags 0x%x, want 0x%x", v->flags, flags);
+	fuzz_assert((v->flags & ~NP_VAL_SOME_ALLOWED) == flags, "flags 0x%x, want 0x%x", v->flags, flags);
+	fuzz_assert(!(v->flags & NP_VAL_SOME_ALLOWED) == !val_allows_some(v), "flags 0x%x, but %s allowed",
+		    v->flags, val_allows_some(v) ? "something is" : "nothing is");
 	fuzz_assert(v->segs[v->nsegs - 1].last_port == 65535, "last segment ends at %u",
 		    v->segs[v->nsegs - 1].last_port);
 	for (k = 1; k < v->nsegs; k++)
@@ -69,7 +85,8 @@ static void check_shape(const struct np_policy *p, const struct np_compiled *c)
 	size_t i;
 
 	fuzz_assert(c->n_entries >= 1 && c->entries[0].key.prefixlen == 0, "no ::/0 entry first");
-	fuzz_assert(c->flags == flags, "flags 0x%x, want 0x%x", c->flags, flags);
+	fuzz_assert((c->flags & ~ICMP_FLAGS) == flags, "flags 0x%x, want 0x%x", c->flags, flags);
+	flags = c->flags;
 	for (i = 0; i < c->n_entries; i++) {
 		const struct np_lpm_key *k = &c->entries[i].key;
 		uint8_t masked[16];
@@ -125,6 +142,13 @@ static size_t probe_ports(const struct np_policy *p, uint16_t *ports)
 	return n;
 }
 
+static bool addr_is_v4(const uint8_t addr[16])
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+	return memcmp(addr, mapped, 12) == 0;
+}
+
 static void check_addr(const struct np_policy *p, const struct np_compiled *c, const uint8_t addr[16],
 		       const uint16_t *ports, size_t n_ports)
 {
@@ -143,6 +167,12 @@ static void check_addr(const struct np_policy *p, const struct np_compiled *c, c
 			np_addr_format(addr, text, sizeof(text));
 			fuzz_assert(got == want, "%s proto %u port %u: compiled 0x%04x, reference 0x%04x",
 				    text, classes[i], port, got, want);
+			/* a family's ping sockets are refused only where no ICMP of it is allowed */
+			if (classes[i] == NP_PROTO_ICMP && !(want & NP_CELL_DENY))
+				fuzz_assert(
+				    !(c->flags & (addr_is_v4(addr) ? NP_POL_NO_ICMP4 : NP_POL_NO_ICMP6)),
+				    "ICMP to %s is allowed, but flags 0x%x refuse ping sockets", text,
+				    c->flags);
 		}
 	}
 }
