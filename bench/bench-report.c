@@ -587,9 +587,9 @@ static void target_ratio(FILE *f, const char *target, const struct bench_series 
 	}
 	ratio = bench_paired_ratio(s, np, none);
 	delta = bench_paired_delta(s, np, none);
-	snprintf(m, sizeof(m), "%s (%zu CIDRs): %s ns vs %s ns, **+%s%%** (paired %s ns)", s->title,
+	snprintf(m, sizeof(m), "%s (%zu CIDRs): %s ns vs %s ns, **%s%%** (paired %s ns)", s->title,
 		 s->v[np]->cidrs, num(bench_sum_ns(s, np).med), num(bench_sum_ns(s, none).med),
-		 num((ratio - 1) * 100), signed_num(delta));
+		 signed_num((ratio - 1) * 100), signed_num(delta));
 	snprintf(why, sizeof(why),
 		 "%s by %s points. Of the %s ns, an empty program at the same hooks "
 		 "accounts for %s ns. %s",
