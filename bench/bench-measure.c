@@ -73,7 +73,7 @@ void bench_variant_verify(struct bench_variant *v)
 	if (v->policed && r.denied_rc != -EPERM)
 		bench_die(
 		    "%s: a destination outside the policy was not refused (%s): netpol is not enforcing",
-		    v->name, r.denied_rc ? strerror(-r.denied_rc) : "connected");
+		    v->name, r.denied_rc ? strerror(-r.denied_rc) : "sent");
 	if (!v->policed && r.denied_rc != 0)
 		bench_die("%s: unpoliced variant refused [2001:db8::5]: %s", v->name, strerror(-r.denied_rc));
 }

@@ -224,10 +224,11 @@ static void flood_record(struct bench_results *res, const struct bench_res *r, u
 	res->flood_cores = (double)dcpu / (double)dt;
 }
 
-/* A prober in a cgroup bound to a deny-everything policy connect()s at
- * 100,000/s; netpold's CPU time is read around it. Every denial must show
- * up: in the counts of the violations a follower receives, or in the
- * ring buffer's "lost" counter, or in what the follower was told it missed. */
+/* A prober in a cgroup bound to a deny-everything policy sends unconnected
+ * datagrams at 100,000/s; netpold's CPU time is read around it. Every
+ * denial must show up: in the counts of the violations a follower receives,
+ * or in the ring buffer's "lost" counter, or in what the follower was told
+ * it missed. */
 static void flood(const struct bench_opts *o, struct bench_results *res)
 {
 	const char *cg = bench_cgroup("npd/flood");

@@ -135,13 +135,12 @@ static void method(FILE *f, const struct bench_results *r)
 	    "Every "
 	    "destination is one of 203.0.113.1-254 and 198.51.100.1-254. nftables and iptables rules exist "
 	    "only in their own namespaces, one per rule set; they vanish with them.\n");
-	fprintf(
-	    f,
-	    "- **Cgroups.** All below `<cgroup2>/netpol-bench-<pid>`: `free/` (no program: the baseline "
-	    "`none`), `empty/` (empty programs at connect4, sendmsg4 and cgroup_skb egress: `empty`), `np/` "
-	    "(netpol's attach cgroup, pins under `/sys/fs/bpf/netpol-bench-<pid>`; `np/c<N>` bound to the "
-	    "N-CIDR policy, listeners in the unbound sibling `np/srv`), `npd/` (netpold's). Removed at "
-	    "exit.\n");
+	fprintf(f,
+		"- **Cgroups.** All below `<cgroup2>/netpol-bench-<pid>`: `free/` (no program: the baseline "
+		"`none`), `empty/` (empty programs at sock_create, connect4, sendmsg4 and cgroup_skb "
+		"egress: `empty`), `np/` (netpol's attach cgroup, pins under "
+		"`/sys/fs/bpf/netpol-bench-<pid>`; `np/c<N>` bound to the N-CIDR policy, listeners in the "
+		"unbound sibling `np/srv`), `npd/` (netpold's). Removed at exit.\n");
 	fprintf(f,
 		"- **Workers.** Each variant is a process that lives in its cgroup and namespace, pinned to "
 		"CPU 1; it creates its sockets there. The stream's reader runs on CPU 0.\n");
@@ -163,27 +162,31 @@ static void method(FILE *f, const struct bench_results *r)
 	    "set (`auto-merge`), `ip daddr @cidrs accept` in an output chain. iptables: one `-d CIDR -j "
 	    "ACCEPT` "
 	    "rule per CIDR, the test ranges last, so packets walk the whole list.\n");
-	fprintf(
-	    f,
-	    "- **What each operation is.** UDP `connect()`: one socket re-connected; no packet, so "
-	    "nftables and iptables cannot see it and are not in those tables. `sendto()`: unconnected, "
-	    "1 byte, into a sink that is never read (dropped at the socket, no ICMP). TCP: socket, "
-	    "`connect()`, `accept()`, close with RST (SO_LINGER 0: no TIME_WAIT), all in the worker. Stream: "
-	    "64 KiB writes on one connection. Flood: a connected UDP socket, 16-byte `send()`s: only the "
-	    "egress program runs per packet. *Rotating* = 508 destinations in turn (the socket cache misses "
-	    "every time, so the LPM lookup runs); *same* = one destination.\n");
+	fprintf(f,
+		"- **What each operation is.** UDP `connect()`: one socket re-connected. netpol decides it "
+		"there, and the socket's storage keeps the verdict for its datagrams (a `connect()` to an "
+		"address the policy allows nothing to fails with EPERM; to one that allows something, but "
+		"not this port, it passes and its first datagram is refused); no packet, so nftables and "
+		"iptables cannot see it and are not in those tables. `sendto()`: unconnected, 1 byte, into "
+		"a sink that is never read (dropped at the socket, no ICMP). TCP: socket, `connect()`, "
+		"`accept()`, close with RST (SO_LINGER 0: no TIME_WAIT), all in the worker. Stream: 64 KiB "
+		"writes on one connection. Flood: a connected UDP socket, 16-byte `send()`s: only the "
+		"egress program runs per packet. *Rotating* = 508 destinations in turn (the socket's cache "
+		"misses every time, so every operation is a decision: np_stats holds each destination's "
+		"verdict for the current policy generation, an LPM lookup decides the rest); *same* = one "
+		"destination.\n");
 	fprintf(
 	    f, "- **In-kernel cost.** `BPF_ENABLE_STATS` (kernel.bpf_stats_enabled) is held on in a separate "
 	       "phase; `run_time_ns` and `run_cnt` of our programs (found through our pinned links, not by "
 	       "name) and of the empty ones are read around every chunk. \"Minus empty\" subtracts the empty "
 	       "program at the same hook in the same rep, which removes the statistics' own clock reads.\n");
-	fprintf(
-	    f,
-	    "- **Control plane.** The library (`np_policy_from_string`, `np_policy_compile`, "
-	    "`np_dataplane_install`) is timed directly. Change to enforcement: a probe on CPU 0 loops "
-	    "`connect()` to a denied destination; once it has seen the denial, the policy is replaced by one "
-	    "that allows it (library install, or `netpolctl allow` against netpold); the probe stamps its "
-	    "first success. netpold runs as a child with its own socket, state, pins and attach cgroup.\n\n");
+	fprintf(f,
+		"- **Control plane.** The library (`np_policy_from_string`, `np_policy_compile`, "
+		"`np_dataplane_install`) is timed directly. Change to enforcement: a probe on CPU 0 loops "
+		"`connect()` and a 1-byte `send()` on a UDP socket to a denied destination; once it has seen "
+		"the denial, the policy is replaced by one that allows it (library install, or `netpolctl "
+		"allow` against netpold); the probe stamps its first success. netpold runs as a child with "
+		"its own socket, state, pins and attach cgroup.\n\n");
 }
 
 /* ---- tables ---- */
@@ -488,8 +491,8 @@ static void target_flat(FILE *f, const struct bench_results *r)
 		return;
 	}
 	snprintf(m, sizeof(m),
-		 "%s ns at %zu, %s ns at %zu: **%sx** (rotating destinations); same destination: %s "
-		 "and %s ns",
+		 "connect4 deciding UDP connect() to rotating destinations: %s ns at %zu, %s ns at %zu: "
+		 "**%sx**; same destination: %s and %s ns",
 		 num(a), s->v[lo]->cidrs, num(b), s->v[hi]->cidrs, num(b / a), num(sa), num(sb));
 	snprintf(why, sizeof(why),
 		 "%s by %s. Rotating destinations miss the socket cache; their verdicts, decided once per "
@@ -543,20 +546,12 @@ static void why_connect_rot(const struct bench_results *r, char *out, size_t siz
 static void why_connect_same(const struct bench_results *r, char *out, size_t size)
 {
 	const struct bench_series *k = r->k_conn_same;
-	double d = kern_decision(k, find_kind_10k(k, BK_NETPOL));
 
-	if (d > 40)
-		snprintf(
-		    out, size,
-		    "Same destination: the socket cache answers and no LPM lookup runs, yet connect4 "
-		    "still runs %s ns longer than the empty program: a repeated decision is still reported "
-		    "(np_stats update: 32-byte-key LRU hash lookup, atomic add, clock read).",
-		    num(d));
-	else
-		snprintf(out, size,
-			 "Same destination: the socket cache answers; connect4 runs %s ns longer than the "
-			 "empty program.",
-			 num(d));
+	snprintf(out, size,
+		 "Same destination: the socket's cache answers, with no hash or trie lookup, and the flow is "
+		 "not counted again; connect4 runs %s ns longer than the empty program, for what it reads of "
+		 "every socket (its own cgroup, its IP options, its storage).",
+		 num(kern_decision(k, find_kind_10k(k, BK_NETPOL))));
 }
 
 static void why_tcp(const struct bench_results *r, char *out, size_t size)
@@ -592,9 +587,9 @@ static void target_ratio(FILE *f, const char *target, const struct bench_series 
 	}
 	ratio = bench_paired_ratio(s, np, none);
 	delta = bench_paired_delta(s, np, none);
-	snprintf(m, sizeof(m), "%s (%zu CIDRs): %s ns vs %s ns, **+%s%%** (paired %s ns)", s->title,
+	snprintf(m, sizeof(m), "%s (%zu CIDRs): %s ns vs %s ns, **%s%%** (paired %s ns)", s->title,
 		 s->v[np]->cidrs, num(bench_sum_ns(s, np).med), num(bench_sum_ns(s, none).med),
-		 num((ratio - 1) * 100), signed_num(delta));
+		 signed_num((ratio - 1) * 100), signed_num(delta));
 	snprintf(why, sizeof(why),
 		 "%s by %s points. Of the %s ns, an empty program at the same hooks "
 		 "accounts for %s ns. %s",
@@ -819,24 +814,26 @@ static void target_flood(FILE *f, const struct bench_results *r)
 static void design_notes(FILE *f)
 {
 	fprintf(f, "## Missed targets: what the design changes next\n\n"
-		   "- **TCP connect + accept on loopback, 3%%.** A TCP socket now gets no socket storage "
-		   "and no sockops program runs (accepted sockets are told by their listen backlog): per "
-		   "connection, netpol's own work is one decision in connect4 and one verdict lookup per "
-		   "egress packet. What remains over 3%% is mostly the hooks themselves: empty programs at "
-		   "the same hooks cost about 3%% of a 12 us loopback connection by themselves (the "
-		   "`empty` rows: a cgroup program run at "
-		   "sock_create, connect4 and for each of about four packets). That part shrinks only "
-		   "with fewer hooks per connection: the egress program is the backstop for what the "
-		   "syscall hooks cannot see, and a kernel with BPF LSM (refused on these machines) could "
-		   "replace it for TCP with a hook that runs once per connection. On a real network, "
-		   "with a round trip of 50 us or more, the same cost is well under 3%%.\n"
-		   "- **UDP connect() to rotating destinations, 15%%, when a run misses it.** Each "
-		   "connect() to a new destination is a new flow: one hash lookup in `np_stats` gives the "
-		   "cached verdict and takes the count. A per-CPU, inlined verdict cache in front of it "
-		   "was built and measured (see the closing note of issue 4): it removed the hash lookup "
-		   "but not the cost, which moved into the program body (key building, tag checks). The "
-		   "next step is to count a UDP flow at its first datagram instead of at connect() (a "
-		   "connect() alone sends nothing), which leaves the lookup alone on this path.\n\n");
+		   "- **TCP connect + accept on loopback, 3%%.** A TCP socket now gets no socket storage and "
+		   "no sockops program runs (accepted sockets are told by their listen backlog): per "
+		   "connection, netpol's own work is one decision in connect4 (which also reads the socket's "
+		   "own cgroup and IP options) and, per egress packet, an 8-byte header read (source routes) "
+		   "and one verdict lookup. What remains over 3%% is mostly the hooks themselves: empty "
+		   "programs at the same hooks cost about 3%% of a 12 us loopback connection by themselves "
+		   "(the `empty` rows: a cgroup program run at sock_create, connect4 and for each of about "
+		   "four packets). That part shrinks only with fewer hooks per connection: the egress "
+		   "program is the backstop for what the syscall hooks cannot see, and a kernel with BPF LSM "
+		   "(refused on these machines) could replace it for TCP with a hook that runs once per "
+		   "connection. On a real network, with a round trip of 50 us or more, the same cost is well "
+		   "under 3%%.\n"
+		   "- **UDP connect() to rotating destinations, 15%%, when a run misses it.** Each connect() "
+		   "to a new destination is a new flow: one hash lookup in `np_stats` gives the cached "
+		   "verdict and takes the count. A per-CPU, inlined verdict cache in front of it was built "
+		   "and measured (see the closing note of issue 4): it removed the hash lookup but not the "
+		   "cost, which moved into the program body (key building, tag checks). Judging the flow at "
+		   "its first datagram instead would not take the lookup off connect(): a connect() to an "
+		   "address the policy allows nothing to must still fail at once (clients such as dig and "
+		   "`nc -u` would otherwise wait for a reply to a refused datagram).\n\n");
 }
 
 static void targets(FILE *f, const struct bench_results *r)

@@ -334,7 +334,9 @@ static void op_udp_flood(const struct bench_cmd *c, struct bench_res *r)
 	r->ops = c->n;
 }
 
-/* A UDP connect() is not judged (it sends nothing): its first datagram is. */
+/* A UDP connect() is refused where its address allows nothing at all; one
+ * to an address that allows only other ports passes, and its first datagram
+ * is refused: only a datagram tells. */
 static int connect_send(int fd, const struct sockaddr *d, socklen_t len)
 {
 	char byte = 'x';

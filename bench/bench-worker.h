@@ -19,9 +19,9 @@ enum bench_op {
 	BENCH_OP_TCP_STREAM,	  /* one connection, 64 KiB writes for duration_ns; ops = bytes */
 	BENCH_OP_UDP_FLOOD,	  /* connected socket, 16-byte send(): the packet path only */
 	BENCH_OP_VERIFY,	  /* one allowed and one denied destination */
-	BENCH_OP_PROBE,		  /* connect() until it succeeds; arms the shared slot first */
-	BENCH_OP_DENY_FLOOD,	  /* paced connect()s to denied destinations */
-	BENCH_OP_VISIT,		  /* join <path>/0000.. in turn, one connect() in each */
+	BENCH_OP_PROBE,		  /* connect() + send() until both pass; arms the shared slot first */
+	BENCH_OP_DENY_FLOOD,	  /* paced sendto()s to denied destinations */
+	BENCH_OP_VISIT,		  /* join <path>/0000.. in turn, one connect() + send() in each */
 };
 
 #define BENCH_N_DESTS	     508 /* 203.0.113.1-254 and 198.51.100.1-254 */
