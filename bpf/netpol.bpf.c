@@ -207,18 +207,30 @@ static __always_inline int np_dest_of_socket(struct bpf_sock *sk, struct np_deci
 	return 1;
 }
 
+/* TCP sends from softirq too (ACKs, retransmits): its packets name no task.
+ * Datagram, ping and raw sockets send in their caller's context. */
+static __always_inline void np_egress_decision(struct np_decision *d, struct __sk_buff *skb,
+					       struct bpf_sock *sk)
+{
+	d->hook = NP_HOOK_EGRESS;
+	d->no_task = sk->type == SOCK_STREAM;
+	d->cgroup_id = bpf_skb_cgroup_id(skb);
+}
+
 /* A source-routed packet of a policed socket is refused, whatever its
  * destination, and reported with its next hop. */
-static __always_inline int np_egress_source_routed(struct __sk_buff *skb, struct np_decision *d,
+static __always_inline int np_egress_source_routed(struct __sk_buff *skb, struct bpf_sock *sk,
 						   const struct np_pkt *p, __u32 gen)
 {
 	struct np_cg_src src = {.skb = skb};
+	struct np_decision d = {};
 
-	np_decision_of_packet(d, p);
-	if (!np_policy_of(d, &src, gen))
+	np_egress_decision(&d, skb, sk);
+	np_decision_of_packet(&d, p);
+	if (!np_policy_of(&d, &src, gen))
 		return NP_PASS;
-	d->reason = NP_REASON_SOURCE_ROUTE;
-	return np_refuse(d, gen) ? NP_PASS : NP_DROP;
+	d.reason = NP_REASON_SOURCE_ROUTE;
+	return np_refuse(&d, gen) ? NP_PASS : NP_DROP;
 }
 
 static __always_inline int np_egress(struct __sk_buff *skb)
@@ -241,17 +253,12 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 	if (!sk)
 		return NP_PASS;
 
-	d.hook = NP_HOOK_EGRESS;
-	/* TCP sends from softirq too (ACKs, retransmits); datagram, ping and
-	 * raw sockets send in their caller's context. */
-	d.no_task = sk->type == SOCK_STREAM;
-	d.cgroup_id = bpf_skb_cgroup_id(skb);
 	/* Before any shortcut: a listener's, an accepted socket's or a
 	 * datagram's packet goes where its header says, to its next hop. */
 	if (np_packet_has_options(skb)) {
 		parsed = np_parse_packet(skb, &pkt);
 		if (parsed == 0 && pkt.routed)
-			return np_egress_source_routed(skb, &d, &pkt, gen);
+			return np_egress_source_routed(skb, sk, &pkt, gen);
 	}
 
 	/* A listener sends only SYN-ACKs and RSTs: answers to a peer. */
@@ -262,6 +269,8 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 	 * (ping and raw sockets are not UDP). */
 	if (sk->type == SOCK_DGRAM && sk->protocol == IPPROTO_UDP && !sk->dst_port)
 		return NP_PASS;
+
+	np_egress_decision(&d, skb, sk);
 
 	if (!np_dest_of_socket(sk, &d)) {
 		if (parsed > 0)
