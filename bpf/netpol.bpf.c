@@ -113,14 +113,20 @@ static __always_inline int np_dest_is_v4(const struct np_decision *d)
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
 }
 
+enum {
+	NP_JUDGE_ROUTED = 1 << 0,	 /* the socket's own options route it */
+	NP_JUDGE_DGRAM_CONNECT = 1 << 1, /* a datagram socket's connect() */
+};
+
 /* One cgroup's judgment in a socket hook. A source-routed socket is refused
- * under any policy, whatever its destination. */
-static __always_inline int np_sock_addr_judge(struct np_decision *d, struct np_sk_cache *sc,
-					      const struct np_cg_src *src, int routed, int dgram_connect,
-					      __u32 gen)
+ * under any policy, whatever its destination. A subprogram, not inlined: a
+ * hook judges up to two cgroups, and one copy of the decision keeps the
+ * program small. */
+static __noinline int np_sock_addr_judge(struct np_decision *d, struct np_sk_cache *sc,
+					 const struct np_cg_src *src, __u32 how, __u32 gen)
 {
-	if (!routed)
-		return np_decide_as(d, sc, src, gen, dgram_connect);
+	if (!(how & NP_JUDGE_ROUTED))
+		return np_decide_as(d, sc, src, gen, how & NP_JUDGE_DGRAM_CONNECT);
 	if (!np_policy_of(d, src, gen))
 		return 1;
 	d->reason = NP_REASON_SOURCE_ROUTE;
@@ -133,9 +139,8 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	struct np_cg_src caller = {}, own = {};
 	struct np_decision d = {};
 	struct np_sk_cache *sc = NULL;
-	int routed, dgram_connect;
+	__u32 gen, how = 0;
 	__u64 own_id;
-	__u32 gen;
 
 	if (connect)
 		np_tcp_mark(ctx);
@@ -151,7 +156,8 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	 * allows nothing at all, else its first datagram is judged (at the
 	 * egress, by the socket's cgroup). So a connect() that only picks a
 	 * source address, as ping's does, works. */
-	dgram_connect = connect && np_proto_class(ctx->protocol) == NP_PROTO_UDP;
+	if (connect && np_proto_class(ctx->protocol) == NP_PROTO_UDP)
+		how |= NP_JUDGE_DGRAM_CONNECT;
 
 	np_sock_addr_dest(ctx, hook, v6, &d);
 	d.ipproto = ctx->protocol;
@@ -161,7 +167,8 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	if (d.proto == NP_PROTO_TCP || d.proto == NP_PROTO_UDP)
 		d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.hook = hook;
-	routed = np_sk_source_routed(ctx, np_dest_is_v4(&d));
+	if (np_sk_source_routed(ctx, np_dest_is_v4(&d)))
+		how |= NP_JUDGE_ROUTED;
 
 	/* A TCP socket connect()s once: its decision is cached in np_stats,
 	 * which the egress reads, and it needs no storage of its own. A
@@ -174,11 +181,11 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 		struct np_decision mine = d;
 
 		mine.cgroup_id = own_id;
-		if (!np_sock_addr_judge(&mine, sc, &own, routed, dgram_connect, gen))
+		if (!np_sock_addr_judge(&mine, sc, &own, how, gen))
 			return NP_DROP;
 		sc = NULL;
 	}
-	return np_sock_addr_judge(&d, sc, &caller, routed, dgram_connect, gen) ? NP_PASS : NP_DROP;
+	return np_sock_addr_judge(&d, sc, &caller, how, gen) ? NP_PASS : NP_DROP;
 }
 
 /* A connected TCP or UDP socket sends only to its peer: the destination

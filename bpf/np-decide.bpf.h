@@ -108,25 +108,16 @@ static __always_inline __u32 np_resolve_upward(struct cgroup *cg)
 	return 0;
 }
 
-/*
- * The policy of a cgroup: its own binding, else its nearest bound ancestor's.
- * The answer is cached per cgroup id and stamped with gen. gen is read before
- * the walk, so a binding changed during the walk leaves a stale stamp and the
- * next decision walks again. Cgroup ids are never reused.
- */
-static __always_inline __u32 np_resolve_policy(__u64 cgid, const struct np_cg_src *src, __u32 gen)
+/* The walk of np_resolve_policy(), on a cache miss: the deepest binding
+ * among the cgroup's ancestors (and itself). A subprogram, not inlined: it
+ * runs once per cgroup and generation, and the programs call it from
+ * several places. */
+static __noinline __u32 np_resolve_walk(__u64 cgid, const struct np_cg_src *src)
 {
-	struct np_cg_cache_val *cached, fresh = {.gen = gen};
-	__u32 level;
+	__u32 level, policy_id = 0;
 
-	cached = bpf_map_lookup_elem(&np_cg_cache, &cgid);
-	if (cached && cached->gen == gen)
-		return cached->policy_id;
-
-	if (src->cg) {
-		fresh.policy_id = np_resolve_upward(src->cg);
-		goto out;
-	}
+	if (src->cg)
+		return np_resolve_upward(src->cg);
 	for (level = 0; level < NP_MAX_CGROUP_DEPTH; level++) {
 		struct np_binding *b;
 		__u64 id;
@@ -139,11 +130,27 @@ static __always_inline __u32 np_resolve_policy(__u64 cgid, const struct np_cg_sr
 			break;
 		b = bpf_map_lookup_elem(&np_bindings, &id);
 		if (b)
-			fresh.policy_id = b->policy_id;
+			policy_id = b->policy_id;
 		if (id == cgid)
 			break;
 	}
-out:
+	return policy_id;
+}
+
+/*
+ * The policy of a cgroup: its own binding, else its nearest bound ancestor's.
+ * The answer is cached per cgroup id and stamped with gen. gen is read before
+ * the walk, so a binding changed during the walk leaves a stale stamp and the
+ * next decision walks again. Cgroup ids are never reused.
+ */
+static __always_inline __u32 np_resolve_policy(__u64 cgid, const struct np_cg_src *src, __u32 gen)
+{
+	struct np_cg_cache_val *cached, fresh = {.gen = gen};
+
+	cached = bpf_map_lookup_elem(&np_cg_cache, &cgid);
+	if (cached && cached->gen == gen)
+		return cached->policy_id;
+	fresh.policy_id = np_resolve_walk(cgid, src);
 	bpf_map_update_elem(&np_cg_cache, &cgid, &fresh, BPF_ANY);
 	return fresh.policy_id;
 }

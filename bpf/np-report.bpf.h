@@ -128,9 +128,11 @@ static __always_inline void np_event_emit(const struct np_decision *d, __u64 now
 /* Counters for every decision on a policed cgroup; an event for every
  * denial and audit hit, and for allowed flows when the policy logs all.
  * v: d's np_stats entry if the caller has it, else NULL. new_flow: an
- * allowed decision starts a flow (not a packet of one re-judged). */
-static __always_inline void np_report(struct np_decision *d, struct np_stats_val *v,
-				      const struct np_stats_key *k, __u32 gen, int new_flow)
+ * allowed decision starts a flow (not a packet of one re-judged). A
+ * subprogram, not inlined: a program reports from several places, and one
+ * copy keeps it small. */
+static __noinline void np_report(struct np_decision *d, struct np_stats_val *v, const struct np_stats_key *k,
+				 __u32 gen, int new_flow)
 {
 	np_stats_add(d, v, k, gen, new_flow);
 	if (d->verdict != NP_VERDICT_ALLOW || ((d->flags & NP_POL_LOG_ALL) && new_flow))
