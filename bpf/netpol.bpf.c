@@ -140,6 +140,7 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	struct np_decision d = {};
 	struct np_sk_cache *sc = NULL;
 	__u32 gen, how = 0;
+	struct cgroup *own_cg;
 	__u64 own_id;
 
 	if (connect)
@@ -147,8 +148,8 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 	if (!np_active(&gen))
 		return NP_PASS;
 
-	own.cg = np_sk_cgroup(ctx->sk);
-	own_id = own.cg ? own.cg->kn->id : 0;
+	own_cg = np_sk_cgroup(ctx->sk);
+	own_id = own_cg ? own_cg->kn->id : 0;
 	d.cgroup_id = bpf_get_current_cgroup_id();
 	if (own_id == d.cgroup_id)
 		own_id = 0;
@@ -181,6 +182,7 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, in
 		struct np_decision mine = d;
 
 		mine.cgroup_id = own_id;
+		own.cg = np_sk_cgroup_addr(ctx->sk);
 		if (!np_sock_addr_judge(&mine, sc, &own, how, gen))
 			return NP_DROP;
 		sc = NULL;

@@ -2,6 +2,14 @@
 /* The decision: cgroup -> policy -> LPM address class -> verdict cell. */
 #pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netpol-api.h"
+#include "np-defs.bpf.h"
+#include "np-report.bpf.h"
+
 /* Sizes, not __type(): clang 14 emits the types of a never-instantiated
  * inner map definition only as forward declarations. */
 struct np_policy_lpm {
@@ -72,12 +80,17 @@ static __always_inline struct np_state *np_state_get(void)
  */
 struct np_cg_src {
 	struct __sk_buff *skb;
-	struct cgroup *cg;
+	__u64 cg; /* a struct cgroup *, as a number */
 };
 
 /* An id no policy has: np_policy_lookup() finds no trie for it, so a cgroup
  * whose ancestors cannot all be searched fails closed. */
 #define NP_POLICY_UNRESOLVED NP_MAX_POLICIES
+
+static __always_inline struct cgroup *np_cgroup_at(__u64 addr)
+{
+	return bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct cgroup));
+}
 
 static __always_inline struct cgroup *np_cgroup_parent(struct cgroup *cg)
 {
@@ -86,11 +99,21 @@ static __always_inline struct cgroup *np_cgroup_parent(struct cgroup *cg)
 	return p ? p->cgroup : NULL;
 }
 
-/* The walk of np_resolve_policy() from a cgroup pointer, which has only its
- * parent at hand: climb to the deepest level the ancestor walks search, then
- * take the nearest binding on the way up. */
-static __always_inline __u32 np_resolve_upward(struct cgroup *cg)
+/*
+ * The walks of np_resolve_policy(), on a cache miss: the deepest binding
+ * among the cgroup's ancestors (and itself). Each is a global subprogram,
+ * verified once on its own: inlined, or as a static subprogram verified at
+ * every call, their unrolled loops multiplied the verifier's states and
+ * loading took seconds. They run once per cgroup and generation.
+ */
+
+/* From a cgroup pointer (a scalar here: a global subprogram's arguments
+ * carry no kernel type), which has only its parent at hand: climb to the
+ * deepest level the ancestor walks search, then take the nearest binding on
+ * the way up. */
+__noinline __u32 np_resolve_upward(__u64 cg_ptr)
 {
+	struct cgroup *cg = np_cgroup_at(cg_ptr);
 	__u32 i;
 
 	for (i = 0; i < NP_MAX_CGROUP_DEPTH && cg && cg->level >= NP_MAX_CGROUP_DEPTH; i++)
@@ -108,24 +131,15 @@ static __always_inline __u32 np_resolve_upward(struct cgroup *cg)
 	return 0;
 }
 
-/* The walk of np_resolve_policy(), on a cache miss: the deepest binding
- * among the cgroup's ancestors (and itself). A subprogram, not inlined: it
- * runs once per cgroup and generation, and the programs call it from
- * several places. */
-static __noinline __u32 np_resolve_walk(__u64 cgid, const struct np_cg_src *src)
+/* From the current task's cgroup ancestry (level 0 is the root). */
+__noinline __u32 np_resolve_task(__u64 cgid)
 {
 	__u32 level, policy_id = 0;
 
-	if (src->cg)
-		return np_resolve_upward(src->cg);
 	for (level = 0; level < NP_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
 		struct np_binding *b;
-		__u64 id;
 
-		if (src->skb)
-			id = bpf_skb_ancestor_cgroup_id(src->skb, level);
-		else
-			id = bpf_get_current_ancestor_cgroup_id(level);
 		if (!id)
 			break;
 		b = bpf_map_lookup_elem(&np_bindings, &id);
@@ -135,6 +149,35 @@ static __noinline __u32 np_resolve_walk(__u64 cgid, const struct np_cg_src *src)
 			break;
 	}
 	return policy_id;
+}
+
+/* From the packet's socket's cgroup ancestry. */
+__noinline __u32 np_resolve_skb(struct __sk_buff *skb, __u64 cgid)
+{
+	__u32 level, policy_id = 0;
+
+	for (level = 0; level < NP_MAX_CGROUP_DEPTH; level++) {
+		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+		struct np_binding *b;
+
+		if (!id)
+			break;
+		b = bpf_map_lookup_elem(&np_bindings, &id);
+		if (b)
+			policy_id = b->policy_id;
+		if (id == cgid)
+			break;
+	}
+	return policy_id;
+}
+
+static __always_inline __u32 np_resolve_walk(__u64 cgid, const struct np_cg_src *src)
+{
+	if (src->cg)
+		return np_resolve_upward(src->cg);
+	if (src->skb)
+		return np_resolve_skb(src->skb, cgid);
+	return np_resolve_task(cgid);
 }
 
 /*
@@ -200,6 +243,16 @@ static __always_inline void np_cache_store(struct np_sk_cache *c, const struct n
 	c->state |= NP_SKC_VALID;
 }
 
+/* The verdict cell of (proto, port) in v. A global subprogram, verified
+ * once on its own: inlined, its binary search multiplied the verifier's
+ * states on every path of every hook, and loading took seconds. */
+__noinline __u16 np_cell_of(const struct np_lpm_val *v, __u32 proto, __u32 port)
+{
+	if (!v)
+		return NP_CELL_DENY | NP_CELL_RULE_DEFAULT;
+	return np_val_cell(v, proto, port);
+}
+
 /*
  * The verdict for d: from the counters' cached word when it carries the
  * current gen (the word names the policy too, so neither the cgroup's policy
@@ -233,7 +286,7 @@ static __always_inline int np_judge(struct np_decision *d, const struct np_stats
 		return 0;
 	v = np_policy_lookup(d->policy_id, &d->key);
 	if (v) {
-		d->cell = np_val_cell(v, d->proto, d->port);
+		d->cell = np_cell_of(v, d->proto, d->port);
 		d->flags = v->flags;
 	} else {
 		d->cell = NP_CELL_DENY | NP_CELL_RULE_DEFAULT;

@@ -3,6 +3,12 @@
  * the kernel's types but not its macros. */
 #pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+/* Reads a kernel object through BTF: loads fault to zero rather than fail. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 #define AF_INET	    2
 #define AF_INET6    10
 #define SOCK_STREAM 1

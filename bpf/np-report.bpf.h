@@ -2,6 +2,12 @@
 /* Reporting: ring-buffer events, per-destination counters, error counters. */
 #pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "netpol-api.h"
+#include "np-defs.bpf.h"
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NP_EVENTS_BYTES);

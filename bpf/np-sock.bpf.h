@@ -16,8 +16,6 @@
 #include "netpol-api.h"
 #include "np-defs.bpf.h"
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 #define NP_LOOPBACK4 0x7f000001 /* host byte order */
 
 /* The cgroup the socket was made in. Every packet of the socket is judged
@@ -29,6 +27,18 @@ static __always_inline struct cgroup *np_sk_cgroup(struct bpf_sock *sk)
 	struct sock *s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
 
 	return s->sk_cgrp_data.cgroup;
+}
+
+/* The same, as a number, for the ancestor walk (np_resolve_upward(), a
+ * global subprogram, whose arguments carry no kernel type). A helper call:
+ * read only for a socket made in another cgroup than the caller's. */
+static __always_inline __u64 np_sk_cgroup_addr(struct bpf_sock *sk)
+{
+	struct sock *s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	__u64 cg = 0;
+
+	bpf_probe_read_kernel(&cg, sizeof(cg), &s->sk_cgrp_data.cgroup);
+	return cg;
 }
 
 /* Whether the socket's own options route its packets to dest4 (an IPv4 or

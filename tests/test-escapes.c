@@ -651,17 +651,34 @@ static int call_with_dest(struct np_test_worker *w, np_worker_fn fn, struct np_d
 	return np_test_worker_call(w, fn, d, sizeof(*d), 5000);
 }
 
-static void moved_out(struct np_test_env *env, int type)
+/* The socket is made in base/policed, or with inherit in base/policed/kid,
+ * which only inherits the binding: the socket's own cgroup is then resolved
+ * by the walk up from its struct cgroup. */
+static void moved_out(struct np_test_env *env, const char *base, int type, int inherit)
 {
 	_cleanup_worker_ struct np_test_worker w = {};
 	struct np_event_match m = {.verdict = NP_VERDICT_DENY};
-	const char *outside = np_test_cgroup(env, type == SOCK_DGRAM ? "out-udp/free" : "out-tcp/free", NULL);
 	struct np_dest denied = np_dest_v4(D4, type == SOCK_DGRAM ? UDP_PORT : TCP_PORT);
 	struct np_dest allowed = np_dest_v4(A4, UDP_PORT);
-	const char *cg = type == SOCK_DGRAM ? "out-udp/policed" : "out-tcp/policed";
+	char bound[128], cg[160], free_cg[128];
+	const char *outside;
+	uint32_t id;
 	int r;
 
-	m.policy_id = NP_SETUP_BOUND(env, cg, basic_json, &w);
+	snprintf(bound, sizeof(bound), "%s/policed", base);
+	snprintf(cg, sizeof(cg), "%s%s", bound, inherit ? "/kid" : "");
+	snprintf(free_cg, sizeof(free_cg), "%s/free", base);
+	outside = np_test_cgroup(env, free_cg, NULL);
+	if (inherit) {
+		id = np_test_policy_id(env);
+		np_test_install(env, id, basic_json);
+		np_test_cgroup(env, bound, NULL);
+		np_test_bind(env, bound, id);
+		NP_START_WORKER(env, cg, &w);
+		m.policy_id = id;
+	} else {
+		m.policy_id = NP_SETUP_BOUND(env, cg, basic_json, &w);
+	}
 	m.cgroup_id = np_test_cgroup_id(env, cg);
 	r = np_test_worker_call(&w, make_socket, &type, sizeof(type), 5000);
 	NP_CHECK(r == 0, "socket: %s", np_test_strerr(r));
@@ -694,12 +711,18 @@ static void moved_out(struct np_test_env *env, int type)
 
 static void case_moved_out_udp(struct np_test_env *env)
 {
-	moved_out(env, SOCK_DGRAM);
+	moved_out(env, "out-udp", SOCK_DGRAM, 0);
 }
 
 static void case_moved_out_tcp(struct np_test_env *env)
 {
-	moved_out(env, SOCK_STREAM);
+	moved_out(env, "out-tcp", SOCK_STREAM, 0);
+}
+
+static void case_moved_out_inherited(struct np_test_env *env)
+{
+	moved_out(env, "out-kid-udp", SOCK_DGRAM, 1);
+	moved_out(env, "out-kid-tcp", SOCK_STREAM, 1);
 }
 
 /* A socket made outside and used by a process that joined a policed cgroup
@@ -749,6 +772,7 @@ int main(int argc, char **argv)
 	np_test_run(env, "ping6 sendto to a denied address is reported", case_ping6_sendto_reported);
 	np_test_run(env, "UDP socket kept after leaving the policed cgroup", case_moved_out_udp);
 	np_test_run(env, "TCP socket kept after leaving the policed cgroup", case_moved_out_tcp);
+	np_test_run(env, "sockets kept after leaving a cgroup policed by its parent", case_moved_out_inherited);
 	np_test_run(env, "socket brought into a policed cgroup", case_moved_in);
 	close(g_wire);
 	return np_test_finish(env);
