@@ -131,13 +131,15 @@ __noinline __u32 np_resolve_upward(__u64 cg_ptr)
 	return 0;
 }
 
-/* From the current task's cgroup ancestry (level 0 is the root). */
-__noinline __u32 np_resolve_task(__u64 cgid)
+/* Down an ancestry from the root (level 0): the packet's socket's when skb
+ * is given, else the current task's. */
+static __always_inline __u32 np_resolve_down(struct __sk_buff *skb, __u64 cgid)
 {
 	__u32 level, policy_id = 0;
 
 	for (level = 0; level < NP_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		__u64 id =
+		    skb ? bpf_skb_ancestor_cgroup_id(skb, level) : bpf_get_current_ancestor_cgroup_id(level);
 		struct np_binding *b;
 
 		if (!id)
@@ -151,24 +153,14 @@ __noinline __u32 np_resolve_task(__u64 cgid)
 	return policy_id;
 }
 
-/* From the packet's socket's cgroup ancestry. */
+__noinline __u32 np_resolve_task(__u64 cgid)
+{
+	return np_resolve_down(NULL, cgid);
+}
+
 __noinline __u32 np_resolve_skb(struct __sk_buff *skb, __u64 cgid)
 {
-	__u32 level, policy_id = 0;
-
-	for (level = 0; level < NP_MAX_CGROUP_DEPTH; level++) {
-		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
-		struct np_binding *b;
-
-		if (!id)
-			break;
-		b = bpf_map_lookup_elem(&np_bindings, &id);
-		if (b)
-			policy_id = b->policy_id;
-		if (id == cgid)
-			break;
-	}
-	return policy_id;
+	return np_resolve_down(skb, cgid);
 }
 
 static __always_inline __u32 np_resolve_walk(__u64 cgid, const struct np_cg_src *src)

@@ -14,6 +14,7 @@
 
 #include "cleanup-util.h"
 #include "ctl-server.h"
+#include "json-util.h"
 #include "log.h"
 #include "manager.h"
 #include "violations.h"
@@ -23,27 +24,6 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 /* ---- parameter helpers ---- */
-
-static const char *json_type_name(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
 
 static void field_name(char *buf, const char *key)
 {
@@ -86,7 +66,7 @@ static int param_string(struct ctl_call *call, json_t *params, const char *key, 
 	}
 	if (!json_is_string(v))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be a string, got %s",
-				json_type_name(v));
+				np_json_type_name(v));
 	*ret = json_string_value(v);
 	return 0;
 }
@@ -101,7 +81,7 @@ static int param_bool(struct ctl_call *call, json_t *params, const char *key, bo
 	field_name(field, key);
 	if (!json_is_boolean(v))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be true or false, got %s",
-				json_type_name(v));
+				np_json_type_name(v));
 	*ret = json_is_true(v);
 	return 0;
 }
@@ -596,7 +576,7 @@ static int policy_param_change(struct ctl_call *call, json_t *params, enum chang
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "is required");
 	if (!json_is_object(j))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "must be an object, got %s",
-				json_type_name(j));
+				np_json_type_name(j));
 	ch = change_new(call->m, op);
 	if (!ch)
 		return -ENOMEM;
@@ -806,7 +786,7 @@ static int method_rule_remove(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.index", "is required");
 	if (!json_is_integer(idx))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.index", "must be an integer, got %s",
-				json_type_name(idx));
+				np_json_type_name(idx));
 	if (json_integer_value(idx) < 0 || (size_t)json_integer_value(idx) >= pol->policy->n_rules)
 		return ctl_fail(call, NP_ERR_NO_SUCH_RULE, "params.index",
 				"policy '%s' has %zu rules; index %" JSON_INTEGER_FORMAT " does not exist",
@@ -981,7 +961,7 @@ static int param_since(struct ctl_call *call, json_t *params, uint64_t *ret)
 		return 0;
 	if (!json_is_number(v))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.since",
-				"must be a number of seconds since the epoch, got %s", json_type_name(v));
+				"must be a number of seconds since the epoch, got %s", np_json_type_name(v));
 	s = json_number_value(v);
 	if (s < 0 || s > 1e11)
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.since",

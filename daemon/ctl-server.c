@@ -396,13 +396,11 @@ static void send_error(struct ctl_client *c, json_t *id, const char *code, const
 static void send_error(struct ctl_client *c, json_t *id, const char *code, const char *fmt, ...)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	reply = np_proto_reply_errorv(id, code, NULL, fmt, ap);
 	va_end(ap);
-	reply = np_proto_reply_error(id, code, NULL, "%s", msg);
 	send_reply(c, reply);
 }
 
@@ -631,13 +629,11 @@ static void job_fail(struct ctl_job *job, const char *code, const char *field, c
 static void job_fail(struct ctl_job *job, const char *code, const char *field, const char *fmt, ...)
 {
 	_cleanup_json_ json_t *reply = NULL;
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	reply = np_proto_reply_errorv(job->req.id, code, field, fmt, ap);
 	va_end(ap);
-	reply = np_proto_reply_error(job->req.id, code, field, "%s", msg);
 	job_reply(job, reply);
 	if (!reply && job->client)
 		job->client->dead = true;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cleanup-util.h"
+#include "json-util.h"
 #include "state-parse.h"
 #include "target-util.h"
 
@@ -52,27 +53,6 @@ static const char *shown(const char *s, char buf[NAME_SHOWN])
 	return buf;
 }
 
-static const char *type_name(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 /* Every key of obj must be one of keys: the daemon writes no others, and a
  * misspelt key must not be silently ignored. */
 static int check_keys(struct np_state_error *err, const char *file, const char *entry, json_t *obj,
@@ -109,7 +89,7 @@ static int parse_root(struct np_state_error *err, const char *file, const struct
 			    jerr.column, jerr.text);
 	if (!json_is_object(root))
 		return fail(err, file, "", "is not a netpold state file (it is %s, not an object)",
-			    type_name(root));
+			    np_json_type_name(root));
 	r = check_keys(err, file, "", root, keys);
 	if (r < 0)
 		return r;
@@ -126,7 +106,7 @@ static int parse_root(struct np_state_error *err, const char *file, const struct
 		v = json_object_get(root, *k);
 		if (!json_is_array(v))
 			return fail(err, file, "", "needs \"%s\", an array%s%s", *k, v ? ", not " : "",
-				    v ? type_name(v) : "");
+				    v ? np_json_type_name(v) : "");
 	}
 	*ret = TAKE_PTR(root);
 	return 0;
@@ -166,14 +146,14 @@ static int parse_policy(struct np_state_error *err, const char *file, json_t *e,
 
 	snprintf(entry, sizeof(entry), "policies[%zu]", i);
 	if (!json_is_object(e))
-		return fail(err, file, entry, "must be an object, got %s", type_name(e));
+		return fail(err, file, entry, "must be an object, got %s", np_json_type_name(e));
 	r = check_keys(err, file, entry, e, (const char *const[]){"id", "policy", NULL});
 	if (r < 0)
 		return r;
 	id = json_object_get(e, "id");
 	if (!json_is_integer(id))
 		return fail(err, file, entry, "needs an integer \"id\"%s%s", id ? ", got " : "",
-			    id ? type_name(id) : "");
+			    id ? np_json_type_name(id) : "");
 	if (json_integer_value(id) < 1 || json_integer_value(id) >= NP_MAX_POLICIES)
 		return fail(err, file, entry, "\"id\" must be 1..%d, got %" JSON_INTEGER_FORMAT,
 			    NP_MAX_POLICIES - 1, json_integer_value(id));
@@ -182,7 +162,7 @@ static int parse_policy(struct np_state_error *err, const char *file, json_t *e,
 	pj = json_object_get(e, "policy");
 	if (!json_is_object(pj))
 		return fail(err, file, entry, "needs \"policy\", an object%s%s", pj ? ", not " : "",
-			    pj ? type_name(pj) : "");
+			    pj ? np_json_type_name(pj) : "");
 	r = np_policy_from_json(pj, &p, &perr);
 	if (r == -ENOMEM)
 		return r;
@@ -264,11 +244,11 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 
 	snprintf(entry, sizeof(entry), "bindings[%zu]", i);
 	if (!json_is_object(e))
-		return fail(err, file, entry, "must be an object, got %s", type_name(e));
+		return fail(err, file, entry, "must be an object, got %s", np_json_type_name(e));
 	t = json_object_get(e, "target");
 	if (!json_is_string(t))
 		return fail(err, file, entry, "needs \"target\", a string%s%s", t ? ", not " : "",
-			    t ? type_name(t) : "");
+			    t ? np_json_type_name(t) : "");
 	r = target_normalize(json_string_value(t), &target, &why);
 	if (r == -ENOMEM)
 		return r;
@@ -282,7 +262,7 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 	p = json_object_get(e, "policy");
 	if (!json_is_string(p))
 		return fail(err, file, entry, "needs \"policy\", a policy name%s%s", p ? ", not " : "",
-			    p ? type_name(p) : "");
+			    p ? np_json_type_name(p) : "");
 	key.name = json_string_value(p);
 	found = bsearch(&key, index, n_index, sizeof(key), name_only_cmp);
 	if (!found)

@@ -55,14 +55,21 @@ static json_t *string_lossy(const char *s)
 
 json_t *np_proto_reply_error(json_t *id, const char *code, const char *field, const char *fmt, ...)
 {
-	char message[512], f[256];
-	json_t *err;
+	json_t *reply;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	reply = np_proto_reply_errorv(id, code, field, fmt, ap);
 	va_end(ap);
+	return reply;
+}
 
+json_t *np_proto_reply_errorv(json_t *id, const char *code, const char *field, const char *fmt, va_list ap)
+{
+	char message[512], f[256];
+	json_t *err;
+
+	vsnprintf(message, sizeof(message), fmt, ap);
 	err = json_pack("{s:s, s:o}", "code", code, "message", string_lossy(message));
 	if (!err)
 		return NULL;

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -90,5 +91,7 @@ json_t *np_proto_request(const char *command, json_int_t id, json_t *params /* s
 json_t *np_proto_reply_ok(json_t *id, json_t *result /* stolen, may be NULL */);
 json_t *np_proto_reply_error(json_t *id, const char *code, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+json_t *np_proto_reply_errorv(json_t *id, const char *code, const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 /* One line of compact JSON with a trailing '\n'; free() it. */
 char *np_proto_dump_line(const json_t *msg);

@@ -8,8 +8,7 @@
 
 FLIPS=50
 
-start_netpold || { not_ok "netpold starts"; it_finish; }
-ok "netpold starts"
+netpold_up
 
 mk_cgroup app
 mk_cgroup srv

@@ -12,8 +12,7 @@ for p in ping curl nc dig socat; do
 	command -v "$p" >/dev/null || it_skip "needs $p (scripts/setup installs it)"
 done
 
-start_netpold || { not_ok "netpold starts"; it_finish; }
-ok "netpold starts"
+netpold_up
 
 mk_cgroup app
 mk_cgroup srv

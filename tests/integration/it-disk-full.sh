@@ -14,8 +14,7 @@ mount -t tmpfs -o size=64k,mode=0700 "netpol-it-$$" "$SMALL" || it_skip "cannot 
 it_at_exit "umount -l '$SMALL'"
 IT_STATE=$SMALL/state
 
-start_netpold || { not_ok "netpold starts with its state on a 64 KiB tmpfs"; it_finish; }
-ok "netpold starts with its state on a 64 KiB tmpfs"
+netpold_up "netpold starts with its state on a 64 KiB tmpfs"
 
 mk_cgroup app
 mk_cgroup spare

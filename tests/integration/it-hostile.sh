@@ -17,8 +17,7 @@ HOSTILE=${NETPOL_HOSTILE:-$(dirname "$0")/hostile.py}
 # connections are closed in 3 s rather than the default 10.
 echo "idle_timeout = 3" >>"$IT_CONF"
 export NETPOL_IDLE_TIMEOUT=3
-start_netpold || { not_ok "netpold starts"; it_finish; }
-ok "netpold starts"
+netpold_up
 
 mk_cgroup app
 mk_cgroup flood

@@ -8,18 +8,14 @@
 # netpol.PinsMissing until they are back.
 . "$(dirname "$0")/lib.sh"
 
-start_netpold || { not_ok "netpold starts"; it_finish; }
-ok "netpold starts"
+netpold_up
 
 mk_cgroup app
 mk_cgroup other
 APP=$(target app)
 OTHER=$(target other)
-P=$IT_TMP/p.json
-write_policy "$P" '{"name": "p", "default": "allow", "rules": [
+policy_applied p "$APP" '{"name": "p", "default": "allow", "rules": [
   {"action": "deny", "to": ["198.51.100.0/24"], "protocol": "udp", "ports": [53]}]}'
-check "policy add p" ctl policy add "$P"
-check "apply p to app" ctl apply "$APP" p
 expect_probe "app: udp 198.51.100.5:53 denied" denied app udp 198.51.100.5 53
 
 PINS=$(ls "$IT_PIN" | sort | paste -sd' ')

@@ -7,8 +7,7 @@
 # then start) and across a crash and restart never gets through.
 . "$(dirname "$0")/lib.sh"
 
-start_netpold || { not_ok "netpold starts"; it_finish; }
-ok "netpold starts"
+netpold_up
 
 mk_cgroup app
 APP=$(target app)
@@ -98,8 +97,7 @@ binds = json.load(open(d + "/bindings.json"))["bindings"]
 json.dump({"version": 1, "policies": pols, "bindings": binds}, open(d + "/state.json", "w"))
 PY
 rm -f "$IT_STATE/policies.json" "$IT_STATE/bindings.json"
-start_netpold || { not_ok "netpold starts from a version-1 state.json"; it_finish; }
-ok "netpold starts from a version-1 state.json"
+netpold_up "netpold starts from a version-1 state.json"
 check_listed "after reading state.json"
 check_enforced "after reading state.json"
 check "state.json is gone, the two files are back" \

@@ -7,16 +7,12 @@
 # entry, and the kernel must go on enforcing the binding it had.
 . "$(dirname "$0")/lib.sh"
 
-start_netpold || { not_ok "netpold starts"; it_finish; }
-ok "netpold starts"
+netpold_up
 
 mk_cgroup app
 APP=$(target app)
-P=$IT_TMP/p.json
-write_policy "$P" '{"name": "p", "default": "allow", "rules": [
+policy_applied p "$APP" '{"name": "p", "default": "allow", "rules": [
   {"action": "deny", "to": ["198.51.100.0/24"], "protocol": "udp", "ports": [53]}]}'
-check "policy add p" ctl policy add "$P"
-check "apply p to app" ctl apply "$APP" p
 expect_probe "running: udp 198.51.100.5:53 denied" denied app udp 198.51.100.5 53
 expect_probe "running: udp 203.0.113.5:53 allowed" allowed app udp 203.0.113.5 53
 stop_netpold TERM

@@ -6,18 +6,14 @@
 # history; `netpolctl stats` counts allowed and denied decisions exactly.
 . "$(dirname "$0")/lib.sh"
 
-start_netpold || { not_ok "netpold starts"; it_finish; }
-ok "netpold starts"
+netpold_up
 
 mk_cgroup app
 mk_cgroup other
 APP=$(target app)
 
-P=$IT_TMP/vio.json
-write_policy "$P" '{"name": "vio", "default": "deny", "rules": [
+policy_applied vio "$APP" '{"name": "vio", "default": "deny", "rules": [
   {"action": "allow", "to": ["203.0.113.0/24"], "protocol": "udp", "ports": [53]}]}'
-check "policy add vio" ctl policy add "$P"
-check "apply vio" ctl apply "$APP" vio
 check "apply deny-all to another cgroup" ctl apply "$(target other)" deny-all
 
 # The follower: each line stamped with its arrival time (microseconds).

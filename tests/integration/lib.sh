@@ -240,6 +240,14 @@ start_netpold() {
 	return 1
 }
 
+# netpold_up [WHAT]: start_netpold as a test point, "netpold starts" or
+# WHAT; the script cannot go on without it.
+netpold_up() {
+	local what=${1:-netpold starts}
+	start_netpold || { not_ok "$what"; it_finish; }
+	ok "$what"
+}
+
 # stop_netpold [SIGNAL]: SIGTERM by default; waits at most 20 s.
 stop_netpold() {
 	local sig=${1:-TERM} i
@@ -265,6 +273,14 @@ netpold_rss() {
 # write_policy FILE JSON
 write_policy() {
 	printf '%s\n' "$2" >"$1"
+}
+
+# policy_applied NAME TARGET JSON: the policy (written to $IT_TMP/NAME.json)
+# added and applied to TARGET, each a test point.
+policy_applied() {
+	write_policy "$IT_TMP/$1.json" "$3"
+	check "policy add $1" ctl policy add "$IT_TMP/$1.json"
+	check "apply $1 to $2" ctl apply "$2" "$1"
 }
 
 # cmd_fails DESCRIPTION REGEX GREP-FLAGS COMMAND...: COMMAND (a netpolctl run)
