@@ -9,7 +9,7 @@ set xrange [5:200000]
 set yrange [*:5e6]
 set format y "10^{%L}"
 set xlabel 'CIDRs in the rule set'
-set multiplot layout 1,2 title 'Added cost against rule count (median paired delta against no program; 2026-11-30 23:07:13 UTC)'
+set multiplot layout 1,2 title 'Added cost against rule count (median paired delta against no program; 2026-12-01 00:27:24 UTC)'
 set title 'per unconnected UDP datagram (sendto, rotating destinations)'
 set ylabel 'added ns per datagram'
 plot 'cost-vs-rules.dat' using 1:2 with linespoints lw 2 title 'netpol', \
