@@ -6,44 +6,9 @@
 #include <bpf/bpf_helpers.h>
 
 #include "netpol-api.h"
+#include "np-decision.bpf.h"
 #include "np-defs.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, NP_EVENTS_BYTES);
-} np_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, NP_STATS_ENTRIES);
-	__type(key, struct np_stats_key);
-	__type(value, struct np_stats_val);
-} np_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NP_CNT__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} np_counters SEC(".maps");
-
-/* What one decision was: filled by the hook, consumed by np_report(). */
-struct np_decision {
-	struct np_lpm_key key; /* prefixlen 128, the destination */
-	__u64 cgroup_id;
-	__u32 policy_id;
-	__u16 port;    /* host byte order; 0 for ICMP and other */
-	__u16 cell;
-	__u16 flags;   /* NP_POL_* */
-	__u8 proto;    /* NP_PROTO_* class */
-	__u8 ipproto;  /* as the socket or packet said */
-	__u8 family;   /* AF_INET / AF_INET6 of the address */
-	__u8 hook;     /* NP_HOOK_* */
-	__u8 verdict;  /* NP_VERDICT_* */
-	__u8 no_task;  /* no meaningful current task (packet path) */
-	__u8 reason;   /* NP_REASON_* */
-	__u8 refusal;  /* not the rules' verdict for the destination */
-};
+#include "np-maps.bpf.h"
 
 static __always_inline void np_count(__u32 idx)
 {
