@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Violation folding (daemon/violations.c) on a real sd-event loop, fed with
+ * made-up ring-buffer events: repeats folded with their count, what
+ * followers are sent and when, the bounded history, and the JSON form.
+ * Events carry timestamps seconds in the past, so every folding window is
+ * already over when the loop runs: nothing here waits for a clock. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup-util.h"
+#include "log.h"
+#include "violations.h"
+
+#include "unit-check.h"
+
+#define SEC 1000000000ull
+
+/* What the ops saw. */
+struct seen {
+	json_t *published; /* the JSON of every publish(), in order */
+	unsigned target_calls;
+	bool target_oom; /* target_name() fails */
+};
+
+static char *target_name(void *userdata, uint64_t cgroup_id)
+{
+	struct seen *s = userdata;
+	char *t;
+
+	s->target_calls++;
+	if (s->target_oom || asprintf(&t, "cgroup:/c%llu", (unsigned long long)cgroup_id) < 0)
+		return NULL;
+	return t;
+}
+
+static const char *policy_name(void *userdata, uint32_t policy_id)
+{
+	return policy_id == 7 ? "web" : NULL;
+}
+
+static void on_publish(void *userdata, const struct violation *v, json_t *json)
+{
+	struct seen *s = userdata;
+
+	if (json_array_append(s->published, json) < 0)
+		abort();
+}
+
+static const struct violations_ops ops = {
+    .target_name = target_name,
+    .policy_name = policy_name,
+    .publish = on_publish,
+};
+
+struct fixture {
+	sd_event *event;
+	struct violations *vs;
+	struct seen seen;
+	uint64_t t0; /* CLOCK_MONOTONIC ns, 100 s ago */
+};
+
+static void setup(struct fixture *f)
+{
+	struct timespec ts;
+
+	*f = (struct fixture){};
+	f->seen.published = json_array();
+	if (!f->seen.published || sd_event_new(&f->event) < 0 ||
+	    violations_new(f->event, &ops, &f->seen, &f->vs) < 0)
+		abort();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	f->t0 = (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec - 100 * SEC;
+}
+
+static void teardown(struct fixture *f)
+{
+	violations_free(f->vs);
+	sd_event_unref(f->event);
+	json_decref(f->seen.published);
+}
+
+/* Runs what is due now: windows that ended get closed. */
+static void run_loop(struct fixture *f)
+{
+	for (int i = 0; i < 100 && sd_event_run(f->event, 0) > 0; i++)
+		;
+}
+
+/* A denied TCP connection to 203.0.113.1:443 from cgroup 1000, policy 7. */
+static struct np_event event_at(uint64_t ts_ns)
+{
+	struct np_event ev = {
+	    .ts_ns = ts_ns,
+	    .cgroup_id = 1000,
+	    .pid = 42,
+	    .comm = "curl",
+	    .addr = {[10] = 0xff, [11] = 0xff, [12] = 203, [13] = 0, [14] = 113, [15] = 1},
+	    .policy_id = 7,
+	    .port = 443,
+	    .rule = 2,
+	    .hook = NP_HOOK_CONNECT4,
+	    .proto = 6,
+	    .verdict = NP_VERDICT_DENY,
+	    .family = AF_INET,
+	    .reason = NP_REASON_RULES,
+	};
+	return ev;
+}
+
+static void feed(struct fixture *f, struct np_event ev)
+{
+	violations_on_event(&ev, f->vs);
+}
+
+/* The history, oldest first. */
+struct collected {
+	const struct violation *v[VIOLATIONS_MAX];
+	size_t n;
+};
+
+static int collect_cb(const struct violation *v, void *userdata)
+{
+	struct collected *c = userdata;
+
+	if (c->n >= VIOLATIONS_MAX)
+		return -ENOSPC;
+	c->v[c->n++] = v;
+	return 0;
+}
+
+static size_t collect(struct fixture *f, struct collected *c)
+{
+	c->n = 0;
+	CHECK(violations_foreach(f->vs, collect_cb, c) == 0);
+	return c->n;
+}
+
+static json_int_t published_count(struct fixture *f, size_t i)
+{
+	return json_integer_value(json_object_get(json_array_get(f->seen.published, i), "count"));
+}
+
+static void test_fold_and_publish(void)
+{
+	static struct collected c;
+	struct fixture f;
+
+	setup(&f);
+	feed(&f, event_at(f.t0));
+	/* followers get the first occurrence at once, with count 1 */
+	CHECK(json_array_size(f.seen.published) == 1 && published_count(&f, 0) == 1);
+
+	feed(&f, event_at(f.t0 + SEC / 10));
+	feed(&f, event_at(f.t0 + SEC - 1)); /* the last nanosecond of the window */
+	/* out of order (events from several CPUs): folds, last_ns stays */
+	feed(&f, event_at(f.t0 - SEC / 2));
+	CHECK(violations_total(f.vs) == 1);
+	CHECK(collect(&f, &c) == 1);
+	CHECK(c.v[0]->count == 4);
+	CHECK(c.v[0]->first_ns == f.t0 && c.v[0]->last_ns == f.t0 + SEC - 1);
+	/* repeats wait for the window to close */
+	CHECK(json_array_size(f.seen.published) == 1);
+
+	/* one second after the first, a new violation (window is [t0, t0 + 1 s)) */
+	feed(&f, event_at(f.t0 + SEC));
+	CHECK(violations_total(f.vs) == 2);
+	CHECK(json_array_size(f.seen.published) == 2 && published_count(&f, 1) == 1);
+
+	run_loop(&f);
+	/* the first window closed: its 3 repeats as one event, after which
+	 * the second's window closed with no repeat: nothing more */
+	CHECKF(json_array_size(f.seen.published) == 3, "published %zu", json_array_size(f.seen.published));
+	CHECK(published_count(&f, 2) == 3);
+	CHECK(collect(&f, &c) == 2 && c.v[0]->count == 4 && c.v[1]->count == 1);
+
+	/* a closed window takes no more repeats, even one inside its second */
+	feed(&f, event_at(f.t0 + SEC + 1));
+	CHECK(violations_total(f.vs) == 3);
+	run_loop(&f);
+	CHECK(json_array_size(f.seen.published) == 4);
+	teardown(&f);
+}
+
+/* Each part of the key (cgroup, address, port, protocol, verdict, reason)
+ * makes a violation of its own; the rest (pid, comm, hook, rule, policy)
+ * is the first event's. */
+static void test_key(void)
+{
+	static struct collected c;
+	struct fixture f;
+	struct np_event ev;
+
+	setup(&f);
+	feed(&f, event_at(f.t0));
+	ev = event_at(f.t0);
+	ev.cgroup_id = 1001;
+	feed(&f, ev);
+	ev = event_at(f.t0);
+	ev.addr[15] = 2;
+	feed(&f, ev);
+	ev = event_at(f.t0);
+	ev.port = 444;
+	feed(&f, ev);
+	ev = event_at(f.t0);
+	ev.proto = 17;
+	feed(&f, ev);
+	ev = event_at(f.t0);
+	ev.verdict = NP_VERDICT_AUDIT;
+	feed(&f, ev);
+	ev = event_at(f.t0);
+	ev.reason = NP_REASON_SOURCE_ROUTE;
+	feed(&f, ev);
+	CHECK(violations_total(f.vs) == 7);
+
+	ev = event_at(f.t0 + 1);
+	ev.pid = 43;
+	strcpy(ev.comm, "wget");
+	ev.hook = NP_HOOK_SENDMSG4;
+	ev.rule = 3;
+	ev.policy_id = 8;
+	feed(&f, ev);
+	CHECK(violations_total(f.vs) == 7);
+	CHECK(collect(&f, &c) == 7);
+	CHECK(c.v[0]->count == 2);
+	CHECK(c.v[0]->pid == 42 && strcmp(c.v[0]->comm, "curl") == 0 && c.v[0]->hook == NP_HOOK_CONNECT4);
+	CHECK(c.v[0]->rule == 2 && c.v[0]->policy_id == 7 && strcmp(c.v[0]->policy, "web") == 0);
+	for (size_t i = 1; i < c.n; i++)
+		CHECKF(c.v[i]->count == 1, "violation %zu: count %llu", i, (unsigned long long)c.v[i]->count);
+	teardown(&f);
+}
+
+/* Two events that differ in one part of the key never fold, also when they
+ * land near each other in the fold table: 2000 such pairs make sure some do. */
+static void vary_cgroup(struct np_event *ev)
+{
+	ev->cgroup_id++;
+}
+static void vary_addr(struct np_event *ev)
+{
+	ev->addr[12]++;
+}
+static void vary_port(struct np_event *ev)
+{
+	ev->port = 9;
+}
+static void vary_proto(struct np_event *ev)
+{
+	ev->proto = 17;
+}
+static void vary_verdict(struct np_event *ev)
+{
+	ev->verdict = NP_VERDICT_AUDIT;
+}
+static void vary_reason(struct np_event *ev)
+{
+	ev->reason = NP_REASON_SOURCE_ROUTE;
+}
+
+static void test_key_pairs(void)
+{
+	enum { PAIRS = 2000 };
+	static const struct {
+		const char *part;
+		void (*vary)(struct np_event *ev);
+	} parts[] = {
+	    {"cgroup", vary_cgroup}, {"addr", vary_addr},	{"port", vary_port},
+	    {"proto", vary_proto},   {"verdict", vary_verdict}, {"reason", vary_reason},
+	};
+
+	for (size_t p = 0; p < ELEMENTSOF(parts); p++) {
+		struct fixture f;
+
+		setup(&f);
+		for (unsigned i = 0; i < PAIRS; i++) {
+			struct np_event ev = event_at(f.t0);
+
+			/* the rest of the key differs between pairs */
+			if (parts[p].vary == vary_port) {
+				ev.addr[14] = (uint8_t)(i >> 8);
+				ev.addr[15] = (uint8_t)i;
+			} else
+				ev.port = (uint16_t)(1000 + i);
+			feed(&f, ev);
+			parts[p].vary(&ev);
+			feed(&f, ev);
+		}
+		CHECKF(violations_total(f.vs) == 2 * PAIRS, "varying %s: %llu violations, want %d",
+		       parts[p].part, (unsigned long long)violations_total(f.vs), 2 * PAIRS);
+		teardown(&f);
+	}
+}
+
+/* Many keys open at once, their repeats interleaved: some of them share a
+ * fold slot, and each must still fold into its own violation. */
+static void test_many_open(void)
+{
+	enum { N = 1000 };
+	static struct collected c;
+	struct fixture f;
+	bool all_two = true;
+
+	setup(&f);
+	for (int round = 0; round < 2; round++)
+		for (unsigned i = 0; i < N; i++) {
+			struct np_event ev = event_at(f.t0 + round);
+
+			ev.addr[14] = (uint8_t)(i >> 8);
+			ev.addr[15] = (uint8_t)i;
+			feed(&f, ev);
+		}
+	CHECKF(violations_total(f.vs) == N, "%llu violations, want %d",
+	       (unsigned long long)violations_total(f.vs), N);
+	collect(&f, &c);
+	for (size_t i = 0; i < c.n; i++)
+		all_two &= c.v[i]->count == 2;
+	CHECK(all_two);
+	teardown(&f);
+}
+
+/* The history keeps the last VIOLATIONS_MAX; the one pushed out is closed
+ * first, so its repeats still reach the followers. */
+static void test_bounded(void)
+{
+	static struct collected c;
+	struct fixture f;
+	bool ordered = true;
+
+	setup(&f);
+	feed(&f, event_at(f.t0));
+	feed(&f, event_at(f.t0 + 1));
+	feed(&f, event_at(f.t0 + 2));
+	for (unsigned i = 1; i < VIOLATIONS_MAX + 10; i++) {
+		struct np_event ev = event_at(f.t0);
+
+		ev.port = (uint16_t)(1 + i % 60000);
+		ev.cgroup_id = 1000 + i / 60000 + 1;
+		feed(&f, ev);
+	}
+	CHECK(violations_total(f.vs) == VIOLATIONS_MAX + 10);
+	CHECK(collect(&f, &c) == VIOLATIONS_MAX);
+	CHECKF(c.v[0]->seq == 10, "oldest kept: seq %llu, want 10", (unsigned long long)c.v[0]->seq);
+	for (size_t i = 1; i < c.n; i++)
+		ordered &= c.v[i]->seq == c.v[i - 1]->seq + 1;
+	CHECK(ordered);
+	CHECK(c.v[c.n - 1]->seq == VIOLATIONS_MAX + 9);
+	/* VIOLATIONS_MAX + 10 first occurrences, and the 2 repeats of the
+	 * first violation, sent when it was pushed out (before the loop ran) */
+	CHECKF(json_array_size(f.seen.published) == VIOLATIONS_MAX + 11, "published %zu",
+	       json_array_size(f.seen.published));
+	CHECK(published_count(&f, VIOLATIONS_MAX) == 2 &&
+	      json_integer_value(json_object_get(json_array_get(f.seen.published, VIOLATIONS_MAX), "port")) ==
+		  443);
+	run_loop(&f);
+	CHECK(json_array_size(f.seen.published) == VIOLATIONS_MAX + 11);
+	teardown(&f);
+}
+
+static void test_json(void)
+{
+	static struct collected c;
+	_cleanup_(json_decrefp) json_t *j = NULL, *k = NULL;
+	struct fixture f;
+	struct np_event ev;
+	char want_time[40];
+
+	setup(&f);
+	ev = event_at(f.t0);
+	ev.rule = NP_CELL_RULE_DEFAULT;
+	memcpy(ev.comm, "a-very-long-command-name", sizeof(ev.comm)); /* no NUL in 16 bytes */
+	feed(&f, ev);
+	feed(&f, ev);
+	CHECK(f.seen.target_calls == 1); /* named once, at the first event */
+	CHECK(collect(&f, &c) == 1);
+	j = violation_to_json(c.v[0]);
+	CHECK(j != NULL);
+	format_realtime(mono_to_realtime_ns(f.t0), want_time, sizeof(want_time));
+	CHECK(strcmp(json_string_value(json_object_get(j, "time")), want_time) == 0);
+	CHECK(strcmp(json_string_value(json_object_get(j, "target")), "cgroup:/c1000") == 0);
+	CHECK(json_integer_value(json_object_get(j, "cgroup_id")) == 1000);
+	CHECK(strcmp(json_string_value(json_object_get(j, "policy")), "web") == 0);
+	CHECK(json_is_null(json_object_get(j, "rule_index"))); /* the default decided */
+	CHECK(strcmp(json_string_value(json_object_get(j, "dest")), "203.0.113.1") == 0);
+	CHECK(json_integer_value(json_object_get(j, "port")) == 443);
+	CHECK(strcmp(json_string_value(json_object_get(j, "protocol")), "tcp") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(j, "hook")), "connect4") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(j, "verdict")), "deny") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(j, "reason")), "policy") == 0);
+	CHECK(json_integer_value(json_object_get(j, "pid")) == 42);
+	CHECK(strcmp(json_string_value(json_object_get(j, "comm")), "a-very-long-com") == 0);
+	CHECK(json_integer_value(json_object_get(j, "count")) == 2);
+
+	/* a socket refused at creation has no destination, an unknown policy
+	 * id no name (both null), a target that could not be named is "" */
+	f.seen.target_oom = true;
+	ev = event_at(f.t0);
+	inet_pton(AF_INET6, "2001:db8::5", ev.addr);
+	ev.hook = NP_HOOK_SOCK_CREATE;
+	ev.policy_id = 9;
+	ev.proto = 132;
+	ev.verdict = NP_VERDICT_AUDIT;
+	ev.reason = NP_REASON_SOURCE_ROUTE;
+	feed(&f, ev);
+	CHECK(collect(&f, &c) == 2);
+	k = violation_to_json(c.v[1]);
+	CHECK(k != NULL);
+	CHECK(json_is_null(json_object_get(k, "dest")) && json_is_null(json_object_get(k, "policy")));
+	CHECK(strcmp(json_string_value(json_object_get(k, "target")), "") == 0);
+	CHECK(json_integer_value(json_object_get(k, "rule_index")) == 2);
+	CHECK(strcmp(json_string_value(json_object_get(k, "protocol")), "132") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(k, "hook")), "sock_create") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(k, "verdict")), "audit") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(k, "reason")), "source-route") == 0);
+	teardown(&f);
+}
+
+static void test_names_and_time(void)
+{
+	char buf[8], t[40];
+	struct timespec mono, real;
+	uint64_t r, want;
+
+	CHECK(strcmp(ip_proto_name(6, buf), "tcp") == 0);
+	CHECK(strcmp(ip_proto_name(17, buf), "udp") == 0);
+	CHECK(strcmp(ip_proto_name(1, buf), "icmp") == 0);
+	CHECK(strcmp(ip_proto_name(58, buf), "icmpv6") == 0);
+	CHECK(strcmp(ip_proto_name(136, buf), "udplite") == 0);
+	CHECK(strcmp(ip_proto_name(255, buf), "255") == 0);
+	CHECK(strcmp(hook_name(NP_HOOK_CONNECT6), "connect6") == 0);
+	CHECK(strcmp(hook_name(NP_HOOK_EGRESS), "egress") == 0);
+	CHECK(strcmp(hook_name(0), "unknown") == 0);
+	CHECK(strcmp(hook_name(200), "unknown") == 0);
+	CHECK(strcmp(reason_name(NP_REASON_RULES), "policy") == 0);
+
+	format_realtime(1735787045678999999ull, t, sizeof(t));
+	CHECKF(strcmp(t, "2025-01-02T03:04:05.678Z") == 0, "got %s", t);
+	format_realtime(0, t, sizeof(t));
+	CHECKF(strcmp(t, "1970-01-01T00:00:00.000Z") == 0, "got %s", t);
+
+	/* the offset was measured by violations_new() (an earlier test) */
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	r = mono_to_realtime_ns((uint64_t)mono.tv_sec * SEC + (uint64_t)mono.tv_nsec);
+	want = (uint64_t)real.tv_sec * SEC + (uint64_t)real.tv_nsec;
+	CHECKF(r + SEC / 10 > want && r < want + SEC / 10, "mono_to_realtime_ns: %llu, want about %llu",
+	       (unsigned long long)r, (unsigned long long)want);
+}
+
+int main(void)
+{
+	/* log_violation() writes each closed violation: not what is tested */
+	log_set_max_level(LOG_WARNING);
+	test_fold_and_publish();
+	test_key();
+	test_key_pairs();
+	test_many_open();
+	test_bounded();
+	test_json();
+	test_names_and_time();
+	printf("test-violations: %u passed, %u failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
