@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* netpolctl's verb table and argument parsing, without a daemon: the built
+ * netpolctl (argv[1]) runs against a socket this test listens on, which
+ * records the one request it sends and answers it. A command line must
+ * become exactly that request; a bad one must fail with a message that
+ * names what is wrong, and must not connect at all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "unit-check.h"
+
+#define TIMEOUT_MS 10000
+
+static const char *netpolctl;
+static char dir[] = "/tmp/netpol-test-netpolctl.XXXXXX";
+static char sock_path[sizeof(dir) + 16];
+static int listen_fd = -1;
+
+/* One run of netpolctl. */
+struct run {
+	int status; /* exit code; -1 if killed */
+	char out[16384], err[16384];
+	json_t *request; /* the first request received */
+	unsigned connections;
+};
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(99);
+}
+
+static void read_back(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+/* A result with what every verb prints (netpolctl trusts netpold to send
+ * the fields it documents). */
+static const char default_reply[] =
+    "{\"version\": 1, \"ok\": true, \"result\": {\"policy\": {\"name\": \"web\"}, \"name\": \"web\", "
+    "\"id\": 1, \"entries\": 2, \"target\": \"cgroup:/a\", \"cgroup_id\": 7, \"index\": 0, \"verdict\": "
+    "\"deny\", \"policies\": [], \"bindings\": [], \"violations\": [], \"stats\": []}}";
+
+/* Reads one request line from a client and answers it with reply (its
+ * "id" set to the request's), or with an empty result. */
+static void serve(struct run *r, const char *reply)
+{
+	char line[65536];
+	size_t len = 0;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	json_t *req, *rep;
+	char *text;
+
+	if (fd < 0)
+		die("accept4");
+	r->connections++;
+	while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, TIMEOUT_MS) <= 0)
+			break;
+		n = read(fd, line + len, sizeof(line) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	line[len] = '\0';
+	req = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+	rep = json_loads(reply ?: default_reply, 0, NULL);
+	if (!rep)
+		die("reply");
+	json_object_set(rep, "id", json_object_get(req, "id") ?: json_null());
+	text = json_dumps(rep, JSON_COMPACT);
+	if (!text)
+		die("json_dumps");
+	(void)!write(fd, text, strlen(text));
+	(void)!write(fd, "\n", 1);
+	free(text);
+	json_decref(rep);
+	close(fd);
+	if (!r->request)
+		r->request = req;
+	else
+		json_decref(req);
+}
+
+/* Runs netpolctl with args (NULL-terminated), env NETPOL_SOCKET unset
+ * unless env_socket, serving every connection with reply. */
+static void ctl_env(struct run *r, const char *reply, const char *env_socket, const char *const *args)
+{
+	const char *argv[32] = {netpolctl};
+	int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC), pidfd, ws;
+	size_t n = 1;
+	pid_t pid;
+
+	*r = (struct run){.status = -1};
+	while (*args && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (out < 0 || err < 0)
+		die("memfd_create");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		if (dup2(out, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
+			_exit(127);
+		if (env_socket)
+			setenv("NETPOL_SOCKET", env_socket, 1);
+		else
+			unsetenv("NETPOL_SOCKET");
+		execv(netpolctl, (char *const *)argv);
+		_exit(127);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		die("pidfd_open");
+	for (;;) {
+		struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+		int k = poll(p, 2, TIMEOUT_MS);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			printf("netpolctl ran for more than %d ms, killed:", TIMEOUT_MS);
+			for (size_t i = 1; argv[i]; i++)
+				printf(" '%s'", argv[i]);
+			printf("\n");
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (p[0].revents & POLLIN)
+			serve(r, reply);
+		else if (p[1].revents & POLLIN)
+			break;
+	}
+	if (waitpid(pid, &ws, 0) < 0)
+		die("waitpid");
+	/* a connection made just before it exited */
+	while (poll(&(struct pollfd){.fd = listen_fd, .events = POLLIN}, 1, 0) > 0)
+		serve(r, reply);
+	if (WIFEXITED(ws))
+		r->status = WEXITSTATUS(ws);
+	close(pidfd);
+	read_back(out, r->out, sizeof(r->out));
+	read_back(err, r->err, sizeof(r->err));
+}
+
+static void run_done(struct run *r)
+{
+	json_decref(r->request);
+	r->request = NULL;
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+/* netpolctl --socket OURS ARGS... */
+#define CTL(r, reply, ...) ctl_env(r, reply, NULL, ARGS("--socket", sock_path, __VA_ARGS__))
+
+/* r sent one request: command with params (JSON text; NULL: none), and
+ * exited with status 0. */
+static void expect_request(const char *file, int line, struct run *r, const char *command, const char *params)
+{
+	json_t *want = params ? json_loads(params, 0, NULL) : NULL;
+	json_t *got = json_object_get(r->request, "params");
+	char *got_text = got ? json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	if (params && !want)
+		die("params");
+	check(r->status == 0, file, line, "exit status %d, want 0 (stderr: %s)", r->status, r->err);
+	check(r->connections == 1, file, line, "%u connections, want 1", r->connections);
+	if (!check(r->request != NULL, file, line, "no request"))
+		goto out;
+	check(json_integer_value(json_object_get(r->request, "version")) == 1 &&
+		  json_is_integer(json_object_get(r->request, "id")),
+	      file, line, "no version 1 or no integer id");
+	check(strcmp(json_string_value(json_object_get(r->request, "command")) ?: "", command) == 0, file,
+	      line, "command '%s', want '%s'", json_string_value(json_object_get(r->request, "command")),
+	      command);
+	check(want ? got && json_equal(got, want) : !got, file, line, "params %s, want %s",
+	      got_text ?: "none", params ?: "none");
+out:
+	free(got_text);
+	json_decref(want);
+	run_done(r);
+}
+#define EXPECT_REQUEST(r, command, params) expect_request(__FILE__, __LINE__, r, command, params)
+
+/* r failed (status 1) before connecting, with msg on stderr. */
+static void expect_refused(const char *file, int line, struct run *r, const char *msg)
+{
+	check(r->status == 1, file, line, "exit status %d, want 1", r->status);
+	check(r->connections == 0, file, line, "connected %u times, want never", r->connections);
+	check(strstr(r->err, msg) != NULL, file, line, "stderr \"%s\" lacks \"%s\"", r->err, msg);
+	run_done(r);
+}
+#define EXPECT_REFUSED(r, msg) expect_refused(__FILE__, __LINE__, r, msg)
+
+static struct run r;
+
+static void test_verbs(void)
+{
+	CTL(&r, NULL, "status");
+	EXPECT_REQUEST(&r, "status", NULL);
+	CTL(&r, NULL, "policy", "list");
+	EXPECT_REQUEST(&r, "policy.list", NULL);
+	CTL(&r, NULL, "policy", "show", "web");
+	EXPECT_REQUEST(&r, "policy.show", "{\"name\": \"web\"}");
+	CTL(&r, NULL, "policy", "delete", "web");
+	EXPECT_REQUEST(&r, "policy.delete", "{\"name\": \"web\"}");
+	CTL(&r, NULL, "apply", "cgroup:/a", "web");
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"cgroup:/a\", \"policy\": \"web\"}");
+	CTL(&r, NULL, "unbind", "cgroup:/a");
+	EXPECT_REQUEST(&r, "unbind", "{\"target\": \"cgroup:/a\"}");
+	CTL(&r, NULL, "bindings");
+	EXPECT_REQUEST(&r, "bindings", NULL);
+	CTL(&r, NULL, "allow", "web", "10.0.0.0/8:5432/tcp");
+	EXPECT_REQUEST(&r, "rule.add",
+		       "{\"policy\": \"web\", \"action\": \"allow\", \"dest\": \"10.0.0.0/8:5432/tcp\"}");
+	CTL(&r, NULL, "deny", "web", "[2001:db8::1]:443");
+	EXPECT_REQUEST(&r, "rule.add",
+		       "{\"policy\": \"web\", \"action\": \"deny\", \"dest\": \"[2001:db8::1]:443\"}");
+	CTL(&r, NULL, "remove-rule", "web", "3");
+	EXPECT_REQUEST(&r, "rule.remove", "{\"policy\": \"web\", \"index\": 3}");
+	CTL(&r, NULL, "remove-rule", "web", "65535");
+	EXPECT_REQUEST(&r, "rule.remove", "{\"policy\": \"web\", \"index\": 65535}");
+	/* a ':' makes it a target, none a policy name */
+	CTL(&r, NULL, "test", "cgroup:/a", "203.0.113.1:443");
+	EXPECT_REQUEST(&r, "test", "{\"target\": \"cgroup:/a\", \"dest\": \"203.0.113.1:443\"}");
+	CTL(&r, NULL, "test", "web", "203.0.113.1");
+	EXPECT_REQUEST(&r, "test", "{\"policy\": \"web\", \"dest\": \"203.0.113.1\"}");
+	CTL(&r, NULL, "violations");
+	EXPECT_REQUEST(&r, "violations", "{}");
+	CTL(&r, NULL, "violations", "--target", "cgroup:/a", "--since", "1700000000");
+	EXPECT_REQUEST(&r, "violations", "{\"target\": \"cgroup:/a\", \"since\": 1700000000}");
+	CTL(&r, NULL, "stats");
+	EXPECT_REQUEST(&r, "stats", "{}");
+	CTL(&r, NULL, "stats", "--reset", "--target=cgroup:/a");
+	EXPECT_REQUEST(&r, "stats", "{\"target\": \"cgroup:/a\", \"reset\": true}");
+}
+
+static void test_prefixes(void)
+{
+	CTL(&r, NULL, "st");
+	EXPECT_REFUSED(&r, "unknown or ambiguous command 'st'"); /* status, stats */
+	CTL(&r, NULL, "sta");
+	EXPECT_REFUSED(&r, "unknown or ambiguous command 'sta'");
+	CTL(&r, NULL, "statu");
+	EXPECT_REQUEST(&r, "status", NULL);
+	CTL(&r, NULL, "stat");
+	EXPECT_REFUSED(&r, "unknown or ambiguous command 'stat'");
+	CTL(&r, NULL, "stats");
+	EXPECT_REQUEST(&r, "stats", "{}");
+	CTL(&r, NULL, "pol", "li");
+	EXPECT_REQUEST(&r, "policy.list", NULL);
+	CTL(&r, NULL, "b");
+	EXPECT_REQUEST(&r, "bindings", NULL);
+	CTL(&r, NULL, "rem", "web", "0");
+	EXPECT_REQUEST(&r, "rule.remove", "{\"policy\": \"web\", \"index\": 0}");
+	CTL(&r, NULL, "frobnicate");
+	EXPECT_REFUSED(&r, "unknown or ambiguous command 'frobnicate' (see netpolctl --help)");
+	CTL(&r, NULL, "");
+	EXPECT_REFUSED(&r, "unknown or ambiguous command ''");
+	CTL(&r, NULL, "policy", "frob");
+	EXPECT_REFUSED(&r, "unknown or ambiguous command 'policy frob' (see netpolctl policy --help)");
+	ctl_env(&r, NULL, NULL, ARGS("--socket", sock_path));
+	EXPECT_REFUSED(&r, "missing command (see netpolctl --help)");
+	CTL(&r, NULL, "policy");
+	EXPECT_REFUSED(&r, "missing policy subcommand (see netpolctl policy --help)");
+}
+
+static void test_arguments(void)
+{
+	CTL(&r, NULL, "status", "extra");
+	EXPECT_REFUSED(&r, "status: unexpected argument 'extra' (usage: netpolctl status)");
+	CTL(&r, NULL, "apply", "cgroup:/a");
+	EXPECT_REFUSED(&r, "apply: missing arguments (usage: netpolctl apply TARGET POLICY)");
+	CTL(&r, NULL, "unbind");
+	EXPECT_REFUSED(&r, "unbind: missing argument (usage: netpolctl unbind TARGET)");
+	CTL(&r, NULL, "policy", "show");
+	EXPECT_REFUSED(&r, "policy show: missing argument (usage: netpolctl policy show NAME)");
+	CTL(&r, NULL, "policy", "show", "a", "b");
+	EXPECT_REFUSED(&r, "policy show: unexpected argument 'b'");
+	CTL(&r, NULL, "status", "--bogus");
+	EXPECT_REFUSED(&r, "status: unknown option '--bogus'");
+	CTL(&r, NULL, "status", "-x");
+	EXPECT_REFUSED(&r, "status: unknown option '-x'");
+	/* options of one verb are unknown to another */
+	CTL(&r, NULL, "stats", "--since", "10m");
+	EXPECT_REFUSED(&r, "stats: unknown option '--since'");
+	CTL(&r, NULL, "violations", "--since");
+	EXPECT_REFUSED(&r, "violations: option '--since' needs a value");
+	ctl_env(&r, NULL, NULL, ARGS("--socket", sock_path, "--bogus", "status"));
+	EXPECT_REFUSED(&r, "unknown option '--bogus' (see netpolctl --help)");
+	ctl_env(&r, NULL, NULL, ARGS("--socket"));
+	EXPECT_REFUSED(&r, "missing value for option '--socket'");
+
+	CTL(&r, NULL, "remove-rule", "web", "-1");
+	EXPECT_REFUSED(&r, "remove-rule: unknown option '-1'");
+	CTL(&r, NULL, "remove-rule", "web", "--", "-1");
+	EXPECT_REFUSED(&r, "invalid rule index '-1'");
+	CTL(&r, NULL, "remove-rule", "web", "65536");
+	EXPECT_REFUSED(&r, "invalid rule index '65536'");
+	CTL(&r, NULL, "remove-rule", "web", "3x");
+	EXPECT_REFUSED(&r, "invalid rule index '3x'");
+	CTL(&r, NULL, "remove-rule", "web", "");
+	EXPECT_REFUSED(&r, "invalid rule index ''");
+
+	/* the destination's shape is checked before connecting */
+	CTL(&r, NULL, "allow", "web", "any:");
+	EXPECT_REFUSED(&r, "invalid destination 'any:': missing port after ':'");
+	CTL(&r, NULL, "deny", "web", "[2001:db8::1");
+	EXPECT_REFUSED(&r, "invalid destination '[2001:db8::1': missing ']' after an IPv6 address");
+	CTL(&r, NULL, "test", "web", "");
+	EXPECT_REFUSED(&r, "invalid destination '': empty destination");
+
+	/* a string that is not UTF-8 cannot be sent */
+	CTL(&r, NULL, "unbind", "cgroup:/\xff");
+	EXPECT_REFUSED(&r, "invalid argument");
+}
+
+static void test_since(void)
+{
+	static const char *const bad[] = {
+	    "yesterday",
+	    "-5",
+	    "10w",
+	    "10mm",
+	    "1700000000x",
+	    "2024-05-01",
+	    "2024-05-01T12:00:00",
+	    "2024-05-01T12:00:00+2",
+	    "2024-05-01T12:00:00.Z",
+	    "2024-05-01T12:00:00Zjunk",
+	};
+	json_int_t since;
+	long long now;
+
+	CTL(&r, NULL, "violations", "--since", "2024-05-01T14:00:00.5+02:00");
+	EXPECT_REQUEST(&r, "violations", "{\"since\": 1714564800}");
+	CTL(&r, NULL, "violations", "--since", "2024-05-01t12:00:00z");
+	EXPECT_REQUEST(&r, "violations", "{\"since\": 1714564800}");
+	CTL(&r, NULL, "violations", "--since=2024-05-01 11:30:00-00:30");
+	EXPECT_REQUEST(&r, "violations", "{\"since\": 1714564800}");
+	CTL(&r, NULL, "violations", "--since", "10"); /* an epoch, not an age */
+	EXPECT_REQUEST(&r, "violations", "{\"since\": 10}");
+
+	now = (long long)time(NULL);
+	CTL(&r, NULL, "violations", "--since", "2h");
+	since = json_integer_value(json_object_get(json_object_get(r.request, "params"), "since"));
+	CHECKF(since >= now - 7200 - 5 && since <= now - 7200 + 5, "--since 2h: %lld, want about %lld",
+	       (long long)since, now - 7200);
+	run_done(&r);
+	CTL(&r, NULL, "violations", "--since", "1d");
+	since = json_integer_value(json_object_get(json_object_get(r.request, "params"), "since"));
+	CHECKF(since >= now - 86400 - 5 && since <= now - 86400 + 5, "--since 1d: %lld, want about %lld",
+	       (long long)since, now - 86400);
+	run_done(&r);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[128];
+
+		snprintf(want, sizeof(want), "violations: invalid time '%s': expected e.g. 30s", bad[i]);
+		CTL(&r, NULL, "violations", "--since", bad[i]);
+		EXPECT_REFUSED(&r, want);
+	}
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		die(path);
+}
+
+static void test_policy_file(void)
+{
+	char path[sizeof(dir) + 32];
+
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	write_file(path, "{\"name\": \"web\", \"default\": \"deny\"}\n");
+	CTL(&r, NULL, "policy", "add", path);
+	EXPECT_REQUEST(&r, "policy.add", "{\"policy\": {\"name\": \"web\", \"default\": \"deny\"}}");
+	CTL(&r, NULL, "policy", "update", path);
+	EXPECT_REQUEST(&r, "policy.update", "{\"policy\": {\"name\": \"web\", \"default\": \"deny\"}}");
+
+	write_file(path, "{\"name\": \"web\",\n \"name\": \"x\"}\n");
+	CTL(&r, NULL, "policy", "add", path);
+	EXPECT_REFUSED(&r, "p.json:2:");
+	write_file(path, "[1]");
+	CTL(&r, NULL, "policy", "add", path);
+	EXPECT_REFUSED(&r, "p.json: a policy must be a JSON object");
+	unlink(path);
+	CTL(&r, NULL, "policy", "add", path);
+	EXPECT_REFUSED(&r, "cannot read");
+}
+
+static void test_help_and_version(void)
+{
+	CTL(&r, NULL, "--help");
+	CHECK(r.status == 0 && r.connections == 0);
+	CHECK(strstr(r.out, "Usage: netpolctl [OPTIONS] COMMAND") != NULL);
+	/* every verb is listed, the policy ones one by one */
+	CHECK(strstr(r.out, "  remove-rule POLICY N") && strstr(r.out, "  policy update FILE") &&
+	      strstr(r.out, "  violations [--follow]") && !strstr(r.out, "policy list|show"));
+	CTL(&r, NULL, "violations", "--target", "x", "--help");
+	CHECK(r.status == 0 && r.connections == 0);
+	CHECK(strstr(r.out, "Usage: netpolctl [--socket PATH] [--json] violations [--follow]") != NULL);
+	CHECK(strstr(r.out, "--since T") != NULL);
+	CTL(&r, NULL, "policy", "--help");
+	CHECK(r.status == 0 && r.connections == 0 && strstr(r.out, "  policy show NAME") != NULL);
+	CTL(&r, NULL, "policy", "add", "-h");
+	CHECK(r.status == 0 && r.connections == 0 &&
+	      strstr(r.out, "Usage: netpolctl [--socket PATH] [--json] policy add FILE") != NULL);
+	CTL(&r, NULL, "-V");
+	CHECK(r.status == 0 && r.connections == 0 && strncmp(r.out, "netpolctl ", 10) == 0 &&
+	      strstr(r.out, "(protocol 1)") != NULL);
+}
+
+static void test_output_and_errors(void)
+{
+	json_t *j;
+
+	/* --json anywhere on the line; stdout then holds the result only */
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"policy\": \"web\", \"target\": \"cgroup:/a\", \"cgroup_id\": 7}}",
+	    "apply", "cgroup:/a", "web");
+	CHECK(strcmp(r.out, "policy web applied to cgroup:/a (cgroup id 7)\n") == 0);
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"cgroup:/a\", \"policy\": \"web\"}");
+	CTL(&r, "{\"ok\": true, \"result\": {\"cgroup_id\": 7}}", "apply", "cgroup:/a", "--json", "web");
+	CHECK(strcmp(r.out, "{\"cgroup_id\":7}\n") == 0);
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"cgroup:/a\", \"policy\": \"web\"}");
+
+	/* netpold's error: its message, and with --json its error object */
+	CTL(&r,
+	    "{\"ok\": false, \"error\": {\"code\": \"netpol.NoSuchPolicy\", \"message\": \"no policy "
+	    "'web'\"}}",
+	    "-j", "policy", "show", "web");
+	CHECK(r.status == 1 && strcmp(r.err, "netpolctl: no policy 'web'\n") == 0);
+	j = json_loads(r.out, 0, NULL);
+	CHECK(j && strcmp(json_string_value(json_object_get(json_object_get(j, "error"), "code")) ?: "",
+			  "netpol.NoSuchPolicy") == 0);
+	json_decref(j);
+	run_done(&r);
+
+	/* our own refusal, with --json as an error object too */
+	CTL(&r, NULL, "--json", "status", "extra");
+	j = json_loads(r.out, 0, NULL);
+	CHECK(j && strcmp(json_string_value(json_object_get(json_object_get(j, "error"), "code")) ?: "",
+			  "netpolctl.InvalidArgument") == 0);
+	json_decref(j);
+	EXPECT_REFUSED(&r, "unexpected argument 'extra'");
+}
+
+static void test_socket(void)
+{
+	char missing[sizeof(dir) + 16];
+
+	/* $NETPOL_SOCKET, unless --socket says otherwise */
+	ctl_env(&r, NULL, sock_path, ARGS("bindings"));
+	EXPECT_REQUEST(&r, "bindings", NULL);
+	snprintf(missing, sizeof(missing), "%s/none.sock", dir);
+	ctl_env(&r, NULL, sock_path, ARGS("--socket", missing, "bindings"));
+	EXPECT_REFUSED(&r, "cannot connect to netpold at");
+	ctl_env(&r, NULL, missing, ARGS("bindings"));
+	EXPECT_REFUSED(&r, "(is netpold running?)");
+	ctl_env(&r, NULL, missing, ARGS("bindings", "--socket", sock_path));
+	EXPECT_REQUEST(&r, "bindings", NULL);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s NETPOLCTL\n", argv[0]);
+		return 99;
+	}
+	netpolctl = argv[1];
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(listen_fd, 16) < 0)
+		die("listen");
+
+	test_verbs();
+	test_prefixes();
+	test_arguments();
+	test_since();
+	test_policy_file();
+	test_help_and_version();
+	test_output_and_errors();
+	test_socket();
+
+	close(listen_fd);
+	unlink(sock_path);
+	rmdir(dir);
+	printf("test-netpolctl: %u passed, %u failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
