@@ -56,6 +56,57 @@ static void test_defaults_and_overrides(void)
 	config_done(&c);
 }
 
+static void test_limits_and_groups(void)
+{
+	static const char text[] = "admin_group = netpol-admin\n"
+				   "admin_group = ops # the last line wins\n"
+				   "\tsocket_group\t=\tro=group\t\n" /* only the first '=' splits */
+				   "max_clients = 65536\n"
+				   "max_clients_per_uid = 65536\n"
+				   "writer_clients = 65535\n"
+				   "   \n"
+				   "#admin_group = ignored\n";
+	static const char low[] =
+	    "writer_clients = 1\nmax_clients = 2\nmax_clients_per_uid = 1\nadmin_group =\n";
+	struct np_config c;
+	struct np_config_error err;
+
+	/* the defaults: docs/netpold.md and docs/protocol.md */
+	CHECK(parse(&c, "", 0, &err) == 0);
+	CHECK(c.idle_timeout_sec == 10 && c.max_clients == 256 && c.max_clients_per_uid == 64 &&
+	      c.writer_clients == 16);
+	CHECK(strcmp(c.socket_group, "netpol") == 0);
+	config_done(&c);
+
+	CHECK(parse(&c, text, strlen(text), &err) == 0);
+	CHECK(c.admin_group && strcmp(c.admin_group, "ops") == 0);
+	CHECK(c.socket_group && strcmp(c.socket_group, "ro=group") == 0);
+	CHECK(c.max_clients == 65536 && c.max_clients_per_uid == 65536 && c.writer_clients == 65535);
+	config_done(&c);
+
+	/* writer_clients is judged against max_clients as the file ends, not
+	 * as the line is read */
+	CHECK(parse(&c, low, strlen(low), &err) == 0);
+	CHECK(c.writer_clients == 1 && c.max_clients == 2 && c.max_clients_per_uid == 1);
+	CHECK(c.admin_group == NULL);
+	config_done(&c);
+}
+
+/* Lines before a bad one are applied (config_load() then refuses the whole
+ * file, so netpold does not start with half of it). */
+static void test_partial(void)
+{
+	static const char text[] = "socket_mode = 0600\nadmin_group = ops\nbogus = 1\nidle_timeout = 7\n";
+	struct np_config c;
+	struct np_config_error err;
+
+	CHECK(parse(&c, text, strlen(text), &err) == -EINVAL);
+	CHECK(err.line == 3);
+	CHECK(c.socket_mode == 0600 && c.admin_group && strcmp(c.admin_group, "ops") == 0);
+	CHECK(c.idle_timeout_sec == 10);
+	config_done(&c);
+}
+
 /* text must fail on line `line` with a message containing msg. */
 static void bad(const char *file, int line_no, const char *text, size_t size, unsigned line, const char *msg)
 {
@@ -90,6 +141,22 @@ static void test_refusals(void)
 	BAD("max_clients = 1\n", 1, "max_clients must be a number of connections 2..65536, got '1'");
 	BAD("max_clients_per_uid = 0\n", 1, "got '0'");
 	BAD("writer_clients = -3\n", 1, "got '-3'");
+	BAD("max_clients = 65537\n", 1, "max_clients must be a number of connections 2..65536, got '65537'");
+	BAD("max_clients_per_uid = 65537\n", 1,
+	    "max_clients_per_uid must be a number of connections 1..65536, got '65537'");
+	BAD("writer_clients = 65536\n", 1,
+	    "writer_clients must be a number of connections 1..65535, got '65536'");
+	BAD("writer_clients = 0\n", 1, "got '0'");
+	BAD("max_clients = 0x10\n", 1, "got '0x10'");
+	BAD("max_clients = 1 6\n", 1, "got '1 6'");
+	BAD("socket_mode = 0o600\n", 1, "got '0o600'");
+	BAD("socket mode = 0600\n", 1, "unknown key 'socket mode'");
+	/* the refusal names every key there is */
+	BAD("x = 1\n", 1,
+	    "(known: admin_group, socket_group, socket_mode, idle_timeout, max_clients, max_clients_per_uid, "
+	    "writer_clients)");
+	/* the default writer_clients (16) with a smaller max_clients */
+	BAD("max_clients = 16\n", 0, "writer_clients (16) must be below max_clients (16)");
 	/* each line is right, together they are not: no line to name */
 	BAD("max_clients = 8\nwriter_clients = 8\n", 0, "writer_clients (8) must be below max_clients (8)");
 	/* a NUL byte would cut the line short, silently: refused */
@@ -130,6 +197,16 @@ static void test_load(void)
 	CHECK(config_load(&c, path, true) == -EINVAL);
 	config_done(&c);
 
+	write_file(path, "max_clients = 4\nwriter_clients = 4\n", 35);
+	config_init(&c);
+	CHECK(config_load(&c, path, true) == -EINVAL);
+	config_done(&c);
+
+	/* a directory opens, but does not read */
+	config_init(&c);
+	CHECK(config_load(&c, dir, false) == -EIO);
+	config_done(&c);
+
 	/* 1 MiB of comments is still a configuration; one byte more is not */
 	big = malloc(1024 * 1024 + 1);
 	if (!big)
@@ -153,6 +230,8 @@ int main(void)
 {
 	test_values();
 	test_defaults_and_overrides();
+	test_limits_and_groups();
+	test_partial();
 	test_refusals();
 	test_load();
 	printf("test-config: %u passed, %u failed\n", n_pass, n_fail);
