@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cleanup-util.h"
 #include "log.h"
@@ -416,6 +418,92 @@ static void test_json(void)
 	teardown(&f);
 }
 
+/* Everything written to stderr while fn runs. */
+static void capture_stderr(void (*fn)(void), char *buf, size_t size)
+{
+	int saved = dup(STDERR_FILENO), fd = memfd_create("stderr", MFD_CLOEXEC);
+	ssize_t n;
+
+	if (saved < 0 || fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+		abort();
+	fn();
+	if (dup2(saved, STDERR_FILENO) < 0)
+		abort();
+	close(saved);
+	n = pread(fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+static unsigned count_lines(const char *s, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = s; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static struct fixture log_fixture;
+
+static void log_first(void)
+{
+	struct fixture *f = &log_fixture;
+	struct np_event ev = event_at(f->t0);
+
+	feed(f, ev);
+	feed(f, event_at(f->t0 + 1));
+	feed(f, event_at(f->t0 + 2));
+	/* what a policy that logs everything lets through: debug only */
+	ev.port = 80;
+	ev.verdict = NP_VERDICT_ALLOW;
+	feed(f, ev);
+	ev = event_at(f->t0);
+	ev.port = 81;
+	ev.reason = NP_REASON_SOURCE_ROUTE;
+	feed(f, ev);
+}
+
+static void log_burst(void)
+{
+	struct fixture *f = &log_fixture;
+
+	run_loop(f);
+	for (unsigned i = 0; i < 15; i++) {
+		struct np_event ev = event_at(f->t0);
+
+		ev.port = (uint16_t)(1000 + i);
+		feed(f, ev);
+	}
+	run_loop(f);
+}
+
+/* The log gets each violation once, when its window closes, with its count;
+ * at most 10 a minute at info, the rest count into a summary (written a
+ * minute later: not waited for here). */
+static void test_log(void)
+{
+	static char buf[65536];
+
+	log_setup(LOG_TARGET_STDERR);
+	log_set_max_level(LOG_INFO);
+	setup(&log_fixture);
+	capture_stderr(log_first, buf, sizeof(buf));
+	CHECKF(buf[0] == '\0', "logged before the window closed: %s", buf);
+	capture_stderr(log_burst, buf, sizeof(buf));
+	CHECK(count_lines(
+		  buf, "deny 203.0.113.1:443/tcp from cgroup:/c1000 (pid 42, 'curl', policy 'web') x3\n") ==
+	      1);
+	CHECK(count_lines(buf, "deny 203.0.113.1:81/tcp from cgroup:/c1000 (pid 42, 'curl', policy 'web', "
+			       "source-routed) x1\n") == 1);
+	CHECK(count_lines(buf, ":80/") == 0);
+	CHECKF(count_lines(buf, "netpold[") == 10, "%u lines at info, want 10:\n%s",
+	       count_lines(buf, "netpold["), buf);
+	CHECK(count_lines(buf, "deny 203.0.113.1:1007/tcp") == 1 && count_lines(buf, ":1008/tcp") == 0);
+	teardown(&log_fixture);
+	log_set_max_level(LOG_WARNING);
+}
+
 static void test_names_and_time(void)
 {
 	char buf[8], t[40];
@@ -458,6 +546,7 @@ int main(void)
 	test_many_open();
 	test_bounded();
 	test_json();
+	test_log();
 	test_names_and_time();
 	printf("test-violations: %u passed, %u failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
