@@ -186,6 +186,62 @@ static void test_fold_and_publish(void)
 	teardown(&f);
 }
 
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs the loop until n events were published (at most 5 s): when. */
+static uint64_t wait_published(struct fixture *f, size_t n)
+{
+	uint64_t deadline = mono_now() + 5 * SEC;
+
+	while (json_array_size(f->seen.published) < n && mono_now() < deadline)
+		if (sd_event_run(f->event, 5000000) < 0)
+			break;
+	CHECKF(json_array_size(f->seen.published) == n, "published %zu within 5 s, want %zu",
+	       json_array_size(f->seen.published), n);
+	return mono_now();
+}
+
+/* Live events: the repeats wait for their window to end, then the timer
+ * sends them with no further event to wake it, one window after the other. */
+static void test_timer(void)
+{
+	struct fixture f;
+	struct np_event b;
+	uint64_t first, t;
+
+	setup(&f);
+	first = mono_now();
+	feed(&f, event_at(first));
+	feed(&f, event_at(first + 1000));
+	feed(&f, event_at(first + 2000));
+	/* a second violation, whose window ends 300 ms after the first's */
+	b = event_at(first + 300000000);
+	b.port = 444;
+	feed(&f, b);
+	b.ts_ns += 1000;
+	feed(&f, b);
+	run_loop(&f);
+	CHECK(json_array_size(f.seen.published) == 2);
+
+	t = wait_published(&f, 3);
+	CHECKF(t >= first + VIOLATIONS_FOLD_NS, "first closed %lld ns early",
+	       (long long)(first + VIOLATIONS_FOLD_NS - t));
+	CHECK(published_count(&f, 2) == 2 &&
+	      json_integer_value(json_object_get(json_array_get(f.seen.published, 2), "port")) == 443);
+	t = wait_published(&f, 4);
+	CHECKF(t >= first + 300000000 + VIOLATIONS_FOLD_NS, "second closed %lld ns early",
+	       (long long)(first + 300000000 + VIOLATIONS_FOLD_NS - t));
+	CHECK(published_count(&f, 3) == 1 &&
+	      json_integer_value(json_object_get(json_array_get(f.seen.published, 3), "port")) == 444);
+	teardown(&f);
+}
+
 /* Each part of the key (cgroup, address, port, protocol, verdict, reason)
  * makes a violation of its own; the rest (pid, comm, hook, rule, policy)
  * is the first event's. */
@@ -541,6 +597,7 @@ int main(void)
 	/* log_violation() writes each closed violation: not what is tested */
 	log_set_max_level(LOG_WARNING);
 	test_fold_and_publish();
+	test_timer();
 	test_key();
 	test_key_pairs();
 	test_many_open();
