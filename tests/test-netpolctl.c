@@ -58,13 +58,21 @@ static const char default_reply[] =
     "\"id\": 1, \"entries\": 2, \"target\": \"cgroup:/a\", \"cgroup_id\": 7, \"index\": 0, \"verdict\": "
     "\"deny\", \"policies\": [], \"bindings\": [], \"violations\": [], \"stats\": []}}";
 
+static void send_all(int fd, const char *s, size_t len)
+{
+	/* netpolctl may be gone: that is for the checks to see, not a SIGPIPE */
+	(void)!send(fd, s, len, MSG_NOSIGNAL);
+}
+
 /* Reads one request line from a client and answers it with reply (its
- * "id" set to the request's), or with an empty result. */
+ * "id" set to the request's), or with default_reply. Lines after the
+ * reply's first are sent as they are, as stream lines. */
 static void serve(struct run *r, const char *reply)
 {
 	char line[65536];
 	size_t len = 0;
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	const char *stream;
 	json_t *req, *rep;
 	char *text;
 
@@ -84,15 +92,19 @@ static void serve(struct run *r, const char *reply)
 	}
 	line[len] = '\0';
 	req = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
-	rep = json_loads(reply ?: default_reply, 0, NULL);
+	reply = reply ?: default_reply;
+	stream = strchr(reply, '\n');
+	rep = json_loadb(reply, stream ? (size_t)(stream - reply) : strlen(reply), 0, NULL);
 	if (!rep)
 		die("reply");
 	json_object_set(rep, "id", json_object_get(req, "id") ?: json_null());
 	text = json_dumps(rep, JSON_COMPACT);
 	if (!text)
 		die("json_dumps");
-	(void)!write(fd, text, strlen(text));
-	(void)!write(fd, "\n", 1);
+	send_all(fd, text, strlen(text));
+	send_all(fd, "\n", 1);
+	if (stream)
+		send_all(fd, stream + 1, strlen(stream + 1));
 	free(text);
 	json_decref(rep);
 	close(fd);
@@ -175,8 +187,9 @@ static void run_done(struct run *r)
 #define CTL(r, reply, ...) ctl_env(r, reply, NULL, ARGS("--socket", sock_path, __VA_ARGS__))
 
 /* r sent one request: command with params (JSON text; NULL: none), and
- * exited with status 0. */
-static void expect_request(const char *file, int line, struct run *r, const char *command, const char *params)
+ * exited with status. */
+static void expect_request(const char *file, int line, struct run *r, int status, const char *command,
+			   const char *params)
 {
 	json_t *want = params ? json_loads(params, 0, NULL) : NULL;
 	json_t *got = json_object_get(r->request, "params");
@@ -184,7 +197,8 @@ static void expect_request(const char *file, int line, struct run *r, const char
 
 	if (params && !want)
 		die("params");
-	check(r->status == 0, file, line, "exit status %d, want 0 (stderr: %s)", r->status, r->err);
+	check(r->status == status, file, line, "exit status %d, want %d (stderr: %s)", r->status, status,
+	      r->err);
 	check(r->connections == 1, file, line, "%u connections, want 1", r->connections);
 	if (!check(r->request != NULL, file, line, "no request"))
 		goto out;
@@ -201,7 +215,9 @@ out:
 	json_decref(want);
 	run_done(r);
 }
-#define EXPECT_REQUEST(r, command, params) expect_request(__FILE__, __LINE__, r, command, params)
+#define EXPECT_REQUEST(r, command, params) expect_request(__FILE__, __LINE__, r, 0, command, params)
+/* the same, for a run that ended with status 1 */
+#define EXPECT_REQUEST_FAILED(r, command, params) expect_request(__FILE__, __LINE__, r, 1, command, params)
 
 /* r failed (status 1) before connecting, with msg on stderr. */
 static void expect_refused(const char *file, int line, struct run *r, const char *msg)
@@ -470,6 +486,48 @@ static void test_output_and_errors(void)
 	EXPECT_REFUSED(&r, "unexpected argument 'extra'");
 }
 
+#define VIOLATION                                                                                            \
+	"{\"time\": \"2025-01-02T03:04:05.678Z\", \"target\": \"cgroup:/a\", \"cgroup_id\": 7, "             \
+	"\"policy\": \"web\", \"rule_index\": null, \"dest\": \"2001:db8::1\", \"port\": 443, "              \
+	"\"protocol\": \"tcp\", \"hook\": \"connect6\", \"verdict\": \"deny\", "                             \
+	"\"reason\": \"source-route\", \"pid\": 42, \"comm\": \"curl\", \"count\": 3}"
+
+/* violations, listed and followed: netpolctl's side of the stream */
+static void test_violations(void)
+{
+	CTL(&r, "{\"ok\": true, \"result\": {\"violations\": [" VIOLATION "], \"lost\": 5}}", "violations");
+	CHECK(strstr(r.out, "TIME") && strstr(r.out, "DESTINATION") &&
+	      strstr(r.out, "[2001:db8::1]:443/tcp") && strstr(r.out, "x3\n"));
+	CHECK(strstr(r.out, "\n5 events lost (netpold's ring buffer was full)\n") != NULL);
+	EXPECT_REQUEST(&r, "violations", "{}");
+
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"following\": true}}\n"
+	    "{\"version\": 1, \"id\": 1, \"event\": " VIOLATION "}\n"
+	    "{\"version\": 1, \"id\": 1, \"missed\": 120}\n",
+	    "violations", "--follow", "--target", "cgroup:/a");
+	CHECK(strstr(r.out,
+		     "2025-01-02T03:04:05.678Z  cgroup:/a  web  deny (source-route)  [2001:db8::1]:443/tcp  "
+		     "pid 42  curl  x3\n") != NULL);
+	CHECK(strstr(r.out, "\nmissed 120 events (netpolctl read too slowly)\n") != NULL);
+	/* the stream ends only when netpold closes it: a failure */
+	CHECK(strstr(r.err, "netpolctl: netpold closed the connection\n") != NULL);
+	EXPECT_REQUEST_FAILED(&r, "violations", "{\"follow\": true, \"target\": \"cgroup:/a\"}");
+
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"following\": true}}\n"
+	    "{\"version\": 1, \"id\": 1, \"event\": {\"count\": 2}}\n"
+	    "{\"version\": 1, \"id\": 1, \"missed\": 120}\n",
+	    "violations", "--follow", "--json", "--since", "5");
+	/* every line on stdout JSON, the end of the stream too */
+	CHECKF(strcmp(r.out,
+		      "{\"following\":true}\n{\"event\":{\"count\":2}}\n{\"missed\":120}\n"
+		      "{\"error\":{\"code\":\"netpolctl.Disconnected\",\"message\":\"netpold closed the "
+		      "connection\"}}\n") == 0,
+	       "stdout: %s", r.out);
+	EXPECT_REQUEST_FAILED(&r, "violations", "{\"follow\": true, \"since\": 5}");
+}
+
 static void test_socket(void)
 {
 	char missing[sizeof(dir) + 16];
@@ -511,6 +569,7 @@ int main(int argc, char **argv)
 	test_policy_file();
 	test_help_and_version();
 	test_output_and_errors();
+	test_violations();
 	test_socket();
 
 	close(listen_fd);
