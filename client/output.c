@@ -80,6 +80,8 @@ char *value_text(const json_t *v)
 {
 	char *s = NULL;
 
+	if (!v) /* a field the reply lacks */
+		return value_text(json_null());
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		s = strdup(*json_string_value(v) ? json_string_value(v) : "-");
@@ -100,7 +102,7 @@ char *value_text(const json_t *v)
 		s = strdup("-");
 		break;
 	default:
-		s = v ? json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII) : strdup("-");
+		s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
 		break;
 	}
 	if (!s) {

@@ -464,6 +464,10 @@ static void test_output_and_errors(void)
 	CTL(&r, "{\"ok\": true, \"result\": {\"cgroup_id\": 7}}", "apply", "cgroup:/a", "--json", "web");
 	CHECK(strcmp(r.out, "{\"cgroup_id\":7}\n") == 0);
 	EXPECT_REQUEST(&r, "apply", "{\"target\": \"cgroup:/a\", \"policy\": \"web\"}");
+	/* a reply without the fields the text names: shown as "-", not a crash */
+	CTL(&r, "{\"ok\": true, \"result\": {}}", "apply", "cgroup:/a", "web");
+	CHECK(r.status == 0 && strcmp(r.out, "policy - applied to - (cgroup id -)\n") == 0);
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"cgroup:/a\", \"policy\": \"web\"}");
 
 	/* netpold's error: its message, and with --json its error object */
 	CTL(&r,
