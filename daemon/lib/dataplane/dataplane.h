@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cgroup-util.h" /* a binding names its cgroup by np_cgroup_id() */
+#include "cleanup-util.h"
 #include "netpol-api.h"
 #include "policy.h"
 
@@ -33,6 +34,7 @@ struct np_dataplane_opts {
 int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane **ret, bool *adopted);
 /* Closes our fds. Enforcement continues through the pins. */
 struct np_dataplane *np_dataplane_free(struct np_dataplane *dp);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_dataplane *, np_dataplane_free);
 /* Unpins everything under pin_dir (and removes the directory). Once the last
  * fd is closed the programs detach: for uninstall and for tests. */
 int np_dataplane_unpin(struct np_dataplane *dp);

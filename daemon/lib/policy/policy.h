@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "addr-util.h"
+#include "cleanup-util.h"
 #include "netpol-api.h"
 
 /* What went wrong, for a human and for a machine: field is a JSON path such
@@ -80,6 +81,7 @@ int np_policy_from_string(const char *text, struct np_policy **ret, struct np_er
 /* The canonical JSON form (round-trips through np_policy_from_json). */
 json_t *np_policy_to_json(const struct np_policy *p);
 struct np_policy *np_policy_free(struct np_policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
 /* Policy names: 1..63 chars of [A-Za-z0-9_.-], starting alphanumeric. */
 bool np_policy_name_valid(const char *name);
 
@@ -92,6 +94,7 @@ const char *np_preset_json(const char *name);
 
 int np_policy_compile(const struct np_policy *p, struct np_compiled **ret, struct np_error *err);
 struct np_compiled *np_compiled_free(struct np_compiled *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
 /* What the kernel decides for this destination: the verdict cell
  * (NP_CELL_DENY | rule index). addr is v4-mapped for IPv4; proto an
  * NP_PROTO_* class. Audit mode is not applied here. */
