@@ -21,8 +21,6 @@
 
 #define FIELD_MAX 160
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
 /* ---- parameter helpers ---- */
 
 static void field_name(char *buf, const char *key)

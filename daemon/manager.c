@@ -37,10 +37,6 @@
 static int save_bindings(struct manager *m, const struct np_bind *exclude);
 static void notify_status(struct manager *m);
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
-
 static uint64_t now_usec(clockid_t clock)
 {
 	struct timespec ts;
@@ -110,7 +106,6 @@ struct manager *manager_free(struct manager *m)
 	free(m);
 	return NULL;
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 
 /* ---- cgroups that go away ---- */
 

@@ -19,12 +19,9 @@
 
 #include "config.h"
 #include "dataplane.h"
+#include "json-util.h"
 #include "policy.h"
 #include "target-util.h"
-
-#ifndef _cleanup_json_
-#define _cleanup_json_ _cleanup_(json_decrefp)
-#endif
 
 struct ctl_server;
 struct violations;
@@ -111,6 +108,7 @@ struct manager {
  * failure in one message. */
 int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **ret);
 struct manager *manager_free(struct manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 /* Re-installs state.json (or creates the presets on first start) and
  * reconciles the kernel with it. Logs. */
 int manager_restore(struct manager *m);

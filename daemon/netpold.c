@@ -38,8 +38,6 @@ struct args {
 	int log_target;
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
-
 static void help(void)
 {
 	printf("Usage: netpold [OPTIONS]\n"

@@ -16,9 +16,6 @@
 
 #define NAME_SHOWN 96 /* bytes of a name or target shown in an error */
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
-
 static int fail(struct np_state_error *err, const char *file, const char *entry, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Text from a hand-edited file goes into one log line: printable ASCII

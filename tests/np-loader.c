@@ -20,10 +20,6 @@
 #include "dataplane.h"
 #include "policy.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_dataplane *, np_dataplane_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
-
 #define MAX_ACTIONS 256
 
 enum { ACT_INSTALL, ACT_BIND, ACT_UNBIND };

@@ -14,9 +14,6 @@
 #include "policy.h"
 #include "ref-eval.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
-
 #include "unit-check.h"
 
 #define DENY(rule)    ((uint16_t)(NP_CELL_DENY | (rule)))

@@ -11,8 +11,6 @@
 #include "policy.h"
 #include "ref-eval.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-
 #include "unit-check.h"
 
 static struct np_policy *parse(const char *file, int line, const char *json)

@@ -15,9 +15,6 @@
 #include "policy.h"
 #include "ref-eval.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
-
 /* Bounds the differential check's cost per input. */
 #define MAX_PROBE_CIDRS 16
 #define MAX_PROBE_PORTS 12

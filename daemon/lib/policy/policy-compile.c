@@ -26,8 +26,6 @@
 
 #include "policy-internal.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
-
 #define NO_RULE UINT32_MAX
 
 /* One prefix as it occurs in one rule. */

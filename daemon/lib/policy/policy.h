@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "addr-util.h"
+#include "cleanup-util.h"
 #include "netpol-api.h"
 
 /* What went wrong, for a human and for a machine: field is a JSON path such
@@ -36,16 +38,6 @@ enum np_rule_proto {
 enum np_log_level {
 	NP_LOG_DENY = 0, /* report denials and audit hits (always reported) */
 	NP_LOG_ALL = 1,  /* also report allowed decisions */
-};
-
-/* An IPv4 or IPv6 prefix, IPv4 as v4-mapped IPv6 (plen 96..128). */
-struct np_cidr {
-	uint8_t addr[16]; /* network byte order, host bits zero */
-	uint8_t plen;     /* 0..128 */
-};
-
-struct np_port_range {
-	uint16_t first, last; /* inclusive, 1..65535 */
 };
 
 struct np_rule {
@@ -82,24 +74,6 @@ struct np_compiled {
 	uint16_t flags; /* NP_POL_* */
 };
 
-/* ---- addresses and ports (addr-util.c) ---- */
-
-/* "10.0.0.0/8", "2001:db8::/32", "1.2.3.4" (= /32), "::1" (= /128).
- * Host bits set beyond the prefix are an error (-EINVAL, "host bits set"). */
-int np_cidr_parse(const char *s, struct np_cidr *ret, struct np_error *err);
-/* Formats back to text ("10.0.0.0/8", "::ffff:..." never: v4 prints as v4). */
-void np_cidr_format(const struct np_cidr *c, char *buf, size_t size);
-/* "443" or "8000-8100"; 1..65535, first <= last. */
-int np_port_range_parse(const char *s, struct np_port_range *ret, struct np_error *err);
-/* An address (no prefix) to 16 bytes, IPv4 as v4-mapped. */
-int np_addr_parse(const char *s, uint8_t addr[16]);
-void np_addr_format(const uint8_t addr[16], char *buf, size_t size);
-bool np_addr_is_v4mapped(const uint8_t addr[16]);
-
-/* Expand an entity keyword ("any", "private", "loopback", "link-local",
- * "multicast") into CIDRs. Returns the count, or -ENOENT if not an entity. */
-int np_entity_expand(const char *name, struct np_cidr *out, size_t max);
-
 /* ---- policies (policy-parse.c) ---- */
 
 int np_policy_from_json(json_t *obj, struct np_policy **ret, struct np_error *err);
@@ -107,6 +81,7 @@ int np_policy_from_string(const char *text, struct np_policy **ret, struct np_er
 /* The canonical JSON form (round-trips through np_policy_from_json). */
 json_t *np_policy_to_json(const struct np_policy *p);
 struct np_policy *np_policy_free(struct np_policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
 /* Policy names: 1..63 chars of [A-Za-z0-9_.-], starting alphanumeric. */
 bool np_policy_name_valid(const char *name);
 
@@ -119,6 +94,7 @@ const char *np_preset_json(const char *name);
 
 int np_policy_compile(const struct np_policy *p, struct np_compiled **ret, struct np_error *err);
 struct np_compiled *np_compiled_free(struct np_compiled *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_compiled *, np_compiled_free);
 /* What the kernel decides for this destination: the verdict cell
  * (NP_CELL_DENY | rule index). addr is v4-mapped for IPv4; proto an
  * NP_PROTO_* class. Audit mode is not applied here. */

@@ -11,8 +11,6 @@
 
 #include "policy-internal.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_policy *, np_policy_free);
-
 #define ENTITY_MAX_CIDRS 4
 #define ENTITY_LIST	 "any, private, loopback, link-local, multicast"
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr-util.h"
 #include "policy-internal.h"
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

@@ -68,7 +68,6 @@ struct np_dataplane *np_dataplane_free(struct np_dataplane *dp)
 	free(dp);
 	return NULL;
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_dataplane *, np_dataplane_free);
 
 static int path_join(char **ret, const char *dir, const char *name)
 {

@@ -11,8 +11,8 @@
 #include <sys/statfs.h>
 #include <linux/magic.h>
 
+#include "cgroup-util.h"
 #include "cleanup-util.h"
-#include "dataplane.h"
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static void unescape_octal(char *s)

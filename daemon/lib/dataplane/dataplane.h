@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup-util.h" /* a binding names its cgroup by np_cgroup_id() */
+#include "cleanup-util.h"
 #include "netpol-api.h"
 #include "policy.h"
 
@@ -32,6 +34,7 @@ struct np_dataplane_opts {
 int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane **ret, bool *adopted);
 /* Closes our fds. Enforcement continues through the pins. */
 struct np_dataplane *np_dataplane_free(struct np_dataplane *dp);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_dataplane *, np_dataplane_free);
 /* Unpins everything under pin_dir (and removes the directory). Once the last
  * fd is closed the programs detach: for uninstall and for tests. */
 int np_dataplane_unpin(struct np_dataplane *dp);
@@ -100,15 +103,3 @@ int np_dataplane_events_open(struct np_dataplane *dp, void (*cb)(const struct np
 			     void *userdata);
 int np_dataplane_events_fd(struct np_dataplane *dp);
 int np_dataplane_events_consume(struct np_dataplane *dp, unsigned max);
-
-/* ---- cgroups (cgroup-util.c) ---- */
-
-/* The cgroup2 mount point from /proc/self/mountinfo (-ENOMEDIUM if none). */
-int np_cgroup2_mount(char **ret);
-/* -EPROTO when a cgroup-v1 hierarchy with net_cls or net_prio is mounted,
- * which switches cgroup2 socket matching off. */
-int np_cgroup_socket_matching_ok(void);
-/* cgroup id of a cgroup2 directory (the id bpf_get_current_cgroup_id() returns). */
-int np_cgroup_id(const char *path, uint64_t *ret);
-/* Mount bpffs on dir's bpffs parent if dir is not on a bpffs. */
-int np_bpffs_ensure(const char *dir);

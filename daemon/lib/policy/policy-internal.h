@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "cleanup-util.h"
+#include "json-util.h"
 
 #include "policy.h"
 
@@ -20,6 +20,3 @@ void np_error_set_field(struct np_error *err, const char *field);
 bool np_prefix_contains(const uint8_t pfx[16], unsigned plen, const uint8_t addr[16]);
 /* Clears the bits of addr beyond plen. */
 void np_prefix_mask(uint8_t addr[16], unsigned plen);
-
-/* jansson provides json_decrefp() */
-#define _cleanup_json_ _cleanup_(json_decrefp)

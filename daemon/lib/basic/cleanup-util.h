@@ -2,6 +2,7 @@
 /* Scope-bound cleanup and ownership hand-off, after systemd's macros. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,5 +55,7 @@ static inline void fclosep(FILE **f)
 		if (*p)                         \
 			func(*p);               \
 	}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "netpol-proto.h"
+
 /* A reply line longer than this is refused (-EMSGSIZE). Replies are larger
  * than requests (a policy list, the violations history), hence 8 x. */
 #define NP_CONN_MAX_LINE (8 * (size_t)NP_PROTO_MAX_MSG)
