@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -25,6 +29,8 @@
 #define MAX_LINES 512
 
 static char sock_path[108];
+/* 127.0.0.1's port in our own network namespace; 0: no namespace. */
+static unsigned tcp_port;
 /* The server writes here when a client went away under /forever or /stall. */
 static int closed_efd = -EBADF;
 /* The fds without FD_CLOEXEC when the test started (inherited ones). */
@@ -178,6 +184,11 @@ static void *connection_thread(void *arg)
 		if (n <= 0)
 			goto out;
 		len += (size_t)n;
+		/* A TLS ClientHello, say. */
+		if (len >= 4 && memcmp(req, "GET ", 4) != 0) {
+			send_body(fd, "400 Bad Request", "", 0);
+			goto out;
+		}
 	}
 	if (sscanf(req, "GET %255s HTTP/1.1", path) == 1)
 		serve(fd, path);
@@ -203,22 +214,91 @@ static void *accept_thread(void *arg)
 	return NULL;
 }
 
-static void start_server(const char *dir)
+static void serve_on(int fd)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	pthread_t t;
 
-	snprintf(sock_path, sizeof(sock_path), "%s/http.sock", dir);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
-		perror("test-curl-glue: server socket");
+	if (listen(fd, 128) < 0 || pthread_create(&t, NULL, accept_thread, (void *)(intptr_t)fd) != 0) {
+		perror("test-curl-glue: server");
 		exit(1);
 	}
-	closed_efd = eventfd(0, EFD_CLOEXEC);
-	if (closed_efd < 0 || pthread_create(&t, NULL, accept_thread, (void *)(intptr_t)fd) != 0)
-		abort();
 	pthread_detach(t);
+}
+
+static void start_servers(const char *dir)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	closed_efd = eventfd(0, EFD_CLOEXEC);
+	if (closed_efd < 0)
+		abort();
+	snprintf(sock_path, sizeof(sock_path), "%s/http.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("test-curl-glue: Unix socket");
+		exit(1);
+	}
+	serve_on(fd);
+	if (!tcp_port)
+		return;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		perror("test-curl-glue: TCP socket");
+		exit(1);
+	}
+	tcp_port = ntohs(sin.sin_port);
+	serve_on(fd);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		r = -EIO;
+	close(fd);
+	return r;
+}
+
+/* TCP only in a network namespace of our own, with nothing but lo: root
+ * makes one, anyone else inside a user namespace. Before any thread. */
+static bool enter_own_netns(void)
+{
+	struct ifreq ifr = {.ifr_name = "lo"};
+	char map[64];
+	int fd;
+
+	if (geteuid() == 0) {
+		if (unshare(CLONE_NEWNET) < 0)
+			return false;
+	} else {
+		uid_t uid = getuid();
+		gid_t gid = getgid();
+
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+			return false;
+		snprintf(map, sizeof(map), "%u %u 1", uid, uid);
+		if (write_file("/proc/self/uid_map", map) < 0 ||
+		    write_file("/proc/self/setgroups", "deny") < 0)
+			return false;
+		snprintf(map, sizeof(map), "%u %u 1", gid, gid);
+		if (write_file("/proc/self/gid_map", map) < 0)
+			return false;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		abort();
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		abort();
+	close(fd);
+	return true;
 }
 
 /* ---- the client side ---- */
@@ -320,29 +400,39 @@ static void setup(struct call *c, sd_event **e, struct np_curl **g)
 	*c = (struct call){.event = *e, .glue = *g, .exit_on_done = true};
 }
 
+/* path: "/x" over the Unix socket, "http://..." or "https://..." as is. */
 static int start(struct call *c, const char *path, struct np_curl_options o)
 {
 	char url[128];
 
-	snprintf(url, sizeof(url), "http://localhost%s", path);
+	snprintf(url, sizeof(url), "%s%s", path[0] == '/' ? "http://localhost" : "", path);
 	o.url = url;
-	if (!o.unix_socket)
+	if (!o.unix_socket && path[0] == '/')
 		o.unix_socket = sock_path;
 	o.on_done = on_done;
 	o.userdata = c;
 	return np_curl_start(c->glue, &o, &c->req);
 }
 
-static void fetch(const char *path, struct np_curl_options o, struct call *c)
+/* act: called from on_line at line act_after. */
+static void fetch_act(const char *path, struct np_curl_options o, struct call *c, void (*act)(struct call *c),
+		      unsigned act_after)
 {
 	sd_event *e = NULL;
 	struct np_curl *g = NULL;
 
 	setup(c, &e, &g);
+	c->act = act;
+	c->act_after = act_after;
 	CHECKF(start(c, path, o) == 0, "%s: start", path);
 	run(e, path);
 	np_curl_free(g);
 	sd_event_unref(e);
+}
+
+static void fetch(const char *path, struct np_curl_options o, struct call *c)
+{
+	fetch_act(path, o, c, NULL, 0);
 }
 
 static void test_get(void)
@@ -645,6 +735,11 @@ static void check_cloexec(int fd)
 	CHECKF(inherited_fd(fd), "fd %d is not close-on-exec", fd);
 }
 
+static void check_fds(struct call *c)
+{
+	each_fd_without_cloexec(check_cloexec);
+}
+
 static void cloexec_and_stop(struct call *c)
 {
 	each_fd_without_cloexec(check_cloexec);
@@ -671,16 +766,46 @@ static void test_cloexec(void)
 	call_clear(&c);
 }
 
+/* The same server over TCP; TLS against it fails in the handshake. */
+static void test_tcp(void)
+{
+	struct call c;
+	char url[64];
+
+	if (!tcp_port) {
+		printf("test-curl-glue: no network namespace of our own: TCP not tested\n");
+		return;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/lines", tcp_port);
+	fetch_act(url, (struct np_curl_options){.on_line = on_line}, &c, check_fds, 2);
+	CHECKF(c.done && c.error == 0 && c.status == 200, "TCP: error %d (%s) status %ld", c.error, c.message,
+	       c.status);
+	CHECKF(c.n_lines == 201, "TCP: %u lines", c.n_lines);
+	call_clear(&c);
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/hello", tcp_port);
+	fetch(url, (struct np_curl_options){}, &c);
+	CHECKF(c.done && c.error == -EPROTO && c.status == 0, "TLS to HTTP: error %d (%s) status %ld",
+	       c.error, c.message, c.status);
+	call_clear(&c);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:1/hello");
+	fetch(url, (struct np_curl_options){}, &c);
+	CHECKF(c.done && c.error == -ECONNREFUSED, "no listener: error %d (%s)", c.error, c.message);
+	call_clear(&c);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test-curl-glue.XXXXXX";
 
 	each_fd_without_cloexec(record_inherited);
+	tcp_port = enter_own_netns();
 	if (!mkdtemp(dir)) {
 		perror("test-curl-glue: mkdtemp");
 		return 1;
 	}
-	start_server(dir);
+	start_servers(dir);
 
 	test_get();
 	test_404();
@@ -694,6 +819,7 @@ int main(void)
 	test_responsive();
 	test_timeout();
 	test_cloexec();
+	test_tcp();
 
 	unlink(sock_path);
 	rmdir(dir);
