@@ -143,27 +143,31 @@ static void serve_stall(int fd)
 	notify_closed();
 }
 
-static void serve(int fd, const char *path)
+static void serve(int fd, const char *path, const char *request)
 {
-	static char big[64 * 1024];
 	const char *missing = "{\"message\":\"page not found\"}";
+	char *big;
 
 	if (strcmp(path, "/hello") == 0)
 		send_body(fd, "200 OK", "hello world", 11);
 	else if (strncmp(path, "/echo/", 6) == 0)
 		send_body(fd, "200 OK", path + 6, strlen(path + 6));
-	else if (strcmp(path, "/big") == 0) {
-		memset(big, 'x', sizeof(big));
-		send_body(fd, "200 OK", big, sizeof(big));
+	else if (strcmp(path, "/request") == 0)
+		send_body(fd, "200 OK", request, strlen(request));
+	else if (strcmp(path, "/big") == 0 && (big = malloc(64 * 1024))) {
+		memset(big, 'x', 64 * 1024);
+		send_body(fd, "200 OK", big, 64 * 1024);
+		free(big);
 	} else if (strcmp(path, "/lines") == 0)
 		serve_lines(fd);
 	else if (strcmp(path, "/cut") == 0) {
 		if (send_str(fd, chunked_head) == 0)
 			(void)send_chunk(fd, "one\ntwo\nthr", 11);
-	} else if (strcmp(path, "/longline") == 0) {
+	} else if (strcmp(path, "/longline") == 0 && (big = malloc(4096))) {
 		memset(big, 'y', 4096);
 		if (send_str(fd, chunked_head) == 0)
 			(void)send_chunk(fd, big, 4096);
+		free(big);
 	} else if (strcmp(path, "/forever") == 0)
 		serve_forever(fd);
 	else if (strcmp(path, "/stall") == 0)
@@ -179,7 +183,7 @@ static void *connection_thread(void *arg)
 	size_t len = 0;
 
 	while (!memmem(req, len, "\r\n\r\n", 4)) {
-		ssize_t n = recv(fd, req + len, sizeof(req) - len, 0);
+		ssize_t n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
 
 		if (n <= 0)
 			goto out;
@@ -190,8 +194,9 @@ static void *connection_thread(void *arg)
 			goto out;
 		}
 	}
+	req[len] = '\0';
 	if (sscanf(req, "GET %255s HTTP/1.1", path) == 1)
-		serve(fd, path);
+		serve(fd, path, req);
 out:
 	close(fd);
 	return NULL;
@@ -322,6 +327,8 @@ struct call {
 	void (*act)(struct call *c);
 	struct call *other, *spawn;
 	bool exit_on_done;
+	/* on_line fails at this line */
+	unsigned fail_at;
 	/* many: exit when this reaches 0 */
 	unsigned *pending;
 };
@@ -366,7 +373,7 @@ static int on_line(struct np_curl_request *req, const char *line, size_t len, vo
 		c->lines[c->n_lines++] = strndup(line, len);
 	if (c->act && c->n_lines == c->act_after)
 		c->act(c);
-	return 0;
+	return c->n_lines == c->fail_at ? -EBADMSG : 0;
 }
 
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
@@ -414,6 +421,17 @@ static int start(struct call *c, const char *path, struct np_curl_options o)
 	return np_curl_start(c->glue, &o, &c->req);
 }
 
+/* Waits until the server saw n more clients go away, 10 s at most. */
+static void wait_closed(uint64_t n, const char *what)
+{
+	struct pollfd p = {.fd = closed_efd, .events = POLLIN};
+	uint64_t v, seen = 0;
+
+	while (seen < n && poll(&p, 1, 10000) == 1 && read(closed_efd, &v, sizeof(v)) == sizeof(v))
+		seen += v;
+	CHECKF(seen == n, "%s: the server saw %" PRIu64 " of %" PRIu64 " connections closed", what, seen, n);
+}
+
 /* act: called from on_line at line act_after. */
 static void fetch_act(const char *path, struct np_curl_options o, struct call *c, void (*act)(struct call *c),
 		      unsigned act_after)
@@ -444,6 +462,20 @@ static void test_get(void)
 	CHECKF(c.status == 200, "status %ld", c.status);
 	CHECKF(c.body && strcmp(c.body, "hello world") == 0 && c.body_size == 11, "body \"%s\"", c.body);
 	CHECK(c.n_done == 1);
+	call_clear(&c);
+}
+
+static void test_headers(void)
+{
+	const char *headers[] = {"X-Netpol-Test: yes", "Accept: application/json", NULL};
+	struct call c;
+
+	fetch("/request", (struct np_curl_options){.headers = headers}, &c);
+	CHECKF(c.error == 0 && c.status == 200, "error %d (%s) status %ld", c.error, c.message, c.status);
+	CHECKF(c.body && strstr(c.body, "\r\nX-Netpol-Test: yes\r\n") &&
+		   strstr(c.body, "\r\nAccept: application/json\r\n"),
+	       "request \"%s\"", c.body);
+	CHECKF(c.body && strstr(c.body, "\r\nUser-Agent: netpold/"), "request \"%s\"", c.body);
 	call_clear(&c);
 }
 
@@ -507,6 +539,24 @@ static void test_stream(void)
 	call_clear(&c);
 }
 
+static void fail_at_3(struct call *c)
+{
+	c->fail_at = 3;
+}
+
+/* A line handler's error ends the request with it. */
+static void test_line_error(void)
+{
+	struct call c;
+
+	fetch_act("/forever", (struct np_curl_options){.on_line = on_line}, &c, fail_at_3, 1);
+	CHECKF(c.done && c.error == -EBADMSG, "error %d (%s)", c.error, c.message);
+	CHECKF(c.n_lines == 3, "%u lines", c.n_lines);
+	CHECK(!c.line_after_done);
+	wait_closed(1, "line error");
+	call_clear(&c);
+}
+
 static void test_cut(void)
 {
 	struct call c;
@@ -527,17 +577,6 @@ static void test_no_socket(void)
 	CHECKF(c.done && c.error == -ENOENT, "error %d (%s)", c.error, c.message);
 	CHECKF(c.message[0], "no message");
 	call_clear(&c);
-}
-
-/* Waits until the server saw n more clients go away, 10 s at most. */
-static void wait_closed(uint64_t n, const char *what)
-{
-	struct pollfd p = {.fd = closed_efd, .events = POLLIN};
-	uint64_t v, seen = 0;
-
-	while (seen < n && poll(&p, 1, 10000) == 1 && read(closed_efd, &v, sizeof(v)) == sizeof(v))
-		seen += v;
-	CHECKF(seen == n, "%s: the server saw %" PRIu64 " of %" PRIu64 " connections closed", what, seen, n);
 }
 
 static void cancel_both_and_start(struct call *c)
@@ -808,9 +847,11 @@ int main(void)
 	start_servers(dir);
 
 	test_get();
+	test_headers();
 	test_404();
 	test_caps();
 	test_stream();
+	test_line_error();
 	test_cut();
 	test_no_socket();
 	test_cancel_in_callback();
