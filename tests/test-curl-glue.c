@@ -839,6 +839,11 @@ int main(void)
 	char dir[] = "/tmp/test-curl-glue.XXXXXX";
 
 	each_fd_without_cloexec(record_inherited);
+	/* To be ignored: the glue talks to the address it is given. */
+	setenv("http_proxy", "http://127.0.0.1:9", 1);
+	setenv("https_proxy", "http://127.0.0.1:9", 1);
+	setenv("HTTPS_PROXY", "http://127.0.0.1:9", 1);
+	setenv("ALL_PROXY", "http://127.0.0.1:9", 1);
 	tcp_port = enter_own_netns();
 	if (!mkdtemp(dir)) {
 		perror("test-curl-glue: mkdtemp");

@@ -526,6 +526,9 @@ static int easy_setup(struct np_curl_request *req, const struct np_curl_options 
 	/* No SIGALRM for timeouts: the daemon has threads. */
 	c = c ?: curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	c = c ?: curl_easy_setopt(e, CURLOPT_USERAGENT, "netpold/" NETPOL_VERSION);
+	/* The address given, never one from http_proxy and the like: a proxy
+	 * would see the API's credentials and could forge its answers. */
+	c = c ?: curl_easy_setopt(e, CURLOPT_PROXY, "");
 	c = c ?: curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	c = c ?: curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
 	c = c ?: curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
