@@ -6,8 +6,9 @@
  *
  * Callbacks never run inside libcurl nor inside np_curl_start(): they may
  * start, cancel, or free anything, np_curl_free() of their own glue included.
- * Every fd the glue opens is close-on-exec, except, with libcurl 7.88, the
- * socket pair its threaded resolver holds for the length of a name lookup. */
+ * Every fd that stays open is close-on-exec. Briefly, not: libcurl 7.88's
+ * resolver socket pair during a name lookup and its one-time IPv6 probe, and
+ * the files OpenSSL reads (its configuration, the CA bundle). */
 #pragma once
 
 #include <stddef.h>
