@@ -15,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -834,6 +837,90 @@ static void test_tcp(void)
 	call_clear(&c);
 }
 
+static const char tls_server_py[] = "import http.server, ssl, sys\n"
+				    "class H(http.server.BaseHTTPRequestHandler):\n"
+				    "    def do_GET(self):\n"
+				    "        self.send_response(200)\n"
+				    "        self.send_header('Content-Length', '9')\n"
+				    "        self.end_headers()\n"
+				    "        self.wfile.write(b'hello tls')\n"
+				    "    def log_message(self, *args):\n"
+				    "        pass\n"
+				    "srv = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+				    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+				    "ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+				    "srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+				    "print(srv.server_address[1], flush=True)\n"
+				    "srv.serve_forever()\n";
+
+/* python3's ssl on 127.0.0.1, with tests/data/curl-glue-tls.{crt,key}
+ * (self-signed for IP 127.0.0.1, valid 2000-2100); its port, or 0. *ret_fd
+ * is the read end of its stdout: open until it is killed, or it could die
+ * of EPIPE between the digits and the newline. */
+static unsigned start_tls_server(pid_t *ret_pid, int *ret_fd)
+{
+	struct pollfd p = {.events = POLLIN};
+	char buf[16] = "";
+	size_t len = 0;
+	int pipe_fds[2];
+	pid_t pid;
+
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+		abort();
+	pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		if (dup2(pipe_fds[1], STDOUT_FILENO) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			_exit(127);
+		execlp("python3", "python3", "-c", tls_server_py, TEST_DATA_DIR "/curl-glue-tls.crt",
+		       TEST_DATA_DIR "/curl-glue-tls.key", NULL);
+		_exit(127);
+	}
+	close(pipe_fds[1]);
+	p.fd = pipe_fds[0];
+	while (!memchr(buf, '\n', len) && len < sizeof(buf) - 1 && poll(&p, 1, 10000) == 1) {
+		ssize_t n = read(pipe_fds[0], buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	*ret_pid = pid;
+	*ret_fd = pipe_fds[0];
+	return memchr(buf, '\n', len) ? (unsigned)atoi(buf) : 0;
+}
+
+/* Verified against the CA given, refused without it. */
+static void test_tls(void)
+{
+	struct call c;
+	char url[64];
+	unsigned port;
+	pid_t pid;
+	int fd;
+
+	if (!tcp_port)
+		return;
+	port = start_tls_server(&pid, &fd);
+	if (CHECKF(port > 0, "no TLS server (python3)")) {
+		snprintf(url, sizeof(url), "https://127.0.0.1:%u/", port);
+		fetch(url, (struct np_curl_options){.ca_file = TEST_DATA_DIR "/curl-glue-tls.crt"}, &c);
+		CHECKF(c.done && c.error == 0 && c.status == 200, "TLS: error %d (%s) status %ld", c.error,
+		       c.message, c.status);
+		CHECKF(c.body && strcmp(c.body, "hello tls") == 0, "TLS: body \"%s\"", c.body);
+		call_clear(&c);
+
+		fetch(url, (struct np_curl_options){}, &c);
+		CHECKF(c.done && c.error == -EPROTO && c.status == 0,
+		       "TLS, unknown CA: error %d (%s) status %ld", c.error, c.message, c.status);
+		call_clear(&c);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(fd);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test-curl-glue.XXXXXX";
@@ -866,6 +953,7 @@ int main(void)
 	test_timeout();
 	test_cloexec();
 	test_tcp();
+	test_tls();
 
 	unlink(sock_path);
 	rmdir(dir);
