@@ -690,26 +690,34 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
+/* /stall, with a 10 ms ticker on the same loop that cancels it and ends
+ * the loop at its t->stop_at-th tick. */
+static void stall(struct call *c, uint64_t timeout_usec, struct ticker *t, const char *what)
+{
+	sd_event *e = NULL;
+	struct np_curl *g = NULL;
+	sd_event_source *tick = NULL;
+	uint64_t now;
+
+	setup(c, &e, &g);
+	CHECK(start(c, "/stall", (struct np_curl_options){.timeout_usec = timeout_usec}) == 0);
+	sd_event_now(e, CLOCK_MONOTONIC, &now);
+	CHECK(sd_event_add_time(e, &tick, CLOCK_MONOTONIC, now + 10 * 1000, 0, on_tick, t) >= 0);
+	run(e, what);
+	wait_closed(1, what);
+	sd_event_source_disable_unref(tick);
+	np_curl_free(g);
+	sd_event_unref(e);
+}
+
 /* A stalled request leaves the loop free: a timer fires through it. */
 static void test_responsive(void)
 {
 	struct call c;
-	sd_event *e = NULL;
-	struct np_curl *g = NULL;
-	sd_event_source *tick = NULL;
 	struct ticker t = {.stop_at = 5, .call = &c};
-	uint64_t now;
 
-	setup(&c, &e, &g);
-	CHECK(start(&c, "/stall", (struct np_curl_options){}) == 0);
-	sd_event_now(e, CLOCK_MONOTONIC, &now);
-	CHECK(sd_event_add_time(e, &tick, CLOCK_MONOTONIC, now + 10 * 1000, 0, on_tick, &t) >= 0);
-	run(e, "responsive");
+	stall(&c, 0, &t, "responsive");
 	CHECKF(t.ticks == 5 && !c.done, "%u ticks, done %d", t.ticks, c.done);
-	wait_closed(1, "responsive");
-	sd_event_source_disable_unref(tick);
-	np_curl_free(g);
-	sd_event_unref(e);
 	call_clear(&c);
 }
 
@@ -717,24 +725,12 @@ static void test_responsive(void)
 static void test_timeout(void)
 {
 	struct call c;
-	sd_event *e = NULL;
-	struct np_curl *g = NULL;
-	sd_event_source *tick = NULL;
 	struct ticker t = {.stop_at = 1000, .call = &c};
-	uint64_t now;
 
-	setup(&c, &e, &g);
-	CHECK(start(&c, "/stall", (struct np_curl_options){.timeout_usec = 300 * 1000}) == 0);
-	sd_event_now(e, CLOCK_MONOTONIC, &now);
-	CHECK(sd_event_add_time(e, &tick, CLOCK_MONOTONIC, now + 10 * 1000, 0, on_tick, &t) >= 0);
-	run(e, "timeout");
+	stall(&c, 300 * 1000, &t, "timeout");
 	CHECKF(c.done && c.error == -ETIMEDOUT, "error %d (%s)", c.error, c.message);
 	/* 30 expected; a loop blocked by the request would see none. */
 	CHECKF(t.ticks >= 5, "%u ticks of 10 ms during a 300 ms timeout", t.ticks);
-	wait_closed(1, "timeout");
-	sd_event_source_disable_unref(tick);
-	np_curl_free(g);
-	sd_event_unref(e);
 	call_clear(&c);
 }
 

@@ -483,11 +483,9 @@ int np_curl_new(sd_event *event, struct np_curl **ret)
 	r = multi_init_cloexec(&g->multi);
 	if (r < 0)
 		return r;
-	/* Accuracy 1 ms: sd-event's default (250 ms) would slow every request. */
+	/* Never, until curl asks. Accuracy 1 ms: sd-event's default (250 ms)
+	 * would slow every request. */
 	r = sd_event_add_time(event, &g->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_timer, g);
-	if (r < 0)
-		return r;
-	r = sd_event_source_set_enabled(g->timer, SD_EVENT_OFF);
 	if (r < 0)
 		return r;
 
