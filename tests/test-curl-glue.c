@@ -175,7 +175,11 @@ static void serve(int fd, const char *path, const char *request)
 		serve_forever(fd);
 	else if (strcmp(path, "/stall") == 0)
 		serve_stall(fd);
-	else
+	else if (strcmp(path, "/quiet") == 0) {
+		/* Docker's /events before the first event. */
+		if (send_str(fd, chunked_head) == 0)
+			serve_stall(fd);
+	} else
 		send_body(fd, "404 Not Found", missing, strlen(missing));
 }
 
@@ -332,6 +336,12 @@ struct call {
 	bool exit_on_done;
 	/* on_line fails at this line */
 	unsigned fail_at;
+	/* on_response: calls, the status, lines before it; what it does */
+	unsigned n_responses, lines_at_response;
+	long response_status;
+	bool done_at_response;
+	int response_return;
+	bool response_cancels;
 	/* many: exit when this reaches 0 */
 	unsigned *pending;
 };
@@ -377,6 +387,22 @@ static int on_line(struct np_curl_request *req, const char *line, size_t len, vo
 	if (c->act && c->n_lines == c->act_after)
 		c->act(c);
 	return c->n_lines == c->fail_at ? -EBADMSG : 0;
+}
+
+static int on_response(struct np_curl_request *req, long status, void *userdata)
+{
+	struct call *c = userdata;
+
+	CHECK(req == c->req);
+	c->n_responses++;
+	c->response_status = status;
+	c->lines_at_response = c->n_lines;
+	c->done_at_response = c->done;
+	if (c->response_cancels) {
+		np_curl_cancel(req);
+		sd_event_exit(c->event, 0);
+	}
+	return c->response_return;
 }
 
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
@@ -557,6 +583,51 @@ static void test_line_error(void)
 	CHECKF(c.n_lines == 3, "%u lines", c.n_lines);
 	CHECK(!c.line_after_done);
 	wait_closed(1, "line error");
+	call_clear(&c);
+}
+
+/* on_response comes once, before lines and on_done: a watch is live. */
+static void test_response(void)
+{
+	struct np_curl_options o = {.on_line = on_line, .on_response = on_response};
+	struct call c;
+	sd_event *e = NULL;
+	struct np_curl *g = NULL;
+
+	fetch("/lines", o, &c);
+	CHECKF(c.n_responses == 1 && c.response_status == 200, "%u calls, status %ld", c.n_responses,
+	       c.response_status);
+	CHECKF(c.lines_at_response == 0 && !c.done_at_response, "%u lines, done %d before on_response",
+	       c.lines_at_response, c.done_at_response);
+	CHECK(c.done && c.error == 0 && c.n_lines == 201);
+	call_clear(&c);
+
+	fetch("/missing", o, &c);
+	CHECKF(c.n_responses == 1 && c.response_status == 404 && !c.done_at_response,
+	       "404: %u calls, status %ld", c.n_responses, c.response_status);
+	call_clear(&c);
+
+	/* A stream with nothing in it yet: live, and cancelled from the callback. */
+	setup(&c, &e, &g);
+	c.response_cancels = true;
+	CHECK(start(&c, "/quiet", o) == 0);
+	run(e, "quiet");
+	CHECKF(c.n_responses == 1 && c.response_status == 200 && !c.done, "quiet: %u calls, status %ld",
+	       c.n_responses, c.response_status);
+	wait_closed(1, "quiet");
+	np_curl_free(g);
+	sd_event_unref(e);
+	call_clear(&c);
+
+	/* Its error ends the request. */
+	setup(&c, &e, &g);
+	c.response_return = -EPERM;
+	CHECK(start(&c, "/quiet", o) == 0);
+	run(e, "quiet, refused");
+	CHECKF(c.done && c.error == -EPERM && c.n_lines == 0, "error %d (%s)", c.error, c.message);
+	wait_closed(1, "quiet, refused");
+	np_curl_free(g);
+	sd_event_unref(e);
 	call_clear(&c);
 }
 
@@ -940,6 +1011,7 @@ int main(void)
 	test_caps();
 	test_stream();
 	test_line_error();
+	test_response();
 	test_cut();
 	test_no_socket();
 	test_cancel_in_callback();

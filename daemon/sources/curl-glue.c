@@ -43,6 +43,7 @@ struct np_curl_request {
 	CURL *easy;
 	struct curl_slist *headers;
 	np_curl_line_t on_line;
+	np_curl_response_t on_response;
 	np_curl_done_t on_done;
 	void *userdata;
 	size_t max_body, max_line;
@@ -51,6 +52,8 @@ struct np_curl_request {
 	/* Streaming: the bytes after the last '\n' in buf. */
 	size_t tail;
 	bool decided, streaming, done, cancelled;
+	/* The final response's headers are in; on_response was told. */
+	bool response, response_told;
 	/* Set when our write callback stopped the transfer. */
 	int error;
 	char why[96];
@@ -167,6 +170,25 @@ static void finish(struct np_curl_request *req, int error, const char *message)
 		req->on_done(req, &res, req->userdata);
 }
 
+/* Calls on_response once, when the headers are in; false if that ended
+ * the request. */
+static bool tell_response(struct np_curl_request *req)
+{
+	long status = 0;
+	int r;
+
+	if (!req->response || req->response_told || ended(req))
+		return !ended(req);
+	req->response_told = true;
+	if (!req->on_response)
+		return true;
+	(void)curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	r = req->on_response(req, status, req->userdata);
+	if (r < 0)
+		finish(req, r, "the response handler failed");
+	return !ended(req);
+}
+
 /* Hands complete lines to on_line, and at a clean end the unterminated
  * rest. Empty lines (keep-alives) are skipped. */
 static void deliver_lines(struct np_curl_request *req, bool eof)
@@ -201,6 +223,8 @@ static void complete(struct np_curl_request *req, CURLcode code)
 	int error = req->error ?: curl_errno(req->easy, code);
 	const char *message = req->error ? req->why : req->errbuf[0] ? req->errbuf : curl_easy_strerror(code);
 
+	if (!tell_response(req))
+		return;
 	if (error == 0 && req->streaming) {
 		deliver_lines(req, true);
 		if (ended(req))
@@ -231,7 +255,7 @@ static void dispatch(struct np_curl *g)
 
 	g->dispatching = true;
 	for (req = g->requests; req && !g->free_pending; req = req->next)
-		if (req->streaming && !ended(req))
+		if (tell_response(req) && req->streaming)
 			deliver_lines(req, false);
 	while (!g->free_pending && (msg = curl_multi_info_read(g->multi, &left))) {
 		char *p = NULL;
@@ -255,6 +279,21 @@ static size_t fail_write(struct np_curl_request *req, int error, const char *fmt
 	req->error = error;
 	snprintf(req->why, sizeof(req->why), fmt, cap);
 	return 0;
+}
+
+/* Inside libcurl: the empty line that ends a final (not 1xx) response's
+ * headers. */
+static size_t on_header(char *p, size_t size, size_t n, void *userdata)
+{
+	struct np_curl_request *req = userdata;
+	size_t len = size * n;
+	long status = 0;
+
+	if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
+		(void)curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+		req->response = status >= 200;
+	}
+	return len;
 }
 
 /* Inside libcurl: buffer, check the caps, nothing else. */
@@ -529,6 +568,8 @@ static int easy_setup(struct np_curl_request *req, const struct np_curl_options 
 	c = c ?: curl_easy_setopt(e, CURLOPT_PROXY, "");
 	c = c ?: curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	c = c ?: curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	c = c ?: curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	c = c ?: curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
 	c = c ?: curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	/* A watch stream can be quiet for hours: find a dead peer. */
 	c = c ?: curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -560,6 +601,7 @@ int np_curl_start(struct np_curl *g, const struct np_curl_options *o, struct np_
 	*req = (struct np_curl_request){
 	    .glue = g,
 	    .on_line = o->on_line,
+	    .on_response = o->on_response,
 	    .on_done = o->on_done,
 	    .userdata = o->userdata,
 	    .max_body = o->max_body ?: DEFAULT_CAP,

@@ -34,6 +34,10 @@ struct np_curl_result {
 /* Called once, when the request ends, unless it was cancelled first. The
  * request is freed when this returns. */
 typedef void (*np_curl_done_t)(struct np_curl_request *req, const struct np_curl_result *res, void *userdata);
+/* The response's status and headers are in: before any line or on_done.
+ * For a watch, the subscription is live from here on. A negative return
+ * ends the request with that error. */
+typedef int (*np_curl_response_t)(struct np_curl_request *req, long status, void *userdata);
 /* A line of a streamed 2xx body, without its "\n" or "\r\n"; not
  * NUL-terminated. A negative return ends the request with that error. */
 typedef int (*np_curl_line_t)(struct np_curl_request *req, const char *line, size_t len, void *userdata);
@@ -50,6 +54,7 @@ struct np_curl_options {
 	/* Set: a 2xx body goes to on_line as it comes, line by line (any other
 	 * status's body is buffered for on_done, as without on_line). */
 	np_curl_line_t on_line;
+	np_curl_response_t on_response; /* optional */
 	np_curl_done_t on_done;
 	void *userdata;
 };
