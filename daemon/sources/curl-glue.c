@@ -245,8 +245,8 @@ static void reap(struct np_curl *g)
 }
 
 /* Runs the user's callbacks for what the last curl_multi_socket_action()
- * brought: lines first, then the ends, so a request's lines come before
- * its on_done. */
+ * brought: responses and lines first, then the ends, so that for each
+ * request on_response comes before its lines and its lines before on_done. */
 static void dispatch(struct np_curl *g)
 {
 	struct np_curl_request *req;
