@@ -50,8 +50,9 @@ struct np_test_env;
 
 /* ---- environment ---- */
 
-/* Sets everything up (see above); exits 77 with a reason if not root or the
- * kernel lacks cgroup2/BPF, aborts (exit 99) on any other failure. */
+/* Sets everything up (see above); prints a TAP skip plan and exits 0 if not
+ * root or the kernel lacks cgroup2/BPF, bails out (exit 99) on any other
+ * failure. */
 struct np_test_env *np_test_setup(const char *prog, unsigned flags);
 /* Opens (or adopts) the data plane if setup did not. *adopted may be NULL. */
 int np_test_open_dataplane(struct np_test_env *env, bool *adopted);
@@ -273,7 +274,8 @@ void np_test_run(struct np_test_env *env, const char *name, void (*fn)(struct np
 void np_test_result(const char *name, bool ok, const char *reason);
 /* Count a result without printing a line (for thousands of small cases). */
 void np_test_tally(struct np_test_env *env, bool ok);
-/* Prints "<prog>: N passed, M failed"; returns the exit code (0 iff M == 0). */
+/* Prints the TAP plan and "# <prog>: N passed, M failed"; returns the exit
+ * code (0 iff M == 0). */
 int np_test_finish(struct np_test_env *env);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
