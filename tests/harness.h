@@ -38,6 +38,8 @@
 #include "dataplane.h"
 #include "netpol-api.h"
 #include "policy.h"
+#include "probes.h"
+#include "sandbox.h"
 
 #define NP_TEST_TCP_PORT 80   /* dual-stack TCP listener (TFO enabled) */
 #define NP_TEST_UDP_PORT 9999 /* dual-stack UDP listener */
@@ -82,10 +84,6 @@ int np_test_try_install_policy(struct np_test_env *env, uint32_t policy_id, cons
 void np_test_bind(struct np_test_env *env, const char *rel, uint32_t policy_id);
 void np_test_unbind(struct np_test_env *env, const char *rel);
 
-/* Remember a child pid so teardown kills it. */
-void np_test_track_child(struct np_test_env *env, pid_t pid);
-void np_test_untrack_child(struct np_test_env *env, pid_t pid);
-
 /* Run a command (argv[0] searched in PATH + /usr/sbin:/sbin), capture its
  * stdout (NUL-terminated, into out if not NULL). Returns the exit status
  * (0..255) or negative errno / -ECHILD for death by signal. */
@@ -95,16 +93,12 @@ int np_test_spawn(char *const argv[], char *out, size_t out_size, int timeout_ms
 
 /* fn gets a copy of arg (len bytes, at most NP_WORKER_ARG_MAX); it may
  * modify it, the modified bytes are sent back with the int result. */
-#define NP_WORKER_ARG_MAX 4096
-typedef int (*np_worker_fn)(void *arg, size_t len);
+#define NP_WORKER_ARG_MAX NP_SB_ARG_MAX
+typedef np_sb_fn np_worker_fn;
 
 struct np_test_worker {
 	struct np_test_env *env;
-	pid_t pid;
-	int req_fd;  /* parent -> child */
-	int resp_fd; /* child -> parent */
-	size_t pending_len;
-	void *pending_out;
+	struct np_sb_worker sb;
 };
 
 /* Forks a worker that joins <attach cgroup>/<rel> (comm "np-worker"). */
@@ -151,51 +145,12 @@ uint32_t np_test_bound_worker(struct np_test_env *env, const char *rel, const ch
 /* One-shot: fork a worker in rel, run fn(arg), stop it. */
 int np_test_run_in(struct np_test_env *env, const char *rel, np_worker_fn fn, void *arg, size_t len);
 
-/* ---- destinations and probes ---- */
+/* ---- destinations and probes (probes.h) ---- */
 
-struct np_dest {
-	int family; /* the socket's family: AF_INET or AF_INET6 */
-	socklen_t len;
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	};
-	char payload[48]; /* NUL-terminated data a probe sends */
-};
-
-/* Build destinations; abort on a malformed address. The payload is a fresh
- * unique token (np_dest_token) so delivery can be checked. */
+/* Build destinations (np_dest_parse); abort on a malformed address. */
 struct np_dest np_dest_v4(const char *ip, uint16_t port);	/* AF_INET */
 struct np_dest np_dest_v6(const char *ip, uint16_t port);	/* AF_INET6 */
 struct np_dest np_dest_mapped(const char *ipv4, uint16_t port); /* AF_INET6, ::ffff:a.b.c.d */
-/* From a 16-byte (v4-mapped for v4) address: v4 on AF_INET unless
- * v4_on_v6, then AF_INET6 with the mapped form. */
-struct np_dest np_dest_from_addr(const uint8_t addr[16], uint16_t port, bool v4_on_v6);
-void np_dest_token(struct np_dest *d);
-/* The 16-byte (v4-mapped) address and host-order port of a destination. */
-void np_dest_addr16(const struct np_dest *d, uint8_t addr[16]);
-uint16_t np_dest_port(const struct np_dest *d);
-const char *np_dest_str(const struct np_dest *d); /* static buffer */
-
-/* Probes: run inside a worker; 0 on success or negative errno. A lost SYN
- * shows as -EINPROGRESS/-ETIMEDOUT (1 s), a missing ICMP reply as
- * -ETIMEDOUT (300 ms). */
-typedef int (*np_probe_fn)(const struct np_dest *d);
-int np_probe_tcp_connect(const struct np_dest *d); /* 0 also needs a listener */
-int np_probe_udp_connect(const struct np_dest *d);
-int np_probe_udp_connect_send(const struct np_dest *d);
-int np_probe_udp_sendto(const struct np_dest *d);
-int np_probe_udp_sendmmsg(const struct np_dest *d);	 /* two messages */
-int np_probe_ping_connect(const struct np_dest *d);	 /* connect only */
-int np_probe_ping_connect_echo(const struct np_dest *d); /* connect, send, reply */
-int np_probe_ping_sendto(const struct np_dest *d);	 /* sendto, reply */
-int np_probe_raw_socket(const struct np_dest *d);	 /* socket(SOCK_RAW, ICMP) only */
-int np_probe_raw_icmp_sendto(const struct np_dest *d);	 /* SOCK_RAW echo, reply */
-int np_probe_tcp_fastopen(const struct np_dest *d);	 /* sendto(MSG_FASTOPEN) */
-int np_probe_uring_connect(const struct np_dest *d);	 /* -ENOSYS without liburing */
-int np_probe_uring_sendmsg(const struct np_dest *d);	 /* UDP, msg_name */
-bool np_probe_have_uring(void);
 
 /* Run a probe in a worker / in a one-shot child. */
 int np_test_worker_probe(struct np_test_worker *w, np_probe_fn probe, const struct np_dest *d);
@@ -279,4 +234,4 @@ void np_test_tally(struct np_test_env *env, bool ok);
 int np_test_finish(struct np_test_env *env);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
-uint64_t np_test_now_ms(void);
+#define np_test_now_ms() np_sb_now_ms()

@@ -131,9 +131,9 @@ static void case_udp4_connect(struct np_test_env *env)
 	np_dest_addr16(&icmp_only, m.addr);
 	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no EGRESS deny event for the datagram to %s",
 		 np_dest_str(&icmp_only));
-	NP_CHECK(ev.pid == (uint32_t)w.pid && strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0,
+	NP_CHECK(ev.pid == (uint32_t)w.sb.pid && strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0,
 		 "egress event of a datagram: pid %u comm '%.16s', expected %d np-worker", ev.pid, ev.comm,
-		 (int)w.pid);
+		 (int)w.sb.pid);
 }
 
 static void case_udp4_sendto(struct np_test_env *env)
@@ -844,7 +844,7 @@ static void case_audit(struct np_test_env *env)
 	m.policy_id = id;
 	np_dest_addr16(&d, m.addr);
 	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no audit event for %s", np_dest_str(&d));
-	NP_CHECK(ev.pid == (uint32_t)w.pid, "audit event pid %u, expected %d", ev.pid, (int)w.pid);
+	NP_CHECK(ev.pid == (uint32_t)w.sb.pid, "audit event pid %u, expected %d", ev.pid, (int)w.sb.pid);
 	/* no DENY event may exist for this cgroup */
 	m = (struct np_event_match){.cgroup_id = cgid, .verdict = NP_VERDICT_DENY};
 	NP_CHECK(!np_test_event_wait(env, &m, 100, &ev),
@@ -887,7 +887,7 @@ static void case_events_and_stats(struct np_test_env *env)
 	NP_CHECK(ev.verdict == NP_VERDICT_DENY, "verdict %u, expected DENY", ev.verdict);
 	NP_CHECK(ev.cgroup_id == cgid, "cgroup id %llu, expected %llu", (unsigned long long)ev.cgroup_id,
 		 (unsigned long long)cgid);
-	NP_CHECK(ev.pid == (uint32_t)w.pid, "pid %u, expected %d", ev.pid, (int)w.pid);
+	NP_CHECK(ev.pid == (uint32_t)w.sb.pid, "pid %u, expected %d", ev.pid, (int)w.sb.pid);
 	NP_CHECK(strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0, "comm '%.16s', expected np-worker",
 		 ev.comm);
 	NP_CHECK(ev.hook == NP_HOOK_CONNECT4, "hook %u, expected CONNECT4", ev.hook);
