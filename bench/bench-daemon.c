@@ -81,7 +81,7 @@ int bench_daemon_start(struct bench_daemon *d, const char *netpold, const char *
 	*d = (struct bench_daemon){.netpold = netpold, .netpolctl = netpolctl, .fd = -1};
 	d->sock = bench_asprintf("%s/netpold.sock", e->tmp_dir);
 	d->state_dir = bench_asprintf("%s/state", e->tmp_dir);
-	d->pin_dir = bench_asprintf("%s/daemon", e->pin_root);
+	d->pin_dir = bench_asprintf("%s/daemon", e->sb.pin_dir);
 	d->log = bench_asprintf("%s/netpold.log", e->tmp_dir);
 	d->conf = bench_asprintf("%s/netpold.conf", e->tmp_dir);
 	d->attach_cgroup = strdup(attach_cgroup);
@@ -274,7 +274,7 @@ int bench_daemon_call_many(struct bench_daemon *d, const char *command, json_t *
 int bench_netpolctl(struct bench_daemon *d, char *out, size_t out_size, const char *const *args)
 {
 	const char *argv[24];
-	struct bench_spawn s = {.argv = (char *const *)argv,
+	struct np_sb_spawn s = {.argv = (char *const *)argv,
 				.netns_fd = -1,
 				.out = out,
 				.out_size = out_size,

@@ -19,15 +19,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox.h"
+
 #define BENCH_MAX_NETNS 16
 
 struct bench_env {
-	pid_t owner;
-	char *cg2;	   /* cgroup2 mount point */
-	char *root;	   /* <cg2>/netpol-bench-<pid> */
-	char *orig_cgroup; /* where the process came from (absolute path) */
-	char *pin_root;	   /* /sys/fs/bpf/netpol-bench-<pid> */
-	char *tmp_dir;	   /* /tmp/netpol-bench-<pid> */
+	struct np_sandbox sb; /* sb.root: <cg2>/netpol-bench-<pid>, sb.pin_dir: its bpffs twin */
+	char *tmp_dir;	      /* /tmp/netpol-bench-<pid> */
 	int netns[BENCH_MAX_NETNS];
 	char *netns_name[BENCH_MAX_NETNS];
 	int n_netns; /* netns[0] is the plain one the process lives in */
@@ -49,9 +47,6 @@ int bench_netns_enter(int idx);
 
 /* <root>/<rel>, created (with parents) and removed at teardown. */
 const char *bench_cgroup(const char *rel);
-/* Move the calling process (all its threads) into a cgroup. */
-int bench_cgroup_join(const char *path);
-int bench_cgroup_id(const char *path, uint64_t *ret);
 
 /* Kill (SIGKILL) and reap at teardown unless untracked first. */
 void bench_track_child(pid_t pid);

@@ -489,15 +489,19 @@ int np_sb_worker_start(struct np_sandbox *sb, struct np_sb_worker *w, const stru
 	}
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
-		return -errno;
 	if (pid == 0) {
 		close(req[1]);
 		close(resp[0]);
 		worker_main(o, req[0], resp[1], parent);
 	}
+	r = pid < 0 ? -errno : 0;
 	close(req[0]);
 	close(resp[1]);
+	if (r < 0) {
+		close(req[1]);
+		close(resp[0]);
+		return r;
+	}
 	*w = (struct np_sb_worker){.pid = pid, .req_fd = req[1], .resp_fd = resp[0]};
 	(void)np_sb_track_child(sb, pid);
 
@@ -511,18 +515,15 @@ int np_sb_worker_start(struct np_sandbox *sb, struct np_sb_worker *w, const stru
 
 void np_sb_worker_stop(struct np_sandbox *sb, struct np_sb_worker *w)
 {
-	if (w->pid > 0) {
-		kill(w->pid, SIGKILL);
-		while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		np_sb_untrack_child(sb, w->pid);
-	}
-	w->pid = -1;
-	if (w->req_fd >= 0)
-		close(w->req_fd);
-	if (w->resp_fd >= 0)
-		close(w->resp_fd);
-	w->req_fd = w->resp_fd = -EBADF;
+	if (w->pid <= 0)
+		return;
+	kill(w->pid, SIGKILL);
+	while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	np_sb_untrack_child(sb, w->pid);
+	close(w->req_fd);
+	close(w->resp_fd);
+	*w = (struct np_sb_worker){.pid = -1, .req_fd = -EBADF, .resp_fd = -EBADF};
 }
 
 int np_sb_worker_send(struct np_sb_worker *w, np_sb_fn fn, void *arg, size_t len)
