@@ -45,19 +45,6 @@ static struct np_test_env *g_env;
 
 static void __attribute__((format(printf, 1, 2), noreturn)) np_test_die(const char *fmt, ...);
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 const char *np_test_strerr(int r)
 {
 	static char bufs[4][64]; /* a few calls may share one printf */
@@ -188,7 +175,7 @@ static void netns_setup(void)
 	if (r == -EPERM || r == -EINVAL || r == -ENOSYS)
 		np_test_skip("cannot create a network namespace");
 	if (r == -EEXIST)
-		np_test_die("network namespace has a way out (not only lo, or a route off it): refusing to run");
+		np_test_die("network namespace is not isolated (not only lo, or a route out): refusing to run");
 	if (r < 0)
 		np_test_die("network namespace: %s", strerror(-r));
 	close(fd);
@@ -284,35 +271,6 @@ static void fatal_signal(int sig)
 
 /* ---- listeners ---- */
 
-static int make_listeners(struct np_test_env *env)
-{
-	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
-	int zero = 0, one = 1, qlen = 64, rcvbuf = 4 << 20;
-
-	env->tcp_fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (env->tcp_fd < 0)
-		return -errno;
-	setsockopt(env->tcp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	setsockopt(env->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	a.sin6_port = htons(NP_TEST_TCP_PORT);
-	if (bind(env->tcp_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -errno;
-	if (setsockopt(env->tcp_fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)) < 0)
-		return -errno;
-	if (listen(env->tcp_fd, 4096) < 0)
-		return -errno;
-
-	env->udp_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (env->udp_fd < 0)
-		return -errno;
-	setsockopt(env->udp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	setsockopt(env->udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
-	a.sin6_port = htons(NP_TEST_UDP_PORT);
-	if (bind(env->udp_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -errno;
-	return 0;
-}
-
 int np_test_listen_tcp(struct np_test_env *env, uint16_t port)
 {
 	struct sockaddr_in6 a = {
@@ -327,6 +285,28 @@ int np_test_listen_tcp(struct np_test_env *env, uint16_t port)
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4096) < 0)
 		return -errno;
 	return TAKE_FD(fd);
+}
+
+static int make_listeners(struct np_test_env *env)
+{
+	struct sockaddr_in6 a = {
+	    .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT, .sin6_port = htons(NP_TEST_UDP_PORT)};
+	int zero = 0, qlen = 64, rcvbuf = 4 << 20;
+
+	env->tcp_fd = np_test_listen_tcp(env, NP_TEST_TCP_PORT);
+	if (env->tcp_fd < 0)
+		return env->tcp_fd;
+	if (setsockopt(env->tcp_fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)) < 0)
+		return -errno;
+
+	env->udp_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (env->udp_fd < 0)
+		return -errno;
+	setsockopt(env->udp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	setsockopt(env->udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+	if (bind(env->udp_fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return -errno;
+	return 0;
 }
 
 int np_test_tcp_listener(struct np_test_env *env)
@@ -597,8 +577,10 @@ struct np_test_env *np_test_setup(const char *prog, unsigned flags)
 	/* PATH for ip(8) */
 	path = getenv("PATH");
 	if (!path || !strstr(path, "/usr/sbin")) {
-		char *np = xasprintf("%s%s/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "", path ? ":" : "");
+		char *np;
 
+		if (asprintf(&np, "%s%s/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "", path ? ":" : "") < 0)
+			abort();
 		setenv("PATH", np, 1);
 		free(np);
 	}

@@ -133,30 +133,36 @@ int np_probe_tcp_connect(const struct np_dest *d)
 	return 0;
 }
 
-int np_probe_udp_connect(const struct np_dest *d)
-{
-	_cleanup_close_ int fd = socket(d->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, &d->sa, d->len) < 0)
-		return -errno;
-	return 0;
-}
-
-int np_probe_udp_connect_send(const struct np_dest *d)
+/* A connected UDP socket. SO_BROADCAST: without it connect() itself refuses
+ * a broadcast destination, before the policy is asked (it judges the first
+ * datagram). */
+static int udp_connected(const struct np_dest *d, bool broadcast)
 {
 	_cleanup_close_ int fd = socket(d->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int one = 1;
 
 	if (fd < 0)
 		return -errno;
-	/* A broadcast destination is refused by connect() itself without it,
-	 * before the policy is asked (it judges the first datagram). */
-	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0)
+	if (broadcast && setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0)
 		return -errno;
 	if (connect(fd, &d->sa, d->len) < 0)
 		return -errno;
+	return TAKE_FD(fd);
+}
+
+int np_probe_udp_connect(const struct np_dest *d)
+{
+	_cleanup_close_ int fd = udp_connected(d, false);
+
+	return fd < 0 ? fd : 0;
+}
+
+int np_probe_udp_connect_send(const struct np_dest *d)
+{
+	_cleanup_close_ int fd = udp_connected(d, true);
+
+	if (fd < 0)
+		return fd;
 	if (send(fd, d->payload, strlen(d->payload), 0) < 0)
 		return -errno;
 	return 0;
@@ -287,36 +293,33 @@ int np_probe_ping_connect(const struct np_dest *d)
 	return 0;
 }
 
-int np_probe_ping_connect_echo(const struct np_dest *d)
+/* An echo through a ping socket: connect() and send(), or sendto(). */
+static int ping_echo(const struct np_dest *d, bool connected)
 {
 	_cleanup_close_ int fd = ping_socket(d);
 	bool v6 = d->family == AF_INET6;
+	uint16_t seq = connected ? 1 : 2;
 	uint8_t pkt[64];
 	size_t len;
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, &d->sa, d->len) < 0)
+	if (connected && connect(fd, &d->sa, d->len) < 0)
 		return -errno;
-	len = build_echo(pkt, v6, 0, 1, false);
-	if (send(fd, pkt, len, 0) < 0)
+	len = build_echo(pkt, v6, 0, seq, false);
+	if ((connected ? send(fd, pkt, len, 0) : sendto(fd, pkt, len, 0, &d->sa, d->len)) < 0)
 		return -errno;
-	return wait_echo_reply(fd, v6, false, -1, 1, 300);
+	return wait_echo_reply(fd, v6, false, -1, seq, 300);
+}
+
+int np_probe_ping_connect_echo(const struct np_dest *d)
+{
+	return ping_echo(d, true);
 }
 
 int np_probe_ping_sendto(const struct np_dest *d)
 {
-	_cleanup_close_ int fd = ping_socket(d);
-	bool v6 = d->family == AF_INET6;
-	uint8_t pkt[64];
-	size_t len;
-
-	if (fd < 0)
-		return -errno;
-	len = build_echo(pkt, v6, 0, 2, false);
-	if (sendto(fd, pkt, len, 0, &d->sa, d->len) < 0)
-		return -errno;
-	return wait_echo_reply(fd, v6, false, -1, 2, 300);
+	return ping_echo(d, false);
 }
 
 static int raw_socket(const struct np_dest *d)
