@@ -19,8 +19,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "io-util.h"
-
 
 #define NP_TEST_MAX_EVENTS 8192
 
@@ -175,7 +173,7 @@ static void netns_setup(void)
 	if (r == -EPERM || r == -EINVAL || r == -ENOSYS)
 		np_test_skip("cannot create a network namespace");
 	if (r == -EEXIST)
-		np_test_die("network namespace is not isolated (not only lo, or a route out): refusing to run");
+		np_test_die("network namespace not isolated (not only lo, or a route out): refusing to run");
 	if (r < 0)
 		np_test_die("network namespace: %s", strerror(-r));
 	close(fd);
