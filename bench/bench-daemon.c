@@ -99,7 +99,7 @@ int bench_daemon_start(struct bench_daemon *d, const char *netpold, const char *
 		struct timespec ts = {.tv_nsec = 50000000};
 
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			bench_untrack_child(pid);
+			np_sb_untrack_child(&bench_env->sb, pid);
 			d->pid = 0;
 			return -ECHILD;
 		}
@@ -127,7 +127,7 @@ void bench_daemon_stop(struct bench_daemon *d)
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
 done:
-	bench_untrack_child(d->pid);
+	np_sb_untrack_child(&bench_env->sb, d->pid);
 	d->pid = 0;
 }
 

@@ -32,11 +32,6 @@ void bench_track_child(pid_t pid)
 		bench_die("too many child processes");
 }
 
-void bench_untrack_child(pid_t pid)
-{
-	np_sb_untrack_child(&bench_env->sb, pid);
-}
-
 void bench_on_cleanup(void (*fn)(void *arg), void *arg)
 {
 	if (g.n_hooks == MAX_HOOKS)

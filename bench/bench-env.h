@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The benchmark's sandbox. bench_env_setup() must run before any socket
- * exists. It
- *   - moves the process into a new network namespace with only lo, where
- *     203.0.113.0/24, 198.51.100.0/24 and 2001:db8::/32 are routed "local",
- *     and refuses to go on if any other interface or a default route exists;
- *   - creates <cgroup2 mount>/netpol-bench-<pid> (every cgroup of the run is
- *     below it), /sys/fs/bpf/netpol-bench-<pid> (every pin) and a scratch
- *     directory /tmp/netpol-bench-<pid>;
- *   - removes all of them at exit, on a fatal signal and on failure: cleanup
- *     hooks first (newest first), then tracked children, then cgroups.
- * Further namespaces (one per nftables / iptables ruleset) are made the same
- * way and die with the process, taking their rules with them.
+ * The benchmark's sandbox (tests/lib/sandbox.h). bench_env_setup() must run
+ * before any socket exists. It moves the process into a new network
+ * namespace (only lo, the local ranges, no route out), creates
+ * <cgroup2 mount>/netpol-bench-<pid> (every cgroup of the run is below it),
+ * /sys/fs/bpf/netpol-bench-<pid> (every pin) and a scratch directory
+ * /tmp/netpol-bench-<pid>, and removes them all at exit, on a fatal signal
+ * and on failure: cleanup hooks first (newest first), then tracked children,
+ * then cgroups. Further namespaces (one per nftables / iptables ruleset) are
+ * made the same way and die with the process, taking their rules with them.
  */
 #pragma once
 
@@ -48,9 +45,9 @@ int bench_netns_enter(int idx);
 /* <root>/<rel>, created (with parents) and removed at teardown. */
 const char *bench_cgroup(const char *rel);
 
-/* Kill (SIGKILL) and reap at teardown unless untracked first. */
+/* Kill (SIGKILL) and reap at teardown unless untracked first
+ * (np_sb_untrack_child()); dies when too many are tracked. */
 void bench_track_child(pid_t pid);
-void bench_untrack_child(pid_t pid);
 
 /* Cleanup hooks run at teardown, newest first. */
 void bench_on_cleanup(void (*fn)(void *arg), void *arg);

@@ -1,26 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Test harness for the kernel tests (test-kernel, test-diff, test-adopt).
+ * Test harness for the kernel tests (test-bpf-*, test-escapes, test-diff, test-adopt).
  *
- * np_test_setup() must be the first thing main() does. It
- *   - enters a new network namespace (before any socket exists) that has only
- *     lo, with 203.0.113.0/24, 198.51.100.0/24 and 2001:db8::/32 routed
- *     "local" on it, and verifies there is no way out (aborts otherwise);
- *   - creates <cgroup2 mount>/netpol-test-<pid> (the attach cgroup) and the
- *     bpffs pin directory /sys/fs/bpf/netpol-test-<pid>;
- *   - moves the test process into <attach cgroup>/srv, which is never bound,
- *     and creates the listeners there (TCP [::]:80 with TCP_FASTOPEN, UDP
- *     [::]:9999), so they are never policed;
- *   - opens the data plane (unless NP_TEST_NO_DATAPLANE) and its events.
- * On exit (atexit, and SIGINT/SIGTERM/SIGHUP/fatal signals) it kills the
- * children it started, moves back to its original cgroup, unpins the data
- * plane and removes the cgroups it created.
+ * np_test_setup() must be the first thing main() does. It enters a new
+ * network namespace (before any socket exists), creates the attach cgroup
+ * <cgroup2 mount>/netpol-test-<pid> and names the pin directory
+ * /sys/fs/bpf/netpol-test-<pid> (the sandbox: tests/lib/sandbox.h); moves the
+ * test process into <attach cgroup>/srv, which is never bound, and creates
+ * the listeners there (TCP [::]:80 with TCP_FASTOPEN, UDP [::]:9999), so they
+ * are never policed; opens the data plane (unless NP_TEST_NO_DATAPLANE) and
+ * its events. On exit (atexit, fatal signals) it kills its children, moves
+ * back to its original cgroup, unpins the data plane and removes its cgroups.
  *
- * Client actions run in forked children ("workers") that join a cgroup below
- * the attach cgroup before they do anything else: policy follows the cgroup
- * a socket was created in, and the sock_addr hooks judge the current task's
- * cgroup. A worker executes function calls sent to it over a pipe, so state
- * (open sockets) can be kept in the worker across calls.
+ * Client actions run in workers that join a cgroup below the attach cgroup
+ * first: policy follows the cgroup a socket was created in, and the
+ * sock_addr hooks judge the current task's cgroup.
  *
  * Only 203.0.113.0/24, 198.51.100.0/24, 127.0.0.0/8, 2001:db8::/32 and ::1
  * are ever used as destinations.
