@@ -81,7 +81,7 @@ int bench_daemon_start(struct bench_daemon *d, const char *netpold, const char *
 	*d = (struct bench_daemon){.netpold = netpold, .netpolctl = netpolctl, .fd = -1};
 	d->sock = bench_asprintf("%s/netpold.sock", e->tmp_dir);
 	d->state_dir = bench_asprintf("%s/state", e->tmp_dir);
-	d->pin_dir = bench_asprintf("%s/daemon", e->pin_root);
+	d->pin_dir = bench_asprintf("%s/daemon", e->sb.pin_dir);
 	d->log = bench_asprintf("%s/netpold.log", e->tmp_dir);
 	d->conf = bench_asprintf("%s/netpold.conf", e->tmp_dir);
 	d->attach_cgroup = strdup(attach_cgroup);
@@ -99,7 +99,7 @@ int bench_daemon_start(struct bench_daemon *d, const char *netpold, const char *
 		struct timespec ts = {.tv_nsec = 50000000};
 
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			bench_untrack_child(pid);
+			np_sb_untrack_child(&bench_env->sb, pid);
 			d->pid = 0;
 			return -ECHILD;
 		}
@@ -127,7 +127,7 @@ void bench_daemon_stop(struct bench_daemon *d)
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
 done:
-	bench_untrack_child(d->pid);
+	np_sb_untrack_child(&bench_env->sb, d->pid);
 	d->pid = 0;
 }
 
@@ -274,7 +274,7 @@ int bench_daemon_call_many(struct bench_daemon *d, const char *command, json_t *
 int bench_netpolctl(struct bench_daemon *d, char *out, size_t out_size, const char *const *args)
 {
 	const char *argv[24];
-	struct bench_spawn s = {.argv = (char *const *)argv,
+	struct np_sb_spawn s = {.argv = (char *const *)argv,
 				.netns_fd = -1,
 				.out = out,
 				.out_size = out_size,

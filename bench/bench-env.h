@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The benchmark's sandbox. bench_env_setup() must run before any socket
- * exists. It
- *   - moves the process into a new network namespace with only lo, where
- *     203.0.113.0/24, 198.51.100.0/24 and 2001:db8::/32 are routed "local",
- *     and refuses to go on if any other interface or a default route exists;
- *   - creates <cgroup2 mount>/netpol-bench-<pid> (every cgroup of the run is
- *     below it), /sys/fs/bpf/netpol-bench-<pid> (every pin) and a scratch
- *     directory /tmp/netpol-bench-<pid>;
- *   - removes all of them at exit, on a fatal signal and on failure: cleanup
- *     hooks first (newest first), then tracked children, then cgroups.
- * Further namespaces (one per nftables / iptables ruleset) are made the same
- * way and die with the process, taking their rules with them.
+ * The benchmark's sandbox (tests/lib/sandbox.h). bench_env_setup() must run
+ * before any socket exists. It moves the process into a new network
+ * namespace (only lo, the local ranges, no route out), creates
+ * <cgroup2 mount>/netpol-bench-<pid> (every cgroup of the run is below it),
+ * /sys/fs/bpf/netpol-bench-<pid> (every pin) and a scratch directory
+ * /tmp/netpol-bench-<pid>, and removes them all at exit, on a fatal signal
+ * and on failure: cleanup hooks first (newest first), then tracked children,
+ * then cgroups. Further namespaces (one per nftables / iptables ruleset) are
+ * made the same way and die with the process, taking their rules with them.
  */
 #pragma once
 
@@ -19,15 +16,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox.h"
+
 #define BENCH_MAX_NETNS 16
 
 struct bench_env {
-	pid_t owner;
-	char *cg2;	   /* cgroup2 mount point */
-	char *root;	   /* <cg2>/netpol-bench-<pid> */
-	char *orig_cgroup; /* where the process came from (absolute path) */
-	char *pin_root;	   /* /sys/fs/bpf/netpol-bench-<pid> */
-	char *tmp_dir;	   /* /tmp/netpol-bench-<pid> */
+	struct np_sandbox sb; /* sb.root: <cg2>/netpol-bench-<pid>, sb.pin_dir: its bpffs twin */
+	char *tmp_dir;	      /* /tmp/netpol-bench-<pid> */
 	int netns[BENCH_MAX_NETNS];
 	char *netns_name[BENCH_MAX_NETNS];
 	int n_netns; /* netns[0] is the plain one the process lives in */
@@ -49,13 +44,10 @@ int bench_netns_enter(int idx);
 
 /* <root>/<rel>, created (with parents) and removed at teardown. */
 const char *bench_cgroup(const char *rel);
-/* Move the calling process (all its threads) into a cgroup. */
-int bench_cgroup_join(const char *path);
-int bench_cgroup_id(const char *path, uint64_t *ret);
 
-/* Kill (SIGKILL) and reap at teardown unless untracked first. */
+/* Kill (SIGKILL) and reap at teardown unless untracked first
+ * (np_sb_untrack_child()); dies when too many are tracked. */
 void bench_track_child(pid_t pid);
-void bench_untrack_child(pid_t pid);
 
 /* Cleanup hooks run at teardown, newest first. */
 void bench_on_cleanup(void (*fn)(void *arg), void *arg);

@@ -48,7 +48,7 @@ static void sleep_ms(unsigned ms)
 /* "cgroup:/netpol-bench-PID/npd/..." for an absolute cgroup path. */
 static char *target_of(const char *abs)
 {
-	return bench_asprintf("cgroup:%s", abs + strlen(bench_env->cg2));
+	return bench_asprintf("cgroup:%s", abs + strlen(bench_env->sb.cg2));
 }
 
 static int call(const char *command, json_t *params, json_t **result, struct bench_results *res)
@@ -363,7 +363,7 @@ static char *perf_top(const char *data)
 	size_t size = 1 << 20, len = 0;
 	_cleanup_free_ char *out = malloc(size);
 	char *text = calloc(1, 4096), *line, *save = NULL;
-	struct bench_spawn s = {
+	struct np_sb_spawn s = {
 	    .argv = (char *const *)argv, .netns_fd = -1, .out = out, .out_size = size, .timeout_ms = 120000};
 	int lines = 0;
 
@@ -401,7 +401,7 @@ static void profile_one(struct bench_results *res, int idx, const struct bench_s
 	const char *argv[] = {"perf", "record", "-q", "-e", "cpu-clock", "-F",	  "2999", "-g",
 			      "-p",   NULL,	"-o", data, "--",	 "sleep", "3",	  NULL};
 	char pid[16];
-	struct bench_spawn sp = {.argv = (char *const *)argv, .netns_fd = -1, .timeout_ms = 60000};
+	struct np_sb_spawn sp = {.argv = (char *const *)argv, .netns_fd = -1, .timeout_ms = 60000};
 
 	if (!s || k < 0)
 		return;
@@ -412,7 +412,7 @@ static void profile_one(struct bench_results *res, int idx, const struct bench_s
 			       .tcp_port = v->tcp_port,
 			       .listen_fd = v->listen_fd};
 	c.n = (uint64_t)(4.0e9 / bench_sum_ns(s, k).med);
-	snprintf(pid, sizeof(pid), "%d", (int)v->w.pid);
+	snprintf(pid, sizeof(pid), "%d", (int)v->w.sb.pid);
 	argv[9] = pid;
 	if (bench_worker_send(&v->w, &c) < 0)
 		bench_die("worker %s died", v->name);

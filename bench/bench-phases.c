@@ -245,7 +245,7 @@ static void visit(int n)
 
 	if (n <= 0)
 		return;
-	snprintf(c.path, sizeof(c.path), "%s/np/many", bench_env->root);
+	snprintf(c.path, sizeof(c.path), "%s/np/many", bench_env->sb.root);
 	if (bench_worker_start(&w, "nb-visit", bench_cgroup("np/srv"), 0, 0) < 0 ||
 	    bench_worker_call(&w, &c, &r, 600000) < 0)
 		bench_die("cannot visit the bound cgroups");
@@ -281,7 +281,7 @@ void bench_phase_bindings(const struct bench_opts *o, struct bench_results *res)
 		for (; bound_extra < points[pt] - 1; bound_extra++) {
 			_cleanup_free_ char *rel = bench_asprintf("np/many/%04d", bound_extra);
 
-			if (bench_cgroup_id(bench_cgroup(rel), &ids[bound_extra]) < 0)
+			if (np_cgroup_id(bench_cgroup(rel), &ids[bound_extra]) < 0)
 				bench_die("cannot read the id of %s", rel);
 			bind_or_die(ids[bound_extra], t->np_policy_id[k]);
 		}
@@ -421,7 +421,7 @@ static void latency_lib(const struct bench_opts *o, struct bench_results *res)
 	struct bench_worker probe;
 	uint64_t cgid;
 
-	if (bench_worker_start(&probe, "nb-probe", cg, 0, 0) < 0 || bench_cgroup_id(cg, &cgid) < 0)
+	if (bench_worker_start(&probe, "nb-probe", cg, 0, 0) < 0 || np_cgroup_id(cg, &cgid) < 0)
 		bench_die("cannot start the probe");
 	res->n_lat_lib = o->quick ? 1 : 2;
 	for (int i = 0; i < res->n_lat_lib; i++) {

@@ -73,7 +73,7 @@ static void command_line_of(const char *arg0, const char *arg1, char *out, size_
 {
 	const char *argv[] = {arg0, arg1, NULL};
 	char buf[512];
-	struct bench_spawn s = {.argv = (char *const *)argv,
+	struct np_sb_spawn s = {.argv = (char *const *)argv,
 				.netns_fd = -1,
 				.out = buf,
 				.out_size = sizeof(buf),
@@ -96,7 +96,7 @@ static void perf_probe(struct bench_results *res)
 {
 	const char *argv[] = {"perf", "stat", "-e", "instructions", "true", NULL};
 	char buf[2048];
-	struct bench_spawn s = {.argv = (char *const *)argv,
+	struct np_sb_spawn s = {.argv = (char *const *)argv,
 				.netns_fd = -1,
 				.out = buf,
 				.out_size = sizeof(buf),
@@ -120,7 +120,7 @@ static int foreign_programs(void)
 	static const enum bpf_attach_type types[] = {BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_UDP4_SENDMSG,
 						     BPF_CGROUP_INET_EGRESS, BPF_CGROUP_SOCK_OPS,
 						     BPF_CGROUP_INET_SOCK_CREATE};
-	_cleanup_close_ int fd = open(bench_env->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(bench_env->sb.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int total = 0;
 
 	if (fd < 0)
@@ -233,7 +233,7 @@ static void dp_open(void)
 {
 	static const char *const names[] = {"np_connect4", "np_connect6",   "np_sendmsg4",
 					    "np_sendmsg6", "np_egress_skb", "np_sock_create_prog"};
-	_cleanup_free_ char *pin = bench_asprintf("%s/lib", bench_env->pin_root);
+	_cleanup_free_ char *pin = bench_asprintf("%s/lib", bench_env->sb.pin_dir);
 	struct np_dataplane_opts opts = {.pin_dir = pin, .attach_cgroup = bench_topo.np_attach};
 	int r;
 
@@ -305,7 +305,7 @@ static int nft_count_intervals(int ns)
 	const char *argv[] = {"nft", "list", "set", "ip", "netpol_bench", "cidrs", NULL};
 	size_t size = 32 << 20;
 	_cleanup_free_ char *out = malloc(size);
-	struct bench_spawn s = {.argv = (char *const *)argv,
+	struct np_sb_spawn s = {.argv = (char *const *)argv,
 				.netns_fd = bench_env->netns[ns],
 				.out = out,
 				.out_size = size,
@@ -325,7 +325,7 @@ static bool load_nft(int ns, const struct bench_cidr *c, size_t n, double *ms, i
 	_cleanup_free_ char *path = write_tmp("nft.rules", text);
 	const char *argv[] = {"nft", "-f", path, NULL};
 	char err[1024];
-	struct bench_spawn s = {.argv = (char *const *)argv,
+	struct np_sb_spawn s = {.argv = (char *const *)argv,
 				.netns_fd = bench_env->netns[ns],
 				.out = err,
 				.out_size = sizeof(err),
@@ -351,7 +351,7 @@ static bool load_ipt(int ns, const struct bench_cidr *c, size_t n, double *ms)
 	    bench_asprintf("%s-restore", getenv("NETPOL_BENCH_IPTABLES") ?: "iptables");
 	const char *argv[] = {restore, NULL};
 	char err[1024];
-	struct bench_spawn s = {.argv = (char *const *)argv,
+	struct np_sb_spawn s = {.argv = (char *const *)argv,
 				.netns_fd = bench_env->netns[ns],
 				.stdin_path = path,
 				.out = err,
@@ -373,14 +373,14 @@ static void listeners_in(int ns, const char *cgroup, uint16_t tcp, uint16_t udp,
 {
 	const char *home = bench_cgroup("free/ctl");
 
-	if (bench_cgroup_join(cgroup) < 0 || bench_netns_enter(ns) < 0)
+	if (np_sb_cgroup_join(cgroup) < 0 || bench_netns_enter(ns) < 0)
 		bench_die("cannot enter %s / namespace %d", cgroup, ns);
 	*lfd = bench_tcp_listener(tcp);
 	*sink = bench_udp_sink(udp);
 	if (*lfd < 0 || *sink < 0)
 		bench_die("cannot create the listeners in %s: %s", cgroup,
 			  strerror(-(*lfd < 0 ? *lfd : *sink)));
-	if (bench_netns_enter(0) < 0 || bench_cgroup_join(home) < 0)
+	if (bench_netns_enter(0) < 0 || np_sb_cgroup_join(home) < 0)
 		bench_die("cannot return to %s", home);
 }
 
@@ -445,7 +445,7 @@ static void setup_netpol(struct bench_results *res)
 		r = bench_policy_install(json, t->np_policy_id[i], &res->entries[i], NULL);
 		if (r < 0)
 			bench_die("cannot install the %zu-CIDR policy: %s", res->sizes[i], strerror(-r));
-		if (bench_cgroup_id(cg, &t->np_cgroup_id[i]) < 0 ||
+		if (np_cgroup_id(cg, &t->np_cgroup_id[i]) < 0 ||
 		    np_dataplane_bind(t->dp, t->np_cgroup_id[i], t->np_policy_id[i]) < 0)
 			bench_die("cannot bind %s", cg);
 		snprintf(vname, sizeof(vname), "netpol %s", size_name(res->sizes[i]));
@@ -552,7 +552,7 @@ void bench_topology_setup(const struct bench_opts *o, struct bench_results *res)
 	sizes_init(o, res);
 	ctl = bench_cgroup("free/ctl");
 	free_srv = bench_cgroup("free/srv");
-	if (bench_cgroup_join(ctl) < 0)
+	if (np_sb_cgroup_join(ctl) < 0)
 		bench_die("cannot join %s", ctl);
 	(void)bench_pin_cpu(1);
 

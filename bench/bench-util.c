@@ -2,28 +2,14 @@
 /* Helpers of the benchmark harness: see bench-util.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench-util.h"
-
-uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void bench_die(const char *fmt, ...)
 {
@@ -122,113 +108,15 @@ int bench_pin_cpu(int cpu)
 	return 0;
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void __attribute__((noreturn)) spawn_child(struct bench_spawn *s, int out_w)
+int bench_spawn_wait(struct np_sb_spawn *s)
 {
-	int in = open(s->stdin_path ?: "/dev/null", O_RDONLY | O_CLOEXEC);
-
-	/* A command outliving a killed harness would hold its namespace. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (s->netns_fd >= 0 && setns(s->netns_fd, CLONE_NEWNET) < 0)
-		_exit(126);
-	if (in < 0 || dup2(in, 0) < 0)
-		_exit(126);
-	if (out_w >= 0) {
-		if (dup2(out_w, 1) < 0)
-			_exit(126);
-		if (s->merge_stderr && dup2(out_w, 2) < 0)
-			_exit(126);
-	} else {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (null < 0 || dup2(null, 1) < 0)
-			_exit(126);
-	}
-	execvp(s->argv[0], s->argv);
-	_exit(127);
-}
-
-/* Read the child's output until EOF or the deadline. */
-static int spawn_collect(struct bench_spawn *s, int fd, uint64_t deadline)
-{
-	size_t len = 0;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int wait_ms = -1;
-		char scratch[4096];
-		ssize_t r;
-
-		if (deadline) {
-			uint64_t now = bench_now_ns();
-
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			wait_ms = (int)((deadline - now) / 1000000) + 1;
-		}
-		if (poll(&p, 1, wait_ms) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (!p.revents)
-			continue;
-		if (s->out && len + 1 < s->out_size)
-			r = read(fd, s->out + len, s->out_size - len - 1);
-		else
-			r = read(fd, scratch, sizeof(scratch));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (s->out && len + 1 < s->out_size)
-			len += (size_t)r;
-	}
-	if (s->out)
-		s->out[len] = '\0';
-	return 0;
-}
-
-int bench_spawn_wait(struct bench_spawn *s)
-{
-	_cleanup_close_ int r_end = -EBADF;
-	int pipefd[2] = {-1, -1}, status, r = 0;
-	uint64_t deadline = s->timeout_ms ? bench_now_ns() + (uint64_t)s->timeout_ms * 1000000ull : 0;
-	pid_t pid;
-
-	if (s->out && s->out_size)
-		s->out[0] = '\0';
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return r;
-	}
-	if (pid == 0)
-		spawn_child(s, pipefd[1]);
-	close(pipefd[1]);
-	r_end = pipefd[0];
-	r = spawn_collect(s, r_end, deadline);
-	if (r == -ETIMEDOUT)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (r < 0)
-		return r;
-	if (WIFSIGNALED(status))
-		return -ECHILD;
-	return WEXITSTATUS(status);
+	return np_sb_spawn(NULL, s);
 }
 
 int bench_run_in(int netns_fd, const char *arg0, ...)
 {
 	const char *argv[32];
-	struct bench_spawn s = {.argv = (char *const *)argv, .netns_fd = netns_fd, .timeout_ms = 60000};
+	struct np_sb_spawn s = {.argv = (char *const *)argv, .netns_fd = netns_fd, .timeout_ms = 60000};
 	va_list ap;
 	int n = 0;
 

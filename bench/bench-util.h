@@ -11,9 +11,10 @@
 #include <sys/types.h>
 
 #include "cleanup-util.h"
+#include "sandbox.h"
 
 /* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t bench_now_ns(void);
+#define bench_now_ns() np_sb_now_ns()
 
 /* Abort the whole run with a message: the environment is not what the
  * harness needs (cleanup still runs, from atexit). */
@@ -29,19 +30,9 @@ int bench_read_file(const char *path, char **ret);
 int bench_pin_cpu(int cpu);
 int bench_ncpus(void);
 
-struct bench_spawn {
-	char *const *argv;	/* argv[0] is searched in PATH */
-	int netns_fd;		/* >=0: the child enters this network namespace */
-	const char *stdin_path; /* NULL: /dev/null */
-	char *out;		/* captured stdout (and stderr if merge), may be NULL */
-	size_t out_size;
-	bool merge_stderr; /* stderr into out too; else stderr is inherited */
-	int timeout_ms;	   /* 0: no limit */
-};
-
-/* Run a command to completion. Returns its exit status (0..255), or
- * negative errno (-ETIMEDOUT, -ECHILD on death by signal). */
-int bench_spawn_wait(struct bench_spawn *s);
+/* Run a command to completion (np_sb_spawn, not tracked): its exit status
+ * (0..255), or negative errno (-ETIMEDOUT, -ECHILD on death by signal). */
+int bench_spawn_wait(struct np_sb_spawn *s);
 /* The same, for a command line given as a few strings (NULL-terminated),
  * with stdout discarded. */
 int bench_run_in(int netns_fd, const char *arg0, ...) __attribute__((sentinel));

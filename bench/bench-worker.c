@@ -2,18 +2,14 @@
 /* Workers and the measured loops they run: see bench-worker.h. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -464,14 +460,14 @@ static void op_visit(const struct bench_cmd *c, struct bench_res *r)
 	dests_port(c->udp_port);
 	for (uint64_t i = 0; i < c->n; i++) {
 		_cleanup_free_ char *p = bench_asprintf("%s/%04u", c->path, (unsigned)i);
-		int e = bench_cgroup_join(p);
+		int e = np_sb_cgroup_join(p);
 
 		if (e == 0)
 			e = connect_once_v4(&wk.one);
 		if (e < 0)
 			fail(r, e);
 	}
-	if (bench_cgroup_join(wk.cgroup) < 0)
+	if (np_sb_cgroup_join(wk.cgroup) < 0)
 		fail(r, -EIO);
 	r->ops = c->n;
 }
@@ -502,81 +498,56 @@ static void run_op(const struct bench_cmd *c, struct bench_res *r)
 	}
 }
 
-static void __attribute__((noreturn))
-worker_main(const char *name, const char *cgroup, int netns_idx, int cpu, int req, int resp)
+/* In the worker, once it is in its cgroup and namespace. */
+static int worker_init(void *userdata)
 {
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGABRT, SIGFPE};
+	const struct bench_worker *w = userdata;
 
-	/* Only the coordinator cleans up. */
-	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
-		signal(sigs[i], SIG_DFL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_NAME, name);
-	wk.cgroup = cgroup;
-	if (bench_cgroup_join(cgroup) < 0 || bench_netns_enter(netns_idx) < 0)
-		_exit(3);
-	(void)bench_pin_cpu(cpu);
+	wk.cgroup = w->cgroup;
+	(void)bench_pin_cpu(w->cpu);
 	dests_init();
-	for (;;) {
-		struct bench_cmd c;
-		struct bench_res r = {0};
+	return 0;
+}
 
-		if (np_read_full(req, &c, sizeof(c)) < 0)
-			_exit(0);
-		run_op(&c, &r);
-		if (np_write_full(resp, &r, sizeof(r)) < 0)
-			_exit(0);
-	}
+static int worker_call(void *arg, size_t len)
+{
+	struct bench_call *call = arg;
+
+	call->r = (struct bench_res){0};
+	run_op(&call->c, &call->r);
+	return 0;
 }
 
 int bench_worker_start(struct bench_worker *w, const char *name, const char *cgroup, int netns_idx, int cpu)
 {
-	int req[2], resp[2];
-	pid_t pid;
+	struct np_sb_worker_opts o = {.cgroup = cgroup,
+				      .netns_fd = bench_env->netns[netns_idx],
+				      .comm = name,
+				      .init = worker_init,
+				      .userdata = w};
 
 	bench_shared();
-	if (pipe2(req, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(resp, O_CLOEXEC) < 0) {
-		close(req[0]);
-		close(req[1]);
-		return -errno;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		close(req[1]);
-		close(resp[0]);
-		worker_main(name, cgroup, netns_idx, cpu, req[0], resp[1]);
-	}
-	close(req[0]);
-	close(resp[1]);
-	bench_track_child(pid);
-	*w = (struct bench_worker){.pid = pid, .req_fd = req[1], .resp_fd = resp[0]};
+	*w = (struct bench_worker){.cgroup = cgroup, .cpu = cpu};
 	snprintf(w->name, sizeof(w->name), "%s", name);
-	return 0;
+	return np_sb_worker_start(&bench_env->sb, &w->sb, &o);
 }
 
 int bench_worker_send(struct bench_worker *w, const struct bench_cmd *c)
 {
-	return np_write_full(w->req_fd, c, sizeof(*c));
+	w->call.c = *c;
+	return np_sb_worker_send(&w->sb, worker_call, &w->call, sizeof(w->call));
 }
 
 int bench_worker_recv(struct bench_worker *w, struct bench_res *r, int timeout_ms)
 {
-	struct pollfd p = {.fd = w->resp_fd, .events = POLLIN};
-	int n;
+	int result, n = np_sb_worker_poll(&w->sb, timeout_ms > 0 ? timeout_ms : -1, &result);
 
-	do
-		n = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
 	if (n == 0)
 		return -ETIMEDOUT;
-	return np_read_full(w->resp_fd, r, sizeof(*r));
+	if (n < 0)
+		return n;
+	*r = w->call.r;
+	return 0;
 }
 
 int bench_worker_call(struct bench_worker *w, const struct bench_cmd *c, struct bench_res *r, int timeout_ms)
@@ -588,13 +559,6 @@ int bench_worker_call(struct bench_worker *w, const struct bench_cmd *c, struct 
 
 void bench_worker_stop(struct bench_worker *w)
 {
-	if (w->pid <= 0)
-		return;
-	close(w->req_fd);
-	close(w->resp_fd);
-	kill(w->pid, SIGKILL);
-	while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	bench_untrack_child(w->pid);
-	w->pid = 0;
+	if (w->sb.pid > 0)
+		np_sb_worker_stop(&bench_env->sb, &w->sb);
 }

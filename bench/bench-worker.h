@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox.h"
+
 enum bench_op {
 	BENCH_OP_UDP_CONNECT = 1, /* connect() a UDP socket again and again */
 	BENCH_OP_UDP_SENDTO,	  /* unconnected 1-byte sendto() to the sink */
@@ -57,9 +59,14 @@ struct bench_slot {
 struct bench_slot *bench_shared(void);
 
 struct bench_worker {
-	pid_t pid;
-	int req_fd, resp_fd;
+	struct np_sb_worker sb;
 	char name[48];
+	const char *cgroup;
+	int cpu;
+	struct bench_call {
+		struct bench_cmd c;
+		struct bench_res r;
+	} call; /* the command in flight and, once answered, its result */
 };
 
 /* Forks a worker that joins cgroup, enters namespace netns_idx and pins

@@ -1,26 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Test harness for the kernel tests (test-kernel, test-diff, test-adopt).
+ * Test harness for the kernel tests (test-bpf-*, test-escapes, test-diff, test-adopt).
  *
- * np_test_setup() must be the first thing main() does. It
- *   - enters a new network namespace (before any socket exists) that has only
- *     lo, with 203.0.113.0/24, 198.51.100.0/24 and 2001:db8::/32 routed
- *     "local" on it, and verifies there is no way out (aborts otherwise);
- *   - creates <cgroup2 mount>/netpol-test-<pid> (the attach cgroup) and the
- *     bpffs pin directory /sys/fs/bpf/netpol-test-<pid>;
- *   - moves the test process into <attach cgroup>/srv, which is never bound,
- *     and creates the listeners there (TCP [::]:80 with TCP_FASTOPEN, UDP
- *     [::]:9999), so they are never policed;
- *   - opens the data plane (unless NP_TEST_NO_DATAPLANE) and its events.
- * On exit (atexit, and SIGINT/SIGTERM/SIGHUP/fatal signals) it kills the
- * children it started, moves back to its original cgroup, unpins the data
- * plane and removes the cgroups it created.
+ * np_test_setup() must be the first thing main() does. It enters a new
+ * network namespace (before any socket exists), creates the attach cgroup
+ * <cgroup2 mount>/netpol-test-<pid> and names the pin directory
+ * /sys/fs/bpf/netpol-test-<pid> (the sandbox: tests/lib/sandbox.h); moves the
+ * test process into <attach cgroup>/srv, which is never bound, and creates
+ * the listeners there (TCP [::]:80 with TCP_FASTOPEN, UDP [::]:9999), so they
+ * are never policed; opens the data plane (unless NP_TEST_NO_DATAPLANE) and
+ * its events. On exit (atexit, fatal signals) it kills its children, moves
+ * back to its original cgroup, unpins the data plane and removes its cgroups.
  *
- * Client actions run in forked children ("workers") that join a cgroup below
- * the attach cgroup before they do anything else: policy follows the cgroup
- * a socket was created in, and the sock_addr hooks judge the current task's
- * cgroup. A worker executes function calls sent to it over a pipe, so state
- * (open sockets) can be kept in the worker across calls.
+ * Client actions run in workers that join a cgroup below the attach cgroup
+ * first: policy follows the cgroup a socket was created in, and the
+ * sock_addr hooks judge the current task's cgroup.
  *
  * Only 203.0.113.0/24, 198.51.100.0/24, 127.0.0.0/8, 2001:db8::/32 and ::1
  * are ever used as destinations.
@@ -38,6 +32,8 @@
 #include "dataplane.h"
 #include "netpol-api.h"
 #include "policy.h"
+#include "probes.h"
+#include "sandbox.h"
 
 #define NP_TEST_TCP_PORT 80   /* dual-stack TCP listener (TFO enabled) */
 #define NP_TEST_UDP_PORT 9999 /* dual-stack UDP listener */
@@ -50,8 +46,9 @@ struct np_test_env;
 
 /* ---- environment ---- */
 
-/* Sets everything up (see above); exits 77 with a reason if not root or the
- * kernel lacks cgroup2/BPF, aborts (exit 99) on any other failure. */
+/* Sets everything up (see above); prints a TAP skip plan and exits 0 if not
+ * root or the kernel lacks cgroup2/BPF, bails out (exit 99) on any other
+ * failure. */
 struct np_test_env *np_test_setup(const char *prog, unsigned flags);
 /* Opens (or adopts) the data plane if setup did not. *adopted may be NULL. */
 int np_test_open_dataplane(struct np_test_env *env, bool *adopted);
@@ -81,10 +78,6 @@ int np_test_try_install_policy(struct np_test_env *env, uint32_t policy_id, cons
 void np_test_bind(struct np_test_env *env, const char *rel, uint32_t policy_id);
 void np_test_unbind(struct np_test_env *env, const char *rel);
 
-/* Remember a child pid so teardown kills it. */
-void np_test_track_child(struct np_test_env *env, pid_t pid);
-void np_test_untrack_child(struct np_test_env *env, pid_t pid);
-
 /* Run a command (argv[0] searched in PATH + /usr/sbin:/sbin), capture its
  * stdout (NUL-terminated, into out if not NULL). Returns the exit status
  * (0..255) or negative errno / -ECHILD for death by signal. */
@@ -94,16 +87,12 @@ int np_test_spawn(char *const argv[], char *out, size_t out_size, int timeout_ms
 
 /* fn gets a copy of arg (len bytes, at most NP_WORKER_ARG_MAX); it may
  * modify it, the modified bytes are sent back with the int result. */
-#define NP_WORKER_ARG_MAX 4096
-typedef int (*np_worker_fn)(void *arg, size_t len);
+#define NP_WORKER_ARG_MAX NP_SB_ARG_MAX
+typedef np_sb_fn np_worker_fn;
 
 struct np_test_worker {
 	struct np_test_env *env;
-	pid_t pid;
-	int req_fd;  /* parent -> child */
-	int resp_fd; /* child -> parent */
-	size_t pending_len;
-	void *pending_out;
+	struct np_sb_worker sb;
 };
 
 /* Forks a worker that joins <attach cgroup>/<rel> (comm "np-worker"). */
@@ -150,51 +139,12 @@ uint32_t np_test_bound_worker(struct np_test_env *env, const char *rel, const ch
 /* One-shot: fork a worker in rel, run fn(arg), stop it. */
 int np_test_run_in(struct np_test_env *env, const char *rel, np_worker_fn fn, void *arg, size_t len);
 
-/* ---- destinations and probes ---- */
+/* ---- destinations and probes (probes.h) ---- */
 
-struct np_dest {
-	int family; /* the socket's family: AF_INET or AF_INET6 */
-	socklen_t len;
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	};
-	char payload[48]; /* NUL-terminated data a probe sends */
-};
-
-/* Build destinations; abort on a malformed address. The payload is a fresh
- * unique token (np_dest_token) so delivery can be checked. */
+/* Build destinations (np_dest_parse); abort on a malformed address. */
 struct np_dest np_dest_v4(const char *ip, uint16_t port);	/* AF_INET */
 struct np_dest np_dest_v6(const char *ip, uint16_t port);	/* AF_INET6 */
 struct np_dest np_dest_mapped(const char *ipv4, uint16_t port); /* AF_INET6, ::ffff:a.b.c.d */
-/* From a 16-byte (v4-mapped for v4) address: v4 on AF_INET unless
- * v4_on_v6, then AF_INET6 with the mapped form. */
-struct np_dest np_dest_from_addr(const uint8_t addr[16], uint16_t port, bool v4_on_v6);
-void np_dest_token(struct np_dest *d);
-/* The 16-byte (v4-mapped) address and host-order port of a destination. */
-void np_dest_addr16(const struct np_dest *d, uint8_t addr[16]);
-uint16_t np_dest_port(const struct np_dest *d);
-const char *np_dest_str(const struct np_dest *d); /* static buffer */
-
-/* Probes: run inside a worker; 0 on success or negative errno. A lost SYN
- * shows as -EINPROGRESS/-ETIMEDOUT (1 s), a missing ICMP reply as
- * -ETIMEDOUT (300 ms). */
-typedef int (*np_probe_fn)(const struct np_dest *d);
-int np_probe_tcp_connect(const struct np_dest *d); /* 0 also needs a listener */
-int np_probe_udp_connect(const struct np_dest *d);
-int np_probe_udp_connect_send(const struct np_dest *d);
-int np_probe_udp_sendto(const struct np_dest *d);
-int np_probe_udp_sendmmsg(const struct np_dest *d);	 /* two messages */
-int np_probe_ping_connect(const struct np_dest *d);	 /* connect only */
-int np_probe_ping_connect_echo(const struct np_dest *d); /* connect, send, reply */
-int np_probe_ping_sendto(const struct np_dest *d);	 /* sendto, reply */
-int np_probe_raw_socket(const struct np_dest *d);	 /* socket(SOCK_RAW, ICMP) only */
-int np_probe_raw_icmp_sendto(const struct np_dest *d);	 /* SOCK_RAW echo, reply */
-int np_probe_tcp_fastopen(const struct np_dest *d);	 /* sendto(MSG_FASTOPEN) */
-int np_probe_uring_connect(const struct np_dest *d);	 /* -ENOSYS without liburing */
-int np_probe_uring_sendmsg(const struct np_dest *d);	 /* UDP, msg_name */
-bool np_probe_have_uring(void);
 
 /* Run a probe in a worker / in a one-shot child. */
 int np_test_worker_probe(struct np_test_worker *w, np_probe_fn probe, const struct np_dest *d);
@@ -273,8 +223,9 @@ void np_test_run(struct np_test_env *env, const char *name, void (*fn)(struct np
 void np_test_result(const char *name, bool ok, const char *reason);
 /* Count a result without printing a line (for thousands of small cases). */
 void np_test_tally(struct np_test_env *env, bool ok);
-/* Prints "<prog>: N passed, M failed"; returns the exit code (0 iff M == 0). */
+/* Prints the TAP plan and "# <prog>: N passed, M failed"; returns the exit
+ * code (0 iff M == 0). */
 int np_test_finish(struct np_test_env *env);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
-uint64_t np_test_now_ms(void);
+#define np_test_now_ms() np_sb_now_ms()

@@ -19,18 +19,18 @@
  * --count N. Traffic only ever goes where the caller says, and the callers
  * only name addresses of the test's own network namespace.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "probes.h"
+#include "sandbox.h"
 
 enum {
 	EXIT_ALLOWED = 0,
@@ -51,57 +51,25 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static int join_cgroup(const char *dir)
-{
-	char path[4096], pid[32];
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	snprintf(pid, sizeof(pid), "%d\n", getpid());
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, pid, strlen(pid)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 static int join_netns(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 
 	if (fd < 0)
 		return -errno;
-	if (setns(fd, CLONE_NEWNET) < 0)
-		r = -errno;
+	r = np_sb_netns_enter(fd);
 	close(fd);
 	return r;
 }
 
-static int parse_addr(const char *addr, const char *port, struct sockaddr_storage *ss, socklen_t *len)
+static int parse_addr(const char *addr, const char *port, struct np_dest *d)
 {
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
 	char *end;
 	unsigned long p = strtoul(port, &end, 10);
 
 	if (*end || p > 65535)
 		return -EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)p);
-		*len = sizeof(*in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)p);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -EINVAL;
+	return np_dest_parse(AF_UNSPEC, addr, (uint16_t)p, d);
 }
 
 static int parse_mode(const char *s, enum mode *ret)
@@ -118,25 +86,15 @@ static int parse_mode(const char *s, enum mode *ret)
 }
 
 /* One attempt: 0, or negative errno. */
-static int attempt(enum mode mode, const struct sockaddr_storage *ss, socklen_t len)
+static int attempt(enum mode mode, const struct np_dest *d)
 {
-	struct timeval tv = {.tv_sec = 2};
-	int fd, r = 0;
+	static const np_probe_fn probes[] = {
+	    [MODE_TCP] = np_probe_tcp_connect,
+	    [MODE_UDP] = np_probe_udp_connect_send,
+	    [MODE_UDP_SENDTO] = np_probe_udp_sendto,
+	};
 
-	fd = socket(ss->ss_family, (mode == MODE_TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (mode == MODE_UDP_SENDTO) {
-		if (sendto(fd, "probe", 5, 0, (const struct sockaddr *)ss, len) < 0)
-			r = -errno;
-	} else if (connect(fd, (const struct sockaddr *)ss, len) < 0) {
-		r = -errno;
-	} else if (mode == MODE_UDP && send(fd, "probe", 5, 0) < 0) {
-		r = -errno;
-	}
-	close(fd);
-	return r;
+	return probes[mode](d);
 }
 
 static long long realtime_ns(void)
@@ -148,10 +106,10 @@ static long long realtime_ns(void)
 }
 
 /* Prints the time of the attempt, for latency measurements. */
-static int run_once(enum mode mode, const struct sockaddr_storage *ss, socklen_t len, const char *what)
+static int run_once(enum mode mode, const struct np_dest *d, const char *what)
 {
 	long long t = realtime_ns();
-	int r = attempt(mode, ss, len);
+	int r = attempt(mode, d);
 
 	if (r == 0)
 		printf("probe: %s: ok pid=%d t=%lld\n", what, getpid(), t);
@@ -161,16 +119,16 @@ static int run_once(enum mode mode, const struct sockaddr_storage *ss, socklen_t
 	return r == 0 ? EXIT_ALLOWED : r == -EPERM ? EXIT_DENIED : EXIT_ERROR;
 }
 
-static void set_port(struct sockaddr_storage *ss, unsigned port)
+static void set_port(struct np_dest *d, unsigned port)
 {
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	if (d->family == AF_INET)
+		d->in.sin_port = htons((uint16_t)port);
 	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		d->in6.sin6_port = htons((uint16_t)port);
 }
 
-static int run_loop(enum mode mode, struct sockaddr_storage *ss, socklen_t len, unsigned first, unsigned last,
-		    long interval_us, long count)
+static int run_loop(enum mode mode, struct np_dest *d, unsigned first, unsigned last, long interval_us,
+		    long count)
 {
 	struct timespec ts = {.tv_sec = interval_us / 1000000, .tv_nsec = (interval_us % 1000000) * 1000};
 	unsigned long ok = 0, eperm = 0, other = 0;
@@ -181,8 +139,8 @@ static int run_loop(enum mode mode, struct sockaddr_storage *ss, socklen_t len, 
 	for (long i = 0; !stop && (count <= 0 || i < count); i++) {
 		int r;
 
-		set_port(ss, first + (unsigned)(i % (long)(last - first + 1)));
-		r = attempt(mode, ss, len);
+		set_port(d, first + (unsigned)(i % (long)(last - first + 1)));
+		r = attempt(mode, d);
 		if (r == -EINTR && stop)
 			break; /* the stop signal cut this attempt short: not a result */
 
@@ -202,13 +160,13 @@ static int run_loop(enum mode mode, struct sockaddr_storage *ss, socklen_t len, 
 	return EXIT_ALLOWED;
 }
 
-static int run_listen(const struct sockaddr_storage *ss, socklen_t len)
+static int run_listen(const struct np_dest *d)
 {
 	int one = 1, fd;
 
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(d->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 1024) < 0) {
+	    bind(fd, &d->sa, d->len) < 0 || listen(fd, 1024) < 0) {
 		fprintf(stderr, "probe: listen: %m\n");
 		return EXIT_ERROR;
 	}
@@ -246,7 +204,7 @@ static int setup(int argc, char **argv, long *count)
 
 	for (i = 1; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
 		if (!strcmp(argv[i], "--cgroup"))
-			r = join_cgroup(argv[i + 1]);
+			r = np_sb_cgroup_join(argv[i + 1]);
 		else if (!strcmp(argv[i], "--netns"))
 			r = join_netns(argv[i + 1]);
 		else if (!strcmp(argv[i], "--count"))
@@ -263,9 +221,8 @@ static int setup(int argc, char **argv, long *count)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_storage ss;
+	struct np_dest d;
 	char what[256];
-	socklen_t len;
 	enum mode mode;
 	long count = 0;
 	int i;
@@ -280,9 +237,9 @@ int main(int argc, char **argv)
 	}
 	catch_signals();
 	if (!strcmp(argv[i], "listen") && i + 2 < argc) {
-		if (parse_addr(argv[i + 1], argv[i + 2], &ss, &len) < 0)
+		if (parse_addr(argv[i + 1], argv[i + 2], &d) < 0)
 			return usage();
-		return run_listen(&ss, len);
+		return run_listen(&d);
 	}
 	if (!strcmp(argv[i], "loop") && i + 3 < argc) {
 		unsigned first, last;
@@ -291,15 +248,14 @@ int main(int argc, char **argv)
 		if (sscanf(argv[i + 3], "%u-%u", &first, &last) != 2)
 			last = first = (unsigned)strtoul(argv[i + 3], NULL, 10);
 		snprintf(port, sizeof(port), "%u", first);
-		if (parse_mode(argv[i + 1], &mode) < 0 || parse_addr(argv[i + 2], port, &ss, &len) < 0 ||
+		if (parse_mode(argv[i + 1], &mode) < 0 || parse_addr(argv[i + 2], port, &d) < 0 ||
 		    last < first || last > 65535)
 			return usage();
-		return run_loop(mode, &ss, len, first, last,
-				i + 4 < argc ? strtol(argv[i + 4], NULL, 10) : 1000, count);
+		return run_loop(mode, &d, first, last, i + 4 < argc ? strtol(argv[i + 4], NULL, 10) : 1000,
+				count);
 	}
-	if (i + 2 >= argc || parse_mode(argv[i], &mode) < 0 ||
-	    parse_addr(argv[i + 1], argv[i + 2], &ss, &len) < 0)
+	if (i + 2 >= argc || parse_mode(argv[i], &mode) < 0 || parse_addr(argv[i + 1], argv[i + 2], &d) < 0)
 		return usage();
 	snprintf(what, sizeof(what), "%s %s port %s", argv[i], argv[i + 1], argv[i + 2]);
-	return run_once(mode, &ss, len, what);
+	return run_once(mode, &d, what);
 }
