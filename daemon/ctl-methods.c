@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup-util.h"
-#include "ctl-server.h"
+#include "ctl-methods.h"
 #include "json-util.h"
 #include "log.h"
 #include "manager.h"
@@ -86,6 +86,7 @@ static int param_bool(struct ctl_call *call, json_t *params, const char *key, bo
 
 static int param_policy(struct ctl_call *call, json_t *params, const char *key, struct np_pol **ret)
 {
+	struct manager *m = call->userdata;
 	char field[FIELD_MAX];
 	const char *name;
 	int r;
@@ -93,7 +94,7 @@ static int param_policy(struct ctl_call *call, json_t *params, const char *key, 
 	r = param_string(call, params, key, true, &name);
 	if (r < 0)
 		return r;
-	*ret = manager_policy_by_name(call->m, name);
+	*ret = manager_policy_by_name(m, name);
 	if (!*ret) {
 		field_name(field, key);
 		return ctl_fail(call, NP_ERR_NO_SUCH_POLICY, field, "no policy named '%s'", name);
@@ -104,6 +105,7 @@ static int param_policy(struct ctl_call *call, json_t *params, const char *key, 
 static int param_target(struct ctl_call *call, json_t *params, const char *key, bool required,
 			struct np_target *ret)
 {
+	struct manager *m = call->userdata;
 	const char *s, *why = "";
 	char field[FIELD_MAX];
 	int r;
@@ -112,7 +114,7 @@ static int param_target(struct ctl_call *call, json_t *params, const char *key, 
 	if (r < 0 || !s)
 		return r;
 	field_name(field, key);
-	r = manager_target_resolve(call->m, s, ret, &why);
+	r = manager_target_resolve(m, s, ret, &why);
 	if (r == -ENOENT)
 		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, field, "'%s': %s", s, why);
 	if (r == -ENOMEM)
@@ -125,6 +127,7 @@ static int param_target(struct ctl_call *call, json_t *params, const char *key, 
 /* A target filter: normalized, and its cgroup id if it still exists. */
 static int param_target_filter(struct ctl_call *call, json_t *params, char **ret, uint64_t *ret_id)
 {
+	struct manager *m = call->userdata;
 	_cleanup_(np_target_done) struct np_target t = {};
 	const char *s, *why = "";
 	int r;
@@ -139,7 +142,7 @@ static int param_target_filter(struct ctl_call *call, json_t *params, char **ret
 		return r;
 	if (r < 0)
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target", "'%s': %s", s, why);
-	if (manager_target_resolve(call->m, s, &t, &why) >= 0)
+	if (manager_target_resolve(m, s, &t, &why) >= 0)
 		*ret_id = t.cgroup_id;
 	return 0;
 }
@@ -161,7 +164,7 @@ static int fail_policy(struct ctl_call *call, const char *code, const char *pref
  * happened; other failures go out as netpol.Internal. */
 static int fail_change(struct ctl_call *call, int r)
 {
-	struct manager *m = call->m;
+	struct manager *m = call->userdata;
 
 	if (r == -ENOLINK && m->pins_error < 0)
 		return ctl_fail(
@@ -243,7 +246,7 @@ static int add_pins(struct manager *m, json_t *res)
 
 static int method_status(struct ctl_call *call, json_t *params)
 {
-	struct manager *m = call->m;
+	struct manager *m = call->userdata;
 	char started[40];
 	int r;
 
@@ -272,6 +275,7 @@ static int method_status(struct ctl_call *call, json_t *params)
 
 static int method_policy_list(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_json_ json_t *arr = json_array();
 	int r;
 
@@ -281,7 +285,7 @@ static int method_policy_list(struct ctl_call *call, json_t *params)
 	if (!arr)
 		return -ENOMEM;
 	for (uint32_t id = 1; id < NP_MAX_POLICIES; id++) {
-		struct np_pol *pol = manager_policy_by_id(call->m, id);
+		struct np_pol *pol = manager_policy_by_id(m, id);
 
 		if (!pol)
 			continue;
@@ -430,10 +434,11 @@ static json_t *policy_result(const struct np_pol *pol)
 
 static int saved_done(struct ctl_call *call, void *data)
 {
+	struct manager *m = call->userdata;
 	struct change *ch = data;
 	struct np_pol *pol = ch->staged.pol;
 
-	manager_policy_settle(call->m, &ch->staged, ch->saved);
+	manager_policy_settle(m, &ch->staged, ch->saved);
 	ch->is_staged = false;
 	if (ch->saved < 0)
 		return fail_change(call, ch->saved);
@@ -455,12 +460,13 @@ static int saved_done(struct ctl_call *call, void *data)
  * it. On a failure here ch is undone, and still the caller's. */
 static int save_staged(struct ctl_call *call, struct change *ch)
 {
+	struct manager *m = call->userdata;
 	int r;
 
 	ch->is_staged = true;
-	r = manager_policies_snapshot(call->m, &ch->snap);
+	r = manager_policies_snapshot(m, &ch->snap);
 	if (r < 0) {
-		manager_policy_settle(call->m, &ch->staged, r);
+		manager_policy_settle(m, &ch->staged, r);
 		ch->is_staged = false;
 		return r;
 	}
@@ -484,12 +490,13 @@ static int fail_prepared(struct ctl_call *call, const struct change *ch)
 /* Which policy a prepared change stages on, or an error reply. */
 static int prepared_target(struct ctl_call *call, struct change *ch, struct np_pol **ret)
 {
+	struct manager *m = call->userdata;
 	switch (ch->op) {
 	case OP_ADD:
 		*ret = NULL;
 		return 0;
 	case OP_UPDATE:
-		*ret = manager_policy_by_name(call->m, ch->p->name);
+		*ret = manager_policy_by_name(m, ch->p->name);
 		if (!*ret)
 			return ctl_fail(call, NP_ERR_NO_SUCH_POLICY, "params.policy.name",
 					"no policy named '%s'; use policy.add to create it", ch->p->name);
@@ -497,7 +504,7 @@ static int prepared_target(struct ctl_call *call, struct change *ch, struct np_p
 	default:
 		/* Writes run one at a time: this holds unless something else
 		 * than a request changed the policy. */
-		if (manager_policy_by_id(call->m, ch->pol->id) != ch->pol || ch->pol->policy != ch->base)
+		if (manager_policy_by_id(m, ch->pol->id) != ch->pol || ch->pol->policy != ch->base)
 			return ctl_fail(
 			    call, NP_ERR_INTERNAL, "params.policy",
 			    "policy '%s' changed while the request was prepared; nothing was changed",
@@ -509,6 +516,7 @@ static int prepared_target(struct ctl_call *call, struct change *ch, struct np_p
 
 static int prepared_done(struct ctl_call *call, void *data)
 {
+	struct manager *m = call->userdata;
 	struct change *ch = data;
 	struct np_pol *pol;
 	int r = ch->r;
@@ -522,7 +530,7 @@ static int prepared_done(struct ctl_call *call, void *data)
 	r = prepared_target(call, ch, &pol);
 	if (r < 0)
 		return r;
-	r = manager_policy_stage(call->m, ch->op == OP_ADD ? MANAGER_POLICY_ADD : MANAGER_POLICY_REPLACE, pol,
+	r = manager_policy_stage(m, ch->op == OP_ADD ? MANAGER_POLICY_ADD : MANAGER_POLICY_REPLACE, pol,
 				 ch->p, ch->c, ch->trie_fd, &ch->staged);
 	if (r == -EEXIST)
 		return ctl_fail(call, NP_ERR_POLICY_EXISTS, "params.policy.name",
@@ -563,6 +571,7 @@ static uint32_t trie_id_for(struct manager *m, enum change_op op, json_t *j)
 /* policy.add and policy.update: params hold only policy. */
 static int policy_param_change(struct ctl_call *call, json_t *params, enum change_op op)
 {
+	struct manager *m = call->userdata;
 	json_t *j = json_object_get(params, "policy");
 	struct change *ch;
 	int r;
@@ -575,11 +584,11 @@ static int policy_param_change(struct ctl_call *call, json_t *params, enum chang
 	if (!json_is_object(j))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "must be an object, got %s",
 				np_json_type_name(j));
-	ch = change_new(call->m, op);
+	ch = change_new(m, op);
 	if (!ch)
 		return -ENOMEM;
 	ch->policy_json = j;
-	ch->trie_id = trie_id_for(call->m, op, j);
+	ch->trie_id = trie_id_for(m, op, j);
 	return prepare(call, ch);
 }
 
@@ -595,6 +604,7 @@ static int method_policy_update(struct ctl_call *call, json_t *params)
 
 static int method_policy_delete(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_(change_freep) struct change *ch = NULL;
 	struct np_pol *pol;
 	int r;
@@ -608,10 +618,10 @@ static int method_policy_delete(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_POLICY_IN_USE, "params.name",
 				"policy '%s' is bound to %u target(s); unbind them first", pol->policy->name,
 				pol->n_bound);
-	ch = change_new(call->m, OP_DELETE);
+	ch = change_new(m, OP_DELETE);
 	if (!ch)
 		return -ENOMEM;
-	r = manager_policy_stage(call->m, MANAGER_POLICY_DELETE, pol, NULL, NULL, -EBADF, &ch->staged);
+	r = manager_policy_stage(m, MANAGER_POLICY_DELETE, pol, NULL, NULL, -EBADF, &ch->staged);
 	if (r < 0)
 		return fail_change(call, r);
 	r = save_staged(call, ch);
@@ -632,6 +642,7 @@ static json_t *binding_json(struct manager *m, const struct np_bind *b)
 
 static int method_apply(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_(np_target_done) struct np_target t = {};
 	struct np_bind *b;
 	struct np_pol *pol;
@@ -644,16 +655,17 @@ static int method_apply(struct ctl_call *call, json_t *params)
 		r = param_policy(call, params, "policy", &pol);
 	if (r < 0)
 		return r;
-	r = manager_bind(call->m, &t, pol, &b);
-	if (r == -ENOSPC && !call->m->unsaved_file)
+	r = manager_bind(m, &t, pol, &b);
+	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
 	if (r < 0)
 		return fail_change(call, r);
-	return set_result(call, binding_json(call->m, b));
+	return set_result(call, binding_json(m, b));
 }
 
 static int method_unbind(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_free_ char *target = NULL;
 	const char *s, *why = "";
 	struct np_bind *b;
@@ -670,10 +682,10 @@ static int method_unbind(struct ctl_call *call, json_t *params)
 		return r;
 	if (r < 0)
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target", "'%s': %s", s, why);
-	b = manager_binding_by_target(call->m, target);
+	b = manager_binding_by_target(m, target);
 	if (!b)
 		return ctl_fail(call, NP_ERR_NO_SUCH_BINDING, "params.target", "'%s' is not bound", target);
-	r = manager_unbind(call->m, b);
+	r = manager_unbind(m, b);
 	if (r < 0)
 		return fail_change(call, r);
 	return set_result(call, json_object());
@@ -681,6 +693,7 @@ static int method_unbind(struct ctl_call *call, json_t *params)
 
 static int method_bindings(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_json_ json_t *arr = json_array();
 	int r;
 
@@ -689,8 +702,8 @@ static int method_bindings(struct ctl_call *call, json_t *params)
 		return r;
 	if (!arr)
 		return -ENOMEM;
-	for (size_t i = 0; i < call->m->n_binds; i++)
-		if (json_array_append_new(arr, binding_json(call->m, &call->m->binds[i])) < 0)
+	for (size_t i = 0; i < m->n_binds; i++)
+		if (json_array_append_new(arr, binding_json(m, &m->binds[i])) < 0)
 			return -ENOMEM;
 	return set_result(call, json_pack("{s:o}", "bindings", TAKE_PTR(arr)));
 }
@@ -736,6 +749,7 @@ static int prepare_rules(struct ctl_call *call, struct change *ch, struct np_pol
 
 static int method_rule_add(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	struct np_dest_spec d;
 	const char *action;
 	struct np_pol *pol;
@@ -755,7 +769,7 @@ static int method_rule_add(struct ctl_call *call, json_t *params)
 	r = param_dest(call, params, &d, NULL);
 	if (r < 0)
 		return r;
-	ch = change_new(call->m, OP_RULE_ADD);
+	ch = change_new(m, OP_RULE_ADD);
 	if (!ch)
 		return -ENOMEM;
 	ch->rule = rule_from_dest(action, &d);
@@ -769,6 +783,7 @@ static int method_rule_add(struct ctl_call *call, json_t *params)
 
 static int method_rule_remove(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	struct np_pol *pol;
 	struct change *ch;
 	json_t *idx;
@@ -789,7 +804,7 @@ static int method_rule_remove(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_NO_SUCH_RULE, "params.index",
 				"policy '%s' has %zu rules; index %" JSON_INTEGER_FORMAT " does not exist",
 				pol->policy->name, pol->policy->n_rules, json_integer_value(idx));
-	ch = change_new(call->m, OP_RULE_REMOVE);
+	ch = change_new(m, OP_RULE_REMOVE);
 	if (!ch)
 		return -ENOMEM;
 	ch->index = (size_t)json_integer_value(idx);
@@ -879,6 +894,7 @@ static json_t *decide_json(const struct np_pol *pol, const struct probe *pr)
 
 static int method_test(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_(np_target_done) struct np_target t = {};
 	_cleanup_json_ json_t *res = NULL;
 	struct np_pol *pol = NULL;
@@ -901,13 +917,13 @@ static int method_test(struct ctl_call *call, json_t *params)
 	if (r < 0)
 		return r;
 	if (t.path) {
-		b = manager_binding_for_path(call->m, t.path);
+		b = manager_binding_for_path(m, t.path);
 		if (!b)
 			return set_result(call,
 					  json_pack("{s:s, s:n, s:n, s:n, s:b, s:s, s:s}", "verdict", "allow",
 						    "policy", "rule", "rule_index", "audit", 0, "target",
 						    t.target, "reason", "no policy bound: allowed"));
-		pol = manager_policy_by_id(call->m, b->policy_id);
+		pol = manager_policy_by_id(m, b->policy_id);
 		if (!pol)
 			return -ENOENT;
 	}
@@ -968,8 +984,37 @@ static int param_since(struct ctl_call *call, json_t *params, uint64_t *ret)
 	return 0;
 }
 
+/* A follower's target filter: its cgroup, or the targets below it. */
+struct follow_filter {
+	char *target;
+	uint64_t cgroup_id;
+};
+
+static void follow_filter_free(void *data)
+{
+	struct follow_filter *ff = data;
+
+	if (ff)
+		free(ff->target);
+	free(ff);
+}
+
+static bool follow_wants(const void *data, const void *event)
+{
+	const struct follow_filter *ff = data;
+	const struct violation *v = event;
+
+	return v->cgroup_id == ff->cgroup_id || (v->target && target_matches(v->target, ff->target));
+}
+
+void ctl_watch_publish(void *userdata, const struct violation *v, json_t *json)
+{
+	ctl_server_broadcast(userdata, v, json);
+}
+
 static int method_violations(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_free_ char *target = NULL;
 	_cleanup_json_ json_t *arr = json_array();
 	struct vfilter f = {};
@@ -991,19 +1036,24 @@ static int method_violations(struct ctl_call *call, json_t *params)
 	f.out = arr;
 	/* Following without "since" starts from now. */
 	if (!follow || json_object_get(params, "since")) {
-		r = violations_foreach(call->m->violations, collect_violation, &f);
+		r = violations_foreach(m->violations, collect_violation, &f);
 		if (r < 0)
 			return r;
 	}
 	if (follow) {
-		call->follow = true;
-		call->follow_target = TAKE_PTR(target);
-		call->follow_cgroup = f.cgroup_id;
-		call->backlog = TAKE_PTR(arr);
+		struct follow_filter *ff = NULL;
+
+		if (target) {
+			ff = malloc(sizeof(*ff));
+			if (!ff)
+				return -ENOMEM;
+			*ff = (struct follow_filter){.target = TAKE_PTR(target), .cgroup_id = f.cgroup_id};
+		}
+		ctl_call_follow(call, ff ? follow_wants : NULL, ff, follow_filter_free, TAKE_PTR(arr));
 		return set_result(call, json_pack("{s:b}", "following", 1));
 	}
 	return set_result(call, json_pack("{s:o, s:o}", "violations", TAKE_PTR(arr), "lost",
-					  counter(call->m, NP_CNT_EVENTS_LOST)));
+					  counter(m, NP_CNT_EVENTS_LOST)));
 }
 
 struct sfilter {
@@ -1071,17 +1121,18 @@ static int collect_stat(const struct np_stats_key *k, const struct np_stats_val 
  * vanished meanwhile (LRU eviction) needs no clearing. */
 static int reset_stats(struct ctl_call *call, const struct sfilter *f)
 {
+	struct manager *m = call->userdata;
 	int r;
 
 	if (!f->target) {
-		r = np_dataplane_stats_reset(call->m->dp);
+		r = np_dataplane_stats_reset(m->dp);
 		if (r < 0)
 			return r;
 		log_info("Counters reset by uid %u.", call->uid);
 		return 0;
 	}
 	for (size_t i = 0; i < f->n_keys; i++) {
-		r = np_dataplane_stats_delete(call->m->dp, &f->keys[i]);
+		r = np_dataplane_stats_delete(m->dp, &f->keys[i]);
 		if (r < 0 && r != -ENOENT)
 			return r;
 	}
@@ -1091,9 +1142,10 @@ static int reset_stats(struct ctl_call *call, const struct sfilter *f)
 
 static int method_stats(struct ctl_call *call, json_t *params)
 {
+	struct manager *m = call->userdata;
 	_cleanup_free_ char *target = NULL;
 	_cleanup_json_ json_t *arr = json_array();
-	struct sfilter f = {.m = call->m};
+	struct sfilter f = {.m = call->userdata};
 	bool reset = false;
 	int r;
 
@@ -1112,7 +1164,7 @@ static int method_stats(struct ctl_call *call, json_t *params)
 	f.target = target;
 	f.out = arr;
 	f.keep_keys = reset && target;
-	r = np_dataplane_stats_foreach(call->m->dp, collect_stat, &f);
+	r = np_dataplane_stats_foreach(m->dp, collect_stat, &f);
 	if (r >= 0 && reset)
 		r = reset_stats(call, &f);
 	free(f.keys);
@@ -1126,7 +1178,7 @@ static int method_stats(struct ctl_call *call, json_t *params)
 
 /* ---- the table ---- */
 
-static const struct ctl_method methods[] = {
+const struct ctl_method ctl_methods[] = {
     {NP_CMD_STATUS, method_status, NP_PRIV_READ},
     {NP_CMD_POLICY_LIST, method_policy_list, NP_PRIV_READ},
     {NP_CMD_POLICY_SHOW, method_policy_show, NP_PRIV_READ},
@@ -1141,12 +1193,5 @@ static const struct ctl_method methods[] = {
     {NP_CMD_TEST, method_test, NP_PRIV_READ},
     {NP_CMD_VIOLATIONS, method_violations, NP_PRIV_READ},
     {NP_CMD_STATS, method_stats, NP_PRIV_READ}, /* reset: checked in the method */
+    {},
 };
-
-const struct ctl_method *ctl_method_find(const char *name)
-{
-	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
-		if (strcmp(methods[i].name, name) == 0)
-			return &methods[i];
-	return NULL;
-}

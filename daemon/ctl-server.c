@@ -23,8 +23,6 @@
 #include "ctl-request.h"
 #include "ctl-server.h"
 #include "log.h"
-#include "manager.h"
-#include "violations.h"
 #include "worker.h"
 
 #define READ_CHUNK (64u * 1024)
@@ -90,13 +88,15 @@ struct ctl_client {
 	bool follower;
 	json_t *follow_id;
 	char *follow_id_text; /* follow_id as JSON */
-	char *follow_target;
-	uint64_t follow_cgroup;
+	ctl_follow_filter_fn follow_filter;
+	void *follow_data;
+	void (*follow_free)(void *data);
 	uint64_t missed;
 };
 
 struct ctl_server {
-	struct manager *m;
+	const struct ctl_method *methods;
+	void *userdata;
 	sd_event *event;
 	int listen_fd;
 	int spare_fd; /* given up to accept-and-refuse when out of fds */
@@ -337,7 +337,7 @@ static void client_flush(struct ctl_client *c)
 			out_drained(c);
 		/* A follower that caught up learns what it missed. */
 		if (out_pending(c) == 0 && c->missed > 0) {
-			_cleanup_json_ json_t *j =
+			_cleanup_(json_decrefp) json_t *j =
 			    json_pack("{s:i, s:O, s:I}", "version", NP_PROTO_VERSION, "id",
 				      c->follow_id ?: json_null(), "missed", (json_int_t)c->missed);
 			_cleanup_free_ char *line = j ? np_proto_dump_line(j) : NULL;
@@ -395,7 +395,7 @@ static void send_error(struct ctl_client *c, json_t *id, const char *code, const
     __attribute__((format(printf, 4, 5)));
 static void send_error(struct ctl_client *c, json_t *id, const char *code, const char *fmt, ...)
 {
-	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_(json_decrefp) json_t *reply = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -432,7 +432,8 @@ static struct ctl_client *client_free(struct ctl_client *c)
 		close(c->fd);
 	json_decref(c->follow_id);
 	free(c->follow_id_text);
-	free(c->follow_target);
+	if (c->follow_free)
+		c->follow_free(c->follow_data);
 	buf_release(&c->in);
 	buf_release(&c->out);
 	free(c);
@@ -470,12 +471,14 @@ static void start_following(struct ctl_client *c, struct ctl_call *call)
 		c->dead = true;
 		return;
 	}
-	free(c->follow_target);
-	c->follow_target = TAKE_PTR(call->follow_target);
-	c->follow_cgroup = call->follow_cgroup;
+	if (c->follow_free)
+		c->follow_free(c->follow_data);
+	c->follow_filter = call->follow_filter;
+	c->follow_data = TAKE_PTR(call->follow_data);
+	c->follow_free = call->follow_free;
 	json_array_foreach(call->backlog, i, v)
 	{
-		_cleanup_json_ json_t *j =
+		_cleanup_(json_decrefp) json_t *j =
 		    json_pack("{s:i, s:O, s:O}", "version", NP_PROTO_VERSION, "id", call->id, "event", v);
 		_cleanup_free_ char *line = j ? np_proto_dump_line(j) : NULL;
 
@@ -559,7 +562,7 @@ static struct ctl_job *job_new(struct ctl_client *c)
 	job->server = c->server;
 	job->client = c;
 	job->call = (struct ctl_call){
-	    .m = c->server->m,
+	    .userdata = c->server->userdata,
 	    .server = c->server,
 	    .job = job,
 	    .uid = c->cred.uid,
@@ -577,7 +580,8 @@ static void job_free(struct ctl_job *job)
 	json_decref(job->call.result);
 	json_decref(job->call.error);
 	json_decref(job->call.backlog);
-	free(job->call.follow_target);
+	if (job->call.follow_free)
+		job->call.follow_free(job->call.follow_data);
 	json_decref(job->parse_error);
 	free(job->line);
 	if (!job->req.params)
@@ -628,7 +632,7 @@ static void job_fail(struct ctl_job *job, const char *code, const char *field, c
     __attribute__((format(printf, 4, 5)));
 static void job_fail(struct ctl_job *job, const char *code, const char *field, const char *fmt, ...)
 {
-	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_(json_decrefp) json_t *reply = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -637,6 +641,20 @@ static void job_fail(struct ctl_job *job, const char *code, const char *field, c
 	job_reply(job, reply);
 	if (!reply && job->client)
 		job->client->dead = true;
+}
+
+int ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *data,
+		    void (*free_data)(void *data), json_t *backlog)
+{
+	if (call->follow_free)
+		call->follow_free(call->follow_data);
+	json_decref(call->backlog);
+	call->follow = true;
+	call->follow_filter = filter;
+	call->follow_data = data;
+	call->follow_free = free_data;
+	call->backlog = backlog;
+	return 0;
 }
 
 int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, void *data,
@@ -680,7 +698,7 @@ static void job_step(struct ctl_job *job, int r)
 {
 	struct ctl_server *s = job->server;
 	struct ctl_client *c = job->client;
-	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_(json_decrefp) json_t *reply = NULL;
 
 	if (r == CTL_DEFERRED) {
 		if (job->method->privilege == NP_PRIV_WRITE)
@@ -730,6 +748,14 @@ static void writes_pump(struct ctl_server *s)
 	}
 }
 
+static const struct ctl_method *method_find(const struct ctl_server *s, const char *name)
+{
+	for (const struct ctl_method *m = s->methods; m->name; m++)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
 /* Steps 5 to 7 of the validation order, for a request whose envelope
  * ctl_request_parse() checked. */
 static void dispatch(struct ctl_job *job)
@@ -737,7 +763,7 @@ static void dispatch(struct ctl_job *job)
 	struct ctl_server *s = job->server;
 	struct ctl_client *c = job->client;
 
-	job->method = ctl_method_find(job->req.command);
+	job->method = method_find(s, job->req.command);
 	if (!job->method) {
 		job_fail(job, NP_ERR_UNKNOWN_COMMAND, NULL, "unknown command '%s'", job->req.command);
 		goto end;
@@ -966,7 +992,7 @@ static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata)
 static void refuse(int fd, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void refuse(int fd, const char *code, const char *fmt, ...)
 {
-	_cleanup_json_ json_t *reply = NULL;
+	_cleanup_(json_decrefp) json_t *reply = NULL;
 	_cleanup_free_ char *line = NULL;
 	char msg[256];
 	va_list ap;
@@ -1107,16 +1133,16 @@ static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
-void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation *v, json_t *json)
+void ctl_server_broadcast(struct ctl_server *s, const void *event, json_t *json)
 {
-	_cleanup_free_ char *event = NULL;
+	_cleanup_free_ char *text = NULL;
 	struct ctl_client *c, *next;
 
 	if (s->n_followers == 0)
 		return;
 	/* Serialized once; only the id differs between followers. */
-	event = json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (!event)
+	text = json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!text)
 		return;
 	for (c = s->clients; c; c = next) {
 		_cleanup_free_ char *line = NULL;
@@ -1125,8 +1151,7 @@ void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation
 		next = c->next;
 		if (!c->follower || c->dead)
 			continue;
-		if (c->follow_target && v->cgroup_id != c->follow_cgroup &&
-		    !(v->target && target_matches(v->target, c->follow_target)))
+		if (c->follow_filter && !c->follow_filter(c->follow_data, event))
 			continue;
 		/* A slow follower loses events, counted, instead of slowing us
 		 * or growing our memory; once it lost one, it gets nothing
@@ -1136,7 +1161,7 @@ void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation
 			continue;
 		}
 		n = asprintf(&line, "{\"version\":%d,\"id\":%s,\"event\":%s}\n", NP_PROTO_VERSION,
-			     c->follow_id_text, event);
+			     c->follow_id_text, text);
 		if (n < 0) {
 			line = NULL;
 			continue;
@@ -1175,7 +1200,8 @@ struct ctl_server *ctl_server_free(struct ctl_server *s)
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct ctl_server *, ctl_server_free);
 
-int ctl_server_new(struct manager *m, int listen_fd, struct ctl_server **ret)
+int ctl_server_new(sd_event *e, const struct np_config *config, const struct ctl_method *methods,
+		   void *userdata, int listen_fd, struct ctl_server **ret)
 {
 	_cleanup_(ctl_server_freep) struct ctl_server *s = NULL;
 	int r;
@@ -1183,12 +1209,13 @@ int ctl_server_new(struct manager *m, int listen_fd, struct ctl_server **ret)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->m = m;
-	s->event = sd_event_ref(m->event);
+	s->methods = methods;
+	s->userdata = userdata;
+	s->event = sd_event_ref(e);
 	s->listen_fd = listen_fd;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->writes_tail = &s->writes;
-	ctl_server_set_config(s, &m->config);
+	ctl_server_set_config(s, config);
 	r = worker_new(s->event, &s->worker);
 	if (r < 0) {
 		s->listen_fd = -EBADF; /* still the caller's */

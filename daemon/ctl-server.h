@@ -2,7 +2,9 @@
 /*
  * The control socket (docs/protocol.md): accept with SO_PEERCRED, line
  * framing with hard limits, a bounded output queue per client, validation
- * in the documented order, then dispatch through ctl-methods.c's table.
+ * in the documented order, then dispatch through the method table given
+ * to ctl_server_new(). It knows nothing of what the methods do: their
+ * userdata rides along in every call, and a follower's filter is theirs.
  * Never blocks on a client: every socket is non-blocking, and EPOLLOUT is
  * only asked for while output is queued.
  */
@@ -13,19 +15,21 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+#include <systemd/sd-event.h>
 
 #include "config.h"
 #include "netpol-proto.h"
 
-struct manager;
-struct violation;
 struct ctl_server;
 struct ctl_client;
 struct ctl_job;
 
+/* Whether a follower wants an event (what ctl_server_broadcast() got). */
+typedef bool (*ctl_follow_filter_fn)(const void *data, const void *event);
+
 /* One request on its way through a method. */
 struct ctl_call {
-	struct manager *m;
+	void *userdata; /* ctl_server_new()'s */
 	struct ctl_server *server;
 	struct ctl_job *job;
 	json_t *id;
@@ -33,11 +37,12 @@ struct ctl_call {
 	bool can_write;
 	json_t *result; /* set by a method that succeeds */
 	json_t *error;	/* set by ctl_fail() */
-	/* violations with follow: the client becomes a follower after the reply */
+	/* Set by ctl_call_follow(): the client becomes a follower after the reply. */
 	bool follow;
-	char *follow_target; /* filter, NULL for every target */
-	uint64_t follow_cgroup;
-	json_t *backlog; /* violations to stream right after the reply */
+	ctl_follow_filter_fn follow_filter; /* NULL: every event */
+	void *follow_data;
+	void (*follow_free)(void *data);
+	json_t *backlog; /* events to stream right after the reply */
 };
 
 /* Returns 0 with call->result set, a negative errno (with call->error set
@@ -61,14 +66,19 @@ typedef int (*ctl_done_fn)(struct ctl_call *call, void *data);
 int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, void *data,
 		   void (*free_data)(void *data));
 
+/* A method table ends with an entry whose name is NULL. */
 struct ctl_method {
 	const char *name;
 	ctl_method_fn fn;
 	enum np_privilege privilege;
 };
 
-/* ctl-methods.c */
-const struct ctl_method *ctl_method_find(const char *name);
+/* Makes the caller a follower once the method's reply is sent: it gets
+ * the events of backlog (a JSON array, may be NULL), then every event
+ * broadcast that filter(data, event) wants. Takes data (freed by free_data
+ * when the follower goes) and backlog, also on failure. */
+int ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *data,
+		    void (*free_data)(void *data), json_t *backlog);
 
 /* Sets the call's error reply; returns -EINVAL so that a method can
  * `return ctl_fail(...)`. */
@@ -82,10 +92,14 @@ int ctl_socket_listen(const char *path, const struct np_config *config, int *ret
  * when it is not the socket's group. Logs a failure as a warning. */
 int ctl_socket_grant_admin(const char *path, const struct np_config *config);
 
-int ctl_server_new(struct manager *m, int listen_fd, struct ctl_server **ret);
+/* Serves listen_fd (taken on success) on e: methods (a table that must
+ * outlive the server) get userdata in every call. */
+int ctl_server_new(sd_event *e, const struct np_config *config, const struct ctl_method *methods,
+		   void *userdata, int listen_fd, struct ctl_server **ret);
 struct ctl_server *ctl_server_free(struct ctl_server *s);
 /* Looks the configured groups up again (startup, SIGHUP). */
 void ctl_server_set_config(struct ctl_server *s, const struct np_config *config);
-void ctl_server_broadcast_violation(struct ctl_server *s, const struct violation *v, json_t *json);
+/* Streams json, the form of event, to every follower whose filter wants it. */
+void ctl_server_broadcast(struct ctl_server *s, const void *event, json_t *json);
 unsigned ctl_server_n_clients(const struct ctl_server *s);
 unsigned ctl_server_n_followers(const struct ctl_server *s);

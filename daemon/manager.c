@@ -17,7 +17,6 @@
 #include <systemd/sd-daemon.h>
 
 #include "cleanup-util.h"
-#include "ctl-server.h"
 #include "log.h"
 #include "manager.h"
 #include "state-parse.h"
@@ -81,7 +80,6 @@ struct manager *manager_free(struct manager *m)
 {
 	if (!m)
 		return NULL;
-	m->server = ctl_server_free(m->server);
 	manager_pins_final(m);
 	sd_event_source_disable_unref(m->pins_source);
 	if (m->pins_inotify_fd >= 0)
@@ -1428,8 +1426,8 @@ static void vops_publish(void *userdata, const struct violation *v, json_t *json
 {
 	struct manager *m = userdata;
 
-	if (m->server)
-		ctl_server_broadcast_violation(m->server, v, json);
+	if (m->publish)
+		m->publish(m->publish_userdata, v, json);
 }
 
 static const struct violations_ops vops = {

@@ -23,7 +23,7 @@
 #include "policy.h"
 #include "target-util.h"
 
-struct ctl_server;
+struct violation;
 struct violations;
 
 struct np_pol {
@@ -85,7 +85,10 @@ struct manager {
 	bool config_required;
 	struct violations *violations;
 	sd_event_source *events_source;
-	struct ctl_server *server;
+	/* Where violations go when their folding window closes (the
+	 * followers; wired by netpold.c). */
+	void (*publish)(void *userdata, const struct violation *v, json_t *json);
+	void *publish_userdata;
 
 	/* The pin directory, watched for removed pins (manager-pins.c). */
 	int pins_inotify_fd;

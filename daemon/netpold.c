@@ -20,10 +20,27 @@
 
 #include "cleanup-util.h"
 #include "config.h"
+#include "ctl-methods.h"
 #include "ctl-server.h"
 #include "log.h"
 #include "manager.h"
 #include "netpol-proto.h"
+
+/* What the event loop serves: the manager, and the control socket with
+ * the manager's methods. */
+struct daemon {
+	struct manager *m;
+	struct ctl_server *server;
+};
+
+/* The server goes first: a write under way finishes through the manager. */
+static void daemon_done(struct daemon *d)
+{
+	if (d->m)
+		d->m->publish = NULL;
+	d->server = ctl_server_free(d->server);
+	d->m = manager_free(d->m);
+}
 
 struct args {
 	const char *socket_path;
@@ -182,7 +199,8 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
-	struct manager *m = userdata;
+	struct daemon *d = userdata;
+	struct manager *m = d->m;
 	struct np_config c;
 
 	(void)sd_notify(0, "RELOADING=1");
@@ -192,14 +210,15 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 	} else {
 		config_done(&m->config);
 		m->config = c;
-		ctl_server_set_config(m->server, &m->config);
+		if (d->server)
+			ctl_server_set_config(d->server, &m->config);
 		log_info("Reloaded the configuration from '%s'.", m->config_path);
 	}
 	(void)sd_notify(0, "READY=1");
 	return 0;
 }
 
-static int setup_signals(sd_event *e, struct manager *m)
+static int setup_signals(sd_event *e, struct daemon *d)
 {
 	sigset_t mask;
 	int r;
@@ -217,7 +236,7 @@ static int setup_signals(sd_event *e, struct manager *m)
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_exit_signal, NULL);
 	if (r >= 0)
-		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, m);
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, d);
 	if (r < 0)
 		return log_error_errno(r, "Failed to watch signals: %m");
 	return 0;
@@ -247,7 +266,8 @@ static int open_listener(const struct args *a, const struct np_config *config, i
 static int run(const struct args *a)
 {
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
-	_cleanup_(manager_freep) struct manager *m = NULL;
+	_cleanup_(daemon_done) struct daemon d = {};
+	struct manager *m;
 	struct manager_opts mo = {
 	    .pin_dir = a->pin_dir,
 	    .attach_cgroup = a->attach_cgroup,
@@ -272,17 +292,18 @@ static int run(const struct args *a)
 		return log_error_errno(r, "Failed to create the event loop: %m");
 	}
 	log_setup_libbpf();
-	r = manager_new(e, &mo, &m);
+	r = manager_new(e, &mo, &d.m);
 	if (r < 0) {
 		config_done(&config);
 		return r;
 	}
+	m = d.m;
 	config_done(&m->config);
 	m->config = config;
 	m->config_path = a->config_path;
 	m->config_required = a->config_given;
 
-	r = setup_signals(e, m);
+	r = setup_signals(e, &d);
 	if (r < 0)
 		return r;
 	r = manager_start_events(m);
@@ -294,11 +315,13 @@ static int run(const struct args *a)
 	r = open_listener(a, &m->config, &fd, &owned);
 	if (r < 0)
 		return r;
-	r = ctl_server_new(m, fd, &m->server);
+	r = ctl_server_new(e, &m->config, ctl_methods, m, fd, &d.server);
 	if (r < 0) {
 		close(fd);
 		return log_error_errno(r, "Failed to serve the control socket: %m");
 	}
+	m->publish = ctl_watch_publish;
+	m->publish_userdata = d.server;
 	/* Pings WATCHDOG=1 at half of WATCHDOG_USEC from the loop itself, so a
 	 * wedged loop is noticed. */
 	r = sd_event_set_watchdog(e, true);
