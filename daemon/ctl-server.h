@@ -85,13 +85,6 @@ int ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *da
 int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Creates the socket file (mode and group from the configuration; 0600 and
- * root only if the group does not exist). Logs. */
-int ctl_socket_listen(const char *path, const struct np_config *config, int *ret_fd);
-/* Lets the admin group connect to the socket file too (a POSIX ACL entry),
- * when it is not the socket's group. Logs a failure as a warning. */
-int ctl_socket_grant_admin(const char *path, const struct np_config *config);
-
 /* Serves listen_fd (taken on success) on e: methods (a table that must
  * outlive the server) get userdata in every call. */
 int ctl_server_new(sd_event *e, const struct np_config *config, const struct ctl_method *methods,

@@ -20,6 +20,7 @@
 
 #include "cleanup-util.h"
 #include "config.h"
+#include "ctl-auth.h"
 #include "ctl-methods.h"
 #include "ctl-server.h"
 #include "log.h"
