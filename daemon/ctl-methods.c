@@ -14,107 +14,37 @@
 
 #include "cleanup-util.h"
 #include "ctl-methods.h"
+#include "ctl-params.h"
 #include "json-util.h"
 #include "log.h"
 #include "manager.h"
 #include "violations.h"
 
-#define FIELD_MAX 160
+#define FIELD_MAX CTL_PARAM_FIELD_MAX
 
-/* ---- parameter helpers ---- */
+/* ---- parameter parsers (ctl-params.h) ---- */
 
-static void field_name(char *buf, const char *key)
+static const struct ctl_param no_params[] = {{}};
+
+/* struct np_pol *: an installed policy, by name. */
+static int param_policy(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
-	snprintf(buf, FIELD_MAX, "params.%s", key);
-}
+	struct np_pol **pol = ret;
+	const char *name = json_string_value(v);
 
-/* Unknown keys are refused: a misspelt "follow" must not silently mean "no". */
-static int check_params(struct ctl_call *call, json_t *params, const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(params, key, v)
-	{
-		char field[FIELD_MAX];
-		bool ok = false;
-
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = strcmp(*a, key) == 0;
-		if (ok)
-			continue;
-		field_name(field, key);
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "unknown parameter");
-	}
-	return 0;
-}
-
-static int param_string(struct ctl_call *call, json_t *params, const char *key, bool required,
-			const char **ret)
-{
-	json_t *v = json_object_get(params, key);
-	char field[FIELD_MAX];
-
-	field_name(field, key);
-	if (!v) {
-		if (required)
-			return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "is required");
-		*ret = NULL;
-		return 0;
-	}
-	if (!json_is_string(v))
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be a string, got %s",
-				np_json_type_name(v));
-	*ret = json_string_value(v);
-	return 0;
-}
-
-static int param_bool(struct ctl_call *call, json_t *params, const char *key, bool *ret)
-{
-	json_t *v = json_object_get(params, key);
-	char field[FIELD_MAX];
-
-	if (!v)
-		return 0;
-	field_name(field, key);
-	if (!json_is_boolean(v))
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be true or false, got %s",
-				np_json_type_name(v));
-	*ret = json_is_true(v);
-	return 0;
-}
-
-static int param_policy(struct ctl_call *call, json_t *params, const char *key, struct np_pol **ret)
-{
-	struct manager *m = call->userdata;
-	char field[FIELD_MAX];
-	const char *name;
-	int r;
-
-	r = param_string(call, params, key, true, &name);
-	if (r < 0)
-		return r;
-	*ret = manager_policy_by_name(m, name);
-	if (!*ret) {
-		field_name(field, key);
+	*pol = manager_policy_by_name(call->userdata, name);
+	if (!*pol)
 		return ctl_fail(call, NP_ERR_NO_SUCH_POLICY, field, "no policy named '%s'", name);
-	}
 	return 0;
 }
 
-static int param_target(struct ctl_call *call, json_t *params, const char *key, bool required,
-			struct np_target *ret)
+/* struct np_target: an existing cgroup below the attach cgroup. */
+static int param_target(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
-	struct manager *m = call->userdata;
-	const char *s, *why = "";
-	char field[FIELD_MAX];
+	const char *s = json_string_value(v), *why = "";
 	int r;
 
-	r = param_string(call, params, key, required, &s);
-	if (r < 0 || !s)
-		return r;
-	field_name(field, key);
-	r = manager_target_resolve(m, s, ret, &why);
+	r = manager_target_resolve(call->userdata, s, ret, &why);
 	if (r == -ENOENT)
 		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, field, "'%s': %s", s, why);
 	if (r == -ENOMEM)
@@ -124,26 +54,38 @@ static int param_target(struct ctl_call *call, json_t *params, const char *key, 
 	return 0;
 }
 
-/* A target filter: normalized, and its cgroup id if it still exists. */
-static int param_target_filter(struct ctl_call *call, json_t *params, char **ret, uint64_t *ret_id)
+/* char *: a target, normalized, whether its cgroup exists or not. */
+static int param_target_name(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
-	struct manager *m = call->userdata;
-	_cleanup_(np_target_done) struct np_target t = {};
-	const char *s, *why = "";
+	const char *s = json_string_value(v), *why = "";
 	int r;
 
-	*ret = NULL;
-	*ret_id = 0;
-	r = param_string(call, params, "target", false, &s);
-	if (r < 0 || !s)
-		return r;
 	r = target_normalize(s, ret, &why);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target", "'%s': %s", s, why);
-	if (manager_target_resolve(m, s, &t, &why) >= 0)
-		*ret_id = t.cgroup_id;
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "'%s': %s", s, why);
+	return 0;
+}
+
+/* A target filter: normalized, and its cgroup id if it still exists. */
+struct target_filter {
+	char *target; /* NULL: every target */
+	uint64_t cgroup_id;
+};
+
+static int param_target_filter(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	_cleanup_(np_target_done) struct np_target t = {};
+	struct target_filter *f = ret;
+	const char *why = "";
+	int r;
+
+	r = param_target_name(call, field, v, &f->target);
+	if (r < 0)
+		return r;
+	if (manager_target_resolve(call->userdata, json_string_value(v), &t, &why) >= 0)
+		f->cgroup_id = t.cgroup_id;
 	return 0;
 }
 
@@ -250,7 +192,7 @@ static int method_status(struct ctl_call *call, json_t *params)
 	char started[40];
 	int r;
 
-	r = check_params(call, params, (const char *const[]){NULL});
+	r = ctl_params_dispatch(call, params, no_params, NULL);
 	if (r < 0)
 		return r;
 	format_realtime(m->started_usec * 1000, started, sizeof(started));
@@ -279,7 +221,7 @@ static int method_policy_list(struct ctl_call *call, json_t *params)
 	_cleanup_json_ json_t *arr = json_array();
 	int r;
 
-	r = check_params(call, params, (const char *const[]){NULL});
+	r = ctl_params_dispatch(call, params, no_params, NULL);
 	if (r < 0)
 		return r;
 	if (!arr)
@@ -300,14 +242,17 @@ static int method_policy_list(struct ctl_call *call, json_t *params)
 	return set_result(call, json_pack("{s:o}", "policies", TAKE_PTR(arr)));
 }
 
+static const struct ctl_param name_params[] = {
+    {"name", CTL_PARAM_STRING, true, param_policy, 0},
+    {},
+};
+
 static int method_policy_show(struct ctl_call *call, json_t *params)
 {
 	struct np_pol *pol;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"name", NULL});
-	if (r >= 0)
-		r = param_policy(call, params, "name", &pol);
+	r = ctl_params_dispatch(call, params, name_params, &pol);
 	if (r < 0)
 		return r;
 	return set_result(call, json_pack("{s:o}", "policy", np_policy_to_json(pol->policy)));
@@ -572,18 +517,17 @@ static uint32_t trie_id_for(struct manager *m, enum change_op op, json_t *j)
 static int policy_param_change(struct ctl_call *call, json_t *params, enum change_op op)
 {
 	struct manager *m = call->userdata;
-	json_t *j = json_object_get(params, "policy");
+	static const struct ctl_param table[] = {
+	    {"policy", CTL_PARAM_OBJECT, true, ctl_param_json, 0},
+	    {},
+	};
+	json_t *j = NULL;
 	struct change *ch;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"policy", NULL});
+	r = ctl_params_dispatch(call, params, table, &j);
 	if (r < 0)
 		return r;
-	if (!j)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "is required");
-	if (!json_is_object(j))
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.policy", "must be an object, got %s",
-				np_json_type_name(j));
 	ch = change_new(m, op);
 	if (!ch)
 		return -ENOMEM;
@@ -609,9 +553,7 @@ static int method_policy_delete(struct ctl_call *call, json_t *params)
 	struct np_pol *pol;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"name", NULL});
-	if (r >= 0)
-		r = param_policy(call, params, "name", &pol);
+	r = ctl_params_dispatch(call, params, name_params, &pol);
 	if (r < 0)
 		return r;
 	if (pol->n_bound > 0)
@@ -640,22 +582,33 @@ static json_t *binding_json(struct manager *m, const struct np_bind *b)
 			 "cgroup_id", (json_int_t)b->cgroup_id);
 }
 
+/* apply and test */
+struct target_policy {
+	struct np_target target;
+	struct np_pol *pol;
+};
+
+static void target_policy_done(struct target_policy *p)
+{
+	np_target_done(&p->target);
+}
+
 static int method_apply(struct ctl_call *call, json_t *params)
 {
 	struct manager *m = call->userdata;
-	_cleanup_(np_target_done) struct np_target t = {};
+	static const struct ctl_param table[] = {
+	    {"target", CTL_PARAM_STRING, true, param_target, offsetof(struct target_policy, target)},
+	    {"policy", CTL_PARAM_STRING, true, param_policy, offsetof(struct target_policy, pol)},
+	    {},
+	};
+	_cleanup_(target_policy_done) struct target_policy p = {};
 	struct np_bind *b;
-	struct np_pol *pol;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"target", "policy", NULL});
-	if (r >= 0)
-		r = param_target(call, params, "target", true, &t);
-	if (r >= 0)
-		r = param_policy(call, params, "policy", &pol);
+	r = ctl_params_dispatch(call, params, table, &p);
 	if (r < 0)
 		return r;
-	r = manager_bind(m, &t, pol, &b);
+	r = manager_bind(m, &p.target, p.pol, &b);
 	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
 	if (r < 0)
@@ -666,22 +619,18 @@ static int method_apply(struct ctl_call *call, json_t *params)
 static int method_unbind(struct ctl_call *call, json_t *params)
 {
 	struct manager *m = call->userdata;
+	/* No resolve: a cgroup that is gone can still be unbound. */
+	static const struct ctl_param table[] = {
+	    {"target", CTL_PARAM_STRING, true, param_target_name, 0},
+	    {},
+	};
 	_cleanup_free_ char *target = NULL;
-	const char *s, *why = "";
 	struct np_bind *b;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"target", NULL});
-	if (r >= 0)
-		r = param_string(call, params, "target", true, &s);
+	r = ctl_params_dispatch(call, params, table, &target);
 	if (r < 0)
 		return r;
-	/* No resolve: a cgroup that is gone can still be unbound. */
-	r = target_normalize(s, &target, &why);
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target", "'%s': %s", s, why);
 	b = manager_binding_by_target(m, target);
 	if (!b)
 		return ctl_fail(call, NP_ERR_NO_SUCH_BINDING, "params.target", "'%s' is not bound", target);
@@ -697,7 +646,7 @@ static int method_bindings(struct ctl_call *call, json_t *params)
 	_cleanup_json_ json_t *arr = json_array();
 	int r;
 
-	r = check_params(call, params, (const char *const[]){NULL});
+	r = ctl_params_dispatch(call, params, no_params, NULL);
 	if (r < 0)
 		return r;
 	if (!arr)
@@ -710,18 +659,31 @@ static int method_bindings(struct ctl_call *call, json_t *params)
 
 /* ---- rules ---- */
 
-static int param_dest(struct ctl_call *call, json_t *params, struct np_dest_spec *ret, const char **ret_text)
-{
-	const char *s, *why = "";
-	int r;
+/* A destination as netpolctl writes it: "ADDR[:PORTS][/PROTO]". */
+struct dest_param {
+	struct np_dest_spec spec;
+	const char *text;
+};
 
-	r = param_string(call, params, "dest", true, &s);
-	if (r < 0)
-		return r;
-	if (np_dest_spec_parse(s, ret, &why) < 0)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest", "'%s': %s", s, why);
-	if (ret_text)
-		*ret_text = s;
+static int param_dest(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	struct dest_param *d = ret;
+	const char *why = "";
+
+	d->text = json_string_value(v);
+	if (np_dest_spec_parse(d->text, &d->spec, &why) < 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "'%s': %s", d->text, why);
+	return 0;
+}
+
+static int param_action(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	const char *action = json_string_value(v);
+
+	if (strcmp(action, "allow") != 0 && strcmp(action, "deny") != 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be \"allow\" or \"deny\", got '%s'",
+				action);
+	*(const char **)ret = action;
 	return 0;
 }
 
@@ -749,57 +711,60 @@ static int prepare_rules(struct ctl_call *call, struct change *ch, struct np_pol
 
 static int method_rule_add(struct ctl_call *call, json_t *params)
 {
+	struct rule_add {
+		struct np_pol *pol;
+		const char *action;
+		struct dest_param dest;
+	};
+	static const struct ctl_param table[] = {
+	    {"policy", CTL_PARAM_STRING, true, param_policy, offsetof(struct rule_add, pol)},
+	    {"action", CTL_PARAM_STRING, true, param_action, offsetof(struct rule_add, action)},
+	    {"dest", CTL_PARAM_STRING, true, param_dest, offsetof(struct rule_add, dest)},
+	    {},
+	};
 	struct manager *m = call->userdata;
-	struct np_dest_spec d;
-	const char *action;
-	struct np_pol *pol;
+	struct rule_add p = {};
 	struct change *ch;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"policy", "action", "dest", NULL});
-	if (r >= 0)
-		r = param_policy(call, params, "policy", &pol);
-	if (r >= 0)
-		r = param_string(call, params, "action", true, &action);
-	if (r < 0)
-		return r;
-	if (strcmp(action, "allow") != 0 && strcmp(action, "deny") != 0)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.action",
-				"must be \"allow\" or \"deny\", got '%s'", action);
-	r = param_dest(call, params, &d, NULL);
+	r = ctl_params_dispatch(call, params, table, &p);
 	if (r < 0)
 		return r;
 	ch = change_new(m, OP_RULE_ADD);
 	if (!ch)
 		return -ENOMEM;
-	ch->rule = rule_from_dest(action, &d);
+	ch->rule = rule_from_dest(p.action, &p.dest.spec);
 	if (!ch->rule) {
 		change_free(ch);
 		return -ENOMEM;
 	}
-	ch->index = pol->policy->n_rules;
-	return prepare_rules(call, ch, pol);
+	ch->index = p.pol->policy->n_rules;
+	return prepare_rules(call, ch, p.pol);
 }
 
 static int method_rule_remove(struct ctl_call *call, json_t *params)
 {
+	struct rule_remove {
+		struct np_pol *pol;
+		json_t *index;
+	};
+	static const struct ctl_param table[] = {
+	    {"policy", CTL_PARAM_STRING, true, param_policy, offsetof(struct rule_remove, pol)},
+	    {"index", CTL_PARAM_INTEGER, true, ctl_param_json, offsetof(struct rule_remove, index)},
+	    {},
+	};
 	struct manager *m = call->userdata;
+	struct rule_remove p = {};
 	struct np_pol *pol;
 	struct change *ch;
 	json_t *idx;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"policy", "index", NULL});
-	if (r >= 0)
-		r = param_policy(call, params, "policy", &pol);
+	r = ctl_params_dispatch(call, params, table, &p);
 	if (r < 0)
 		return r;
-	idx = json_object_get(params, "index");
-	if (!idx)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.index", "is required");
-	if (!json_is_integer(idx))
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.index", "must be an integer, got %s",
-				np_json_type_name(idx));
+	pol = p.pol;
+	idx = p.index;
 	if (json_integer_value(idx) < 0 || (size_t)json_integer_value(idx) >= pol->policy->n_rules)
 		return ctl_fail(call, NP_ERR_NO_SUCH_RULE, "params.index",
 				"policy '%s' has %zu rules; index %" JSON_INTEGER_FORMAT " does not exist",
@@ -826,20 +791,23 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int parse_probe(struct ctl_call *call, json_t *params, struct probe *ret)
+/* struct probe: a destination of one address, protocol and port. */
+static int param_probe(struct ctl_call *call, const char *field, json_t *v, void *data)
 {
+	struct dest_param dp;
 	struct np_dest_spec d;
-	const char *text;
+	struct probe *ret = data;
 	unsigned long port;
 	char *end;
 	int r;
 
-	r = param_dest(call, params, &d, &text);
+	r = param_dest(call, field, v, &dp);
 	if (r < 0)
 		return r;
+	d = dp.spec;
 	/* The parser says "any" when no protocol was given; here that means tcp. */
-	if (strcmp(d.protocol, "any") == 0 && ends_with(text, "/any"))
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
+	if (strcmp(d.protocol, "any") == 0 && ends_with(dp.text, "/any"))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field,
 				"a test needs one protocol: tcp, udp or icmp");
 	if (strcmp(d.protocol, "tcp") == 0 || strcmp(d.protocol, "any") == 0)
 		ret->proto = NP_PROTO_TCP;
@@ -848,27 +816,27 @@ static int parse_probe(struct ctl_call *call, json_t *params, struct probe *ret)
 	else if (strcmp(d.protocol, "icmp") == 0)
 		ret->proto = NP_PROTO_ICMP;
 	else
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field,
 				"protocol must be tcp, udp or icmp, got '%s'", d.protocol);
 	if (np_addr_parse(d.to, ret->addr) < 0)
 		return ctl_fail(
-		    call, NP_ERR_INVALID_PARAM, "params.dest",
+		    call, NP_ERR_INVALID_PARAM, field,
 		    "'%s' is not one IP address (a test takes an address, not a prefix or an entity)", d.to);
 	ret->port = 0;
 	if (ret->proto == NP_PROTO_ICMP) {
 		if (d.ports[0])
-			return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest", "ICMP has no ports");
+			return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "ICMP has no ports");
 		return 0;
 	}
 	if (!d.ports[0])
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field,
 				"a %s test needs one port, as in '%s%s%s:443/%s'", d.protocol,
 				strchr(d.to, ':') ? "[" : "", d.to, strchr(d.to, ':') ? "]" : "", d.protocol);
 	errno = 0;
 	port = strtoul(d.ports, &end, 10);
 	if (errno || *end || port < 1 || port > 65535)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.dest",
-				"needs one port 1..65535, got '%s'", d.ports);
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "needs one port 1..65535, got '%s'",
+				d.ports);
 	ret->port = (uint16_t)port;
 	return 0;
 }
@@ -892,45 +860,58 @@ static json_t *decide_json(const struct np_pol *pol, const struct probe *pr)
 			 pol->policy->audit);
 }
 
+struct test_params {
+	struct np_target target;
+	struct np_pol *pol;
+	struct probe probe;
+};
+
+static void test_params_done(struct test_params *p)
+{
+	np_target_done(&p->target);
+}
+
 static int method_test(struct ctl_call *call, json_t *params)
 {
+	/* Exactly one of target and policy, checked before the fields. */
+	static const struct ctl_param table[] = {
+	    {"target", CTL_PARAM_STRING, false, param_target, offsetof(struct test_params, target)},
+	    {"policy", CTL_PARAM_STRING, false, param_policy, offsetof(struct test_params, pol)},
+	    {"dest", CTL_PARAM_STRING, true, param_probe, offsetof(struct test_params, probe)},
+	    {},
+	};
 	struct manager *m = call->userdata;
-	_cleanup_(np_target_done) struct np_target t = {};
+	_cleanup_(test_params_done) struct test_params p = {};
 	_cleanup_json_ json_t *res = NULL;
-	struct np_pol *pol = NULL;
+	struct np_pol *pol;
 	struct np_bind *b = NULL;
-	struct probe pr;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"target", "policy", "dest", NULL});
+	r = ctl_params_check_known(call, params, table);
 	if (r < 0)
 		return r;
 	if (!!json_object_get(params, "target") == !!json_object_get(params, "policy"))
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target",
 				"give either a target or a policy (exactly one)");
-	if (json_object_get(params, "policy"))
-		r = param_policy(call, params, "policy", &pol);
-	else
-		r = param_target(call, params, "target", true, &t);
-	if (r >= 0)
-		r = parse_probe(call, params, &pr);
+	r = ctl_params_parse(call, params, table, &p);
 	if (r < 0)
 		return r;
-	if (t.path) {
-		b = manager_binding_for_path(m, t.path);
+	pol = p.pol;
+	if (p.target.path) {
+		b = manager_binding_for_path(m, p.target.path);
 		if (!b)
 			return set_result(call,
 					  json_pack("{s:s, s:n, s:n, s:n, s:b, s:s, s:s}", "verdict", "allow",
 						    "policy", "rule", "rule_index", "audit", 0, "target",
-						    t.target, "reason", "no policy bound: allowed"));
+						    p.target.target, "reason", "no policy bound: allowed"));
 		pol = manager_policy_by_id(m, b->policy_id);
 		if (!pol)
 			return -ENOENT;
 	}
-	res = decide_json(pol, &pr);
+	res = decide_json(pol, &p.probe);
 	if (!res)
 		return -ENOMEM;
-	if (b && (json_object_set_new(res, "target", json_string(t.target)) < 0 ||
+	if (b && (json_object_set_new(res, "target", json_string(p.target.target)) < 0 ||
 		  json_object_set_new(res, "bound_at", json_string(b->target)) < 0))
 		return -ENOMEM;
 	return set_result(call, TAKE_PTR(res));
@@ -965,25 +946,6 @@ static int collect_violation(const struct violation *v, void *userdata)
 	return json_array_append_new(f->out, violation_to_json(v)) < 0 ? -ENOMEM : 0;
 }
 
-static int param_since(struct ctl_call *call, json_t *params, uint64_t *ret)
-{
-	json_t *v = json_object_get(params, "since");
-	double s;
-
-	*ret = 0;
-	if (!v)
-		return 0;
-	if (!json_is_number(v))
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.since",
-				"must be a number of seconds since the epoch, got %s", np_json_type_name(v));
-	s = json_number_value(v);
-	if (s < 0 || s > 1e11)
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.since",
-				"must be seconds since the epoch");
-	*ret = (uint64_t)(s * 1e9);
-	return 0;
-}
-
 /* A follower's target filter: its cgroup, or the targets below it. */
 struct follow_filter {
 	char *target;
@@ -1014,24 +976,35 @@ void ctl_watch_publish(void *userdata, const struct violation *v, json_t *json)
 
 static int method_violations(struct ctl_call *call, json_t *params)
 {
+	struct violations_params {
+		uint64_t since_ns;
+		struct target_filter filter;
+		bool follow;
+	};
+	static const struct ctl_param table[] = {
+	    {"since", CTL_PARAM_TIME, false, ctl_param_time, offsetof(struct violations_params, since_ns)},
+	    {"target", CTL_PARAM_STRING, false, param_target_filter,
+	     offsetof(struct violations_params, filter)},
+	    {"follow", CTL_PARAM_BOOL, false, ctl_param_bool, offsetof(struct violations_params, follow)},
+	    {},
+	};
 	struct manager *m = call->userdata;
-	_cleanup_free_ char *target = NULL;
 	_cleanup_json_ json_t *arr = json_array();
+	struct violations_params p = {};
+	_cleanup_free_ char *target = NULL;
 	struct vfilter f = {};
-	bool follow = false;
+	bool follow;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"since", "target", "follow", NULL});
-	if (r >= 0)
-		r = param_since(call, params, &f.since_ns);
-	if (r >= 0)
-		r = param_target_filter(call, params, &target, &f.cgroup_id);
-	if (r >= 0)
-		r = param_bool(call, params, "follow", &follow);
+	r = ctl_params_dispatch(call, params, table, &p);
+	target = p.filter.target;
 	if (r < 0)
 		return r;
 	if (!arr)
 		return -ENOMEM;
+	follow = p.follow;
+	f.since_ns = p.since_ns;
+	f.cgroup_id = p.filter.cgroup_id;
 	f.target = target;
 	f.out = arr;
 	/* Following without "since" starts from now. */
@@ -1142,20 +1115,29 @@ static int reset_stats(struct ctl_call *call, const struct sfilter *f)
 
 static int method_stats(struct ctl_call *call, json_t *params)
 {
+	struct stats_params {
+		struct target_filter filter;
+		bool reset;
+	};
+	static const struct ctl_param table[] = {
+	    {"target", CTL_PARAM_STRING, false, param_target_filter, offsetof(struct stats_params, filter)},
+	    {"reset", CTL_PARAM_BOOL, false, ctl_param_bool, offsetof(struct stats_params, reset)},
+	    {},
+	};
 	struct manager *m = call->userdata;
-	_cleanup_free_ char *target = NULL;
 	_cleanup_json_ json_t *arr = json_array();
 	struct sfilter f = {.m = call->userdata};
-	bool reset = false;
+	struct stats_params p = {};
+	_cleanup_free_ char *target = NULL;
+	bool reset;
 	int r;
 
-	r = check_params(call, params, (const char *const[]){"target", "reset", NULL});
-	if (r >= 0)
-		r = param_target_filter(call, params, &target, &f.cgroup_id);
-	if (r >= 0)
-		r = param_bool(call, params, "reset", &reset);
+	r = ctl_params_dispatch(call, params, table, &p);
+	target = p.filter.target;
 	if (r < 0)
 		return r;
+	reset = p.reset;
+	f.cgroup_id = p.filter.cgroup_id;
 	if (reset && !call->can_write)
 		return ctl_fail(call, NP_ERR_PERMISSION, "params.reset",
 				"permission denied: resetting counters needs root or the admin group");
