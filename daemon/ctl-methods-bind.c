@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* apply, unbind, bindings. */
+#include <errno.h>
+
+#include "cleanup-util.h"
+#include "ctl-methods.h"
+#include "ctl-params.h"
+#include "manager.h"
+
+static json_t *binding_json(struct manager *m, const struct np_bind *b)
+{
+	struct np_pol *pol = manager_policy_by_id(m, b->policy_id);
+
+	return json_pack("{s:s, s:s, s:I}", "target", b->target, "policy", pol ? pol->policy->name : "",
+			 "cgroup_id", (json_int_t)b->cgroup_id);
+}
+
+/* apply's params */
+struct target_policy {
+	struct np_target target;
+	struct np_pol *pol;
+};
+
+static void target_policy_done(struct target_policy *p)
+{
+	np_target_done(&p->target);
+}
+
+int ctl_method_apply(struct ctl_call *call, json_t *params)
+{
+	struct manager *m = call->userdata;
+	static const struct ctl_param table[] = {
+	    {"target", CTL_PARAM_STRING, true, ctl_param_target, offsetof(struct target_policy, target)},
+	    {"policy", CTL_PARAM_STRING, true, ctl_param_policy, offsetof(struct target_policy, pol)},
+	    {},
+	};
+	_cleanup_(target_policy_done) struct target_policy p = {};
+	struct np_bind *b;
+	int r;
+
+	r = ctl_params_dispatch(call, params, table, &p);
+	if (r < 0)
+		return r;
+	r = manager_bind(m, &p.target, p.pol, &b);
+	if (r == -ENOSPC && !m->unsaved_file)
+		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
+	if (r < 0)
+		return ctl_fail_change(call, r);
+	return ctl_set_result(call, binding_json(m, b));
+}
+
+int ctl_method_unbind(struct ctl_call *call, json_t *params)
+{
+	struct manager *m = call->userdata;
+	/* No resolve: a cgroup that is gone can still be unbound. */
+	static const struct ctl_param table[] = {
+	    {"target", CTL_PARAM_STRING, true, ctl_param_target_name, 0},
+	    {},
+	};
+	_cleanup_free_ char *target = NULL;
+	struct np_bind *b;
+	int r;
+
+	r = ctl_params_dispatch(call, params, table, &target);
+	if (r < 0)
+		return r;
+	b = manager_binding_by_target(m, target);
+	if (!b)
+		return ctl_fail(call, NP_ERR_NO_SUCH_BINDING, "params.target", "'%s' is not bound", target);
+	r = manager_unbind(m, b);
+	if (r < 0)
+		return ctl_fail_change(call, r);
+	return ctl_set_result(call, json_object());
+}
+
+int ctl_method_bindings(struct ctl_call *call, json_t *params)
+{
+	struct manager *m = call->userdata;
+	_cleanup_json_ json_t *arr = json_array();
+	int r;
+
+	r = ctl_params_dispatch(call, params, ctl_no_params, NULL);
+	if (r < 0)
+		return r;
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_binds; i++)
+		if (json_array_append_new(arr, binding_json(m, &m->binds[i])) < 0)
+			return -ENOMEM;
+	return ctl_set_result(call, json_pack("{s:o}", "bindings", TAKE_PTR(arr)));
+}
