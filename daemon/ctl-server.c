@@ -958,7 +958,7 @@ static bool has_room(struct ctl_server *s, const struct ucred *uc, bool writer, 
 }
 
 /* Steps 1 (credentials) and the client limits, before reading a byte. */
-static void admit(struct ctl_server *s, int fd)
+void ctl_server_add_connection(struct ctl_server *s, int fd)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
@@ -1015,7 +1015,7 @@ static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userd
 			log_warning_errno(-errno, "Failed to accept a client, ignoring: %m");
 		return 0;
 	}
-	admit(s, cfd);
+	ctl_server_add_connection(s, cfd);
 	return 0;
 }
 
@@ -1107,7 +1107,8 @@ int ctl_server_new(sd_event *e, const struct np_config *config, const struct ctl
 		s->listen_fd = -EBADF; /* still the caller's */
 		return r;
 	}
-	r = sd_event_add_io(s->event, &s->listen_source, listen_fd, EPOLLIN, on_listen, s);
+	r = listen_fd < 0 ? 0
+			  : sd_event_add_io(s->event, &s->listen_source, listen_fd, EPOLLIN, on_listen, s);
 	if (r < 0) {
 		s->listen_fd = -EBADF; /* still the caller's */
 		return r;

@@ -85,10 +85,13 @@ int ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *da
 int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Serves listen_fd (taken on success) on e: methods (a table that must
- * outlive the server) get userdata in every call. */
+/* Serves listen_fd (taken on success; -1: none) on e: methods (a table
+ * that must outlive the server) get userdata in every call. */
 int ctl_server_new(sd_event *e, const struct np_config *config, const struct ctl_method *methods,
 		   void *userdata, int listen_fd, struct ctl_server **ret);
+/* Serves fd, a connected stream socket (non-blocking, close-on-exec), as
+ * if it had been accepted: its peer's credentials decide. Takes fd. */
+void ctl_server_add_connection(struct ctl_server *s, int fd);
 struct ctl_server *ctl_server_free(struct ctl_server *s);
 /* Looks the configured groups up again (startup, SIGHUP). */
 void ctl_server_set_config(struct ctl_server *s, const struct np_config *config);
