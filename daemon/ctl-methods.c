@@ -17,7 +17,6 @@
 
 const struct ctl_param ctl_no_params[] = {{}};
 
-/* struct np_pol *: an installed policy, by name. */
 int ctl_param_policy(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
 	struct np_pol **pol = ret;
@@ -29,7 +28,6 @@ int ctl_param_policy(struct ctl_call *call, const char *field, json_t *v, void *
 	return 0;
 }
 
-/* struct np_target: an existing cgroup below the attach cgroup. */
 int ctl_param_target(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
 	const char *s = json_string_value(v), *why = "";
@@ -45,7 +43,6 @@ int ctl_param_target(struct ctl_call *call, const char *field, json_t *v, void *
 	return 0;
 }
 
-/* char *: a target, normalized, whether its cgroup exists or not. */
 int ctl_param_target_name(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
 	const char *s = json_string_value(v), *why = "";
@@ -85,8 +82,6 @@ int ctl_param_dest(struct ctl_call *call, const char *field, json_t *v, void *re
 	return 0;
 }
 
-/* A change that failed through no fault of the request, told as what
- * happened; other failures go out as netpol.Internal. */
 int ctl_fail_change(struct ctl_call *call, int r)
 {
 	struct manager *m = call->userdata;
@@ -107,7 +102,6 @@ int ctl_fail_change(struct ctl_call *call, int r)
 					   : "nothing was changed");
 }
 
-/* A kernel ctl_counter, or null if it cannot be read (never a made-up 0). */
 json_t *ctl_counter(struct manager *m, unsigned idx)
 {
 	uint64_t v = 0;
@@ -134,6 +128,7 @@ int ctl_set_result(struct ctl_call *call, json_t *result)
 	return 0;
 }
 
+/* The commands of docs/protocol.md. */
 const struct ctl_method ctl_methods[] = {
     {NP_CMD_STATUS, ctl_method_status, NP_PRIV_READ},
     {NP_CMD_POLICY_LIST, ctl_method_policy_list, NP_PRIV_READ},

@@ -57,7 +57,7 @@ typedef int (*ctl_method_fn)(struct ctl_call *call, json_t *params);
  * returns like a method (and may defer again). The reply waits, and so do
  * the client's next requests and, for a write, every other write: state
  * changes stay one at a time, in order. work() must not log nor touch the
- * manager, except to read what no other request can change meanwhile (a
+ * userdata, except to read what no other request can change meanwhile (a
  * write's own policies). free_data(data) runs when the call is over.
  */
 #define CTL_DEFERRED 1
