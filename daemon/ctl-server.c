@@ -361,7 +361,7 @@ static void start_following(struct ctl_client *c, struct ctl_call *call)
 		c->follow_free(c->follow_data);
 	c->follow_filter = call->follow_filter;
 	c->follow_data = TAKE_PTR(call->follow_data);
-	c->follow_free = call->follow_free;
+	c->follow_free = TAKE_PTR(call->follow_free);
 	json_array_foreach(call->backlog, i, v)
 	{
 		_cleanup_(json_decrefp) json_t *j =
@@ -529,8 +529,8 @@ static void job_fail(struct ctl_job *job, const char *code, const char *field, c
 		job->client->dead = true;
 }
 
-int ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *data,
-		    void (*free_data)(void *data), json_t *backlog)
+void ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *data,
+		     void (*free_data)(void *data), json_t *backlog)
 {
 	if (call->follow_free)
 		call->follow_free(call->follow_data);
@@ -540,7 +540,6 @@ int ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *da
 	call->follow_data = data;
 	call->follow_free = free_data;
 	call->backlog = backlog;
-	return 0;
 }
 
 int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, void *data,

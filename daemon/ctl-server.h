@@ -75,10 +75,10 @@ struct ctl_method {
 
 /* Makes the caller a follower once the method's reply is sent: it gets
  * the events of backlog (a JSON array, may be NULL), then every event
- * broadcast that filter(data, event) wants. Takes data (freed by free_data
- * when the follower goes) and backlog, also on failure. */
-int ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *data,
-		    void (*free_data)(void *data), json_t *backlog);
+ * broadcast that filter(data, event) wants. Takes data (free_data(data)
+ * when the follower goes, or the call fails) and backlog. */
+void ctl_call_follow(struct ctl_call *call, ctl_follow_filter_fn filter, void *data,
+		     void (*free_data)(void *data), json_t *backlog);
 
 /* Sets the call's error reply; returns -EINVAL so that a method can
  * `return ctl_fail(...)`. */
