@@ -28,12 +28,12 @@ static void target_policy_done(struct target_policy *p)
 
 int ctl_method_apply(struct ctl_call *call, json_t *params)
 {
-	struct manager *m = call->userdata;
 	static const struct ctl_param table[] = {
 	    {"target", CTL_PARAM_STRING, true, ctl_param_target, offsetof(struct target_policy, target)},
 	    {"policy", CTL_PARAM_STRING, true, ctl_param_policy, offsetof(struct target_policy, pol)},
 	    {},
 	};
+	struct manager *m = call->userdata;
 	_cleanup_(target_policy_done) struct target_policy p = {};
 	struct np_bind *b;
 	int r;
@@ -51,12 +51,12 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 
 int ctl_method_unbind(struct ctl_call *call, json_t *params)
 {
-	struct manager *m = call->userdata;
 	/* No resolve: a cgroup that is gone can still be unbound. */
 	static const struct ctl_param table[] = {
 	    {"target", CTL_PARAM_STRING, true, ctl_param_target_name, 0},
 	    {},
 	};
+	struct manager *m = call->userdata;
 	_cleanup_free_ char *target = NULL;
 	struct np_bind *b;
 	int r;

@@ -329,11 +329,11 @@ static uint32_t trie_id_for(struct manager *m, enum change_op op, json_t *j)
 /* policy.add and policy.update: params hold only policy. */
 static int policy_param_change(struct ctl_call *call, json_t *params, enum change_op op)
 {
-	struct manager *m = call->userdata;
 	static const struct ctl_param table[] = {
 	    {"policy", CTL_PARAM_OBJECT, true, ctl_param_json, 0},
 	    {},
 	};
+	struct manager *m = call->userdata;
 	json_t *j = NULL;
 	struct change *ch;
 	int r;

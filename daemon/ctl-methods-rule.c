@@ -69,18 +69,16 @@ int ctl_method_rule_remove(struct ctl_call *call, json_t *params)
 	    {},
 	};
 	struct rule_remove p = {};
-	struct np_pol *pol;
-	json_t *idx;
+	json_int_t idx;
 	int r;
 
 	r = ctl_params_dispatch(call, params, table, &p);
 	if (r < 0)
 		return r;
-	pol = p.pol;
-	idx = p.index;
-	if (json_integer_value(idx) < 0 || (size_t)json_integer_value(idx) >= pol->policy->n_rules)
+	idx = json_integer_value(p.index);
+	if (idx < 0 || (size_t)idx >= p.pol->policy->n_rules)
 		return ctl_fail(call, NP_ERR_NO_SUCH_RULE, "params.index",
 				"policy '%s' has %zu rules; index %" JSON_INTEGER_FORMAT " does not exist",
-				pol->policy->name, pol->policy->n_rules, json_integer_value(idx));
-	return ctl_policy_change_rules(call, pol, NULL, (size_t)json_integer_value(idx));
+				p.pol->policy->name, p.pol->policy->n_rules, idx);
+	return ctl_policy_change_rules(call, p.pol, NULL, (size_t)idx);
 }

@@ -30,15 +30,10 @@ static int collect_violation(const struct violation *v, void *userdata)
 	return json_array_append_new(f->out, violation_to_json(v)) < 0 ? -ENOMEM : 0;
 }
 
-/* A follower's target filter: its cgroup, or the targets below it. */
-struct follow_filter {
-	char *target;
-	uint64_t cgroup_id;
-};
-
+/* A follower's filter is a struct target_filter: its cgroup, or the targets below it. */
 static void follow_filter_free(void *data)
 {
-	struct follow_filter *ff = data;
+	struct target_filter *ff = data;
 
 	if (ff)
 		free(ff->target);
@@ -47,7 +42,7 @@ static void follow_filter_free(void *data)
 
 static bool follow_wants(const void *data, const void *event)
 {
-	const struct follow_filter *ff = data;
+	const struct target_filter *ff = data;
 	const struct violation *v = event;
 
 	return v->cgroup_id == ff->cgroup_id || (v->target && target_matches(v->target, ff->target));
@@ -76,8 +71,7 @@ int ctl_method_violations(struct ctl_call *call, json_t *params)
 	_cleanup_json_ json_t *arr = json_array();
 	struct violations_params p = {};
 	_cleanup_free_ char *target = NULL;
-	struct vfilter f = {};
-	bool follow;
+	struct vfilter f;
 	int r;
 
 	r = ctl_params_dispatch(call, params, table, &p);
@@ -86,25 +80,22 @@ int ctl_method_violations(struct ctl_call *call, json_t *params)
 		return r;
 	if (!arr)
 		return -ENOMEM;
-	follow = p.follow;
-	f.since_ns = p.since_ns;
-	f.cgroup_id = p.filter.cgroup_id;
-	f.target = target;
-	f.out = arr;
+	f = (struct vfilter){
+	    .since_ns = p.since_ns, .target = target, .cgroup_id = p.filter.cgroup_id, .out = arr};
 	/* Following without "since" starts from now. */
-	if (!follow || json_object_get(params, "since")) {
+	if (!p.follow || json_object_get(params, "since")) {
 		r = violations_foreach(m->violations, collect_violation, &f);
 		if (r < 0)
 			return r;
 	}
-	if (follow) {
-		struct follow_filter *ff = NULL;
+	if (p.follow) {
+		struct target_filter *ff = NULL;
 
 		if (target) {
 			ff = malloc(sizeof(*ff));
 			if (!ff)
 				return -ENOMEM;
-			*ff = (struct follow_filter){.target = TAKE_PTR(target), .cgroup_id = f.cgroup_id};
+			*ff = (struct target_filter){.target = TAKE_PTR(target), .cgroup_id = f.cgroup_id};
 		}
 		ctl_call_follow(call, ff ? follow_wants : NULL, ff, follow_filter_free, TAKE_PTR(arr));
 		return ctl_set_result(call, json_pack("{s:b}", "following", 1));

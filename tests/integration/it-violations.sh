@@ -27,6 +27,12 @@ if wait_for_line "$FOLLOW" '"following": *true' 50; then
 else
 	not_ok "violations --follow --json starts ($(cat "$IT_TMP/follow.err"))"
 fi
+# A follower of the other cgroup only.
+FOLLOW_OTHER=$IT_TMP/follow-other.out
+ctl violations --follow --json --target "$(target other)" >"$FOLLOW_OTHER" 2>"$IT_TMP/follow-other.err" &
+it_track $!
+wait_for_line "$FOLLOW_OTHER" '"following": *true' 50 ||
+	not_ok "violations --follow --target starts ($(cat "$IT_TMP/follow-other.err"))"
 
 # ---- latency and fields ----
 T_START=$(date +%s)
@@ -65,6 +71,13 @@ wait_for_line "$FOLLOW" '"2001:db8::77"' 20 && ok "IPv6 denial followed" || not_
 wait_for_line "$FOLLOW" "\"target\": *\"$(target other)\"" 20 && ok "denial of the other cgroup followed" ||
 	not_ok "denial of the other cgroup followed"
 if grep -q '"203\.0\.113\.9"' "$FOLLOW"; then not_ok "allowed connect reported"; else ok "allowed connect not reported"; fi
+wait_for_line "$FOLLOW_OTHER" "\"target\": *\"$(target other)\"" 20 && ok "--follow --target other: its denial followed" ||
+	not_ok "--follow --target other: its denial followed ($(tail -n 3 "$FOLLOW_OTHER"))"
+if grep -q "\"target\": *\"$APP\"" "$FOLLOW_OTHER"; then
+	not_ok "--follow --target other: app's denials are not"
+else
+	ok "--follow --target other: app's denials are not"
+fi
 
 # ---- folding ----
 # 7 denied connects from one process to one destination within well under a second.
