@@ -10,50 +10,38 @@
 #include "bench-report.h"
 #include "bench-util.h"
 
-/* The shortest text that reads back as the same double: the renderer must
- * compute from exactly what was measured. */
-static void put_num(FILE *f, double v)
+/* The shortest text that reads back as the same double, since the renderer
+ * must compute from exactly what was measured; a few per fprintf(). */
+static const char *g(double v)
 {
-	char b[40];
+	static char bufs[8][32];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
 
+	if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+		snprintf(b, 32, "%.0f", v);
+		return b;
+	}
 	for (int p = 1; p <= 17; p++) {
-		snprintf(b, sizeof(b), "%.*g", p, v);
+		snprintf(b, 32, "%.*g", p, v);
 		if (strtod(b, NULL) == v)
 			break;
 	}
-	fputs(b, f);
+	return b;
 }
 
-/* Strings in a TSV cell: no tab or newline. */
-static void put_str(FILE *f, const char *s)
+/* A string as one TSV cell: no tab or newline. */
+static const char *cell(const char *s)
 {
-	for (; *s; s++)
-		fputc(*s == '\t' || *s == '\n' ? ' ' : *s, f);
-}
+	static char bufs[2][1024];
+	static unsigned next;
+	char *b = bufs[next++ % 2];
 
-static const char *const kind_names[] = {"none", "empty", "netpol", "nft", "iptables"};
-
-static void tsv_series(FILE *f, FILE *meta, const struct bench_series *s, const char *id)
-{
-	if (!s)
-		return;
-	for (int i = 0; i < s->nv; i++) {
-		const struct bench_variant *v = s->v[i];
-
-		fprintf(meta, "%s\t", id);
-		put_str(meta, s->title);
-		fprintf(meta, "\t%s\t%s\t%zu\t%zu\t%llu\t%s\n", v->name, kind_names[v->kind], v->cidrs,
-			v->kind == BK_NETPOL ? v->entries : 0, (unsigned long long)s->r[i].fails,
-			s->r[i].fails ? strerror(-s->r[i].first_err) : "-");
-		for (int rep = 0; rep < s->reps; rep++) {
-			fprintf(f, "%s\t%s\t%zu\t%d\t", id, v->name, v->cidrs, rep);
-			put_num(f, s->r[i].ns[rep]);
-			fprintf(f, "\t%.0f", s->r[i].ops[rep]);
-			for (int p = 0; p < BP__MAX; p++)
-				fprintf(f, "\t%.0f\t%.0f", s->r[i].rt[rep][p], s->r[i].cnt[rep][p]);
-			fprintf(f, "\n");
-		}
-	}
+	snprintf(b, 1024, "%s", s);
+	for (char *c = b; *c; c++)
+		if (*c == '\t' || *c == '\n')
+			*c = ' ';
+	return b;
 }
 
 static FILE *tsv_open(const char *dir, const char *name, const char *header)
@@ -64,6 +52,27 @@ static FILE *tsv_open(const char *dir, const char *name, const char *header)
 	if (f)
 		fprintf(f, "# SPDX-License-Identifier: GPL-2.0-only\n%s\n", header);
 	return f;
+}
+
+static void tsv_series(FILE *f, FILE *meta, const struct bench_series *s, const char *id)
+{
+	static const char *const kinds[] = {"none", "empty", "netpol", "nft", "iptables"};
+
+	for (int i = 0; s && i < s->nv; i++) {
+		const struct bench_variant *v = s->v[i];
+
+		fprintf(meta, "%s\t%s\t%s\t%s\t%zu\t%zu\t%llu\t%s\n", id, cell(s->title), v->name,
+			kinds[v->kind], v->cidrs, v->kind == BK_NETPOL ? v->entries : 0,
+			(unsigned long long)s->r[i].fails,
+			s->r[i].fails ? strerror(-s->r[i].first_err) : "-");
+		for (int rep = 0; rep < s->reps; rep++) {
+			fprintf(f, "%s\t%s\t%zu\t%d\t%s\t%.0f", id, v->name, v->cidrs, rep,
+				g(s->r[i].ns[rep]), s->r[i].ops[rep]);
+			for (int p = 0; p < BP__MAX; p++)
+				fprintf(f, "\t%.0f\t%.0f", s->r[i].rt[rep][p], s->r[i].cnt[rep][p]);
+			fprintf(f, "\n");
+		}
+	}
 }
 
 /* results.tsv: one line per series, variant and rep; series.tsv: what
@@ -80,93 +89,83 @@ static int write_series(const struct bench_results *r, const char *dir)
 					    r->k_flood,	    r->k_stream};
 
 	for (int p = 0; p < BP__MAX; p++)
-		snprintf(header + strlen(header), sizeof(header) - strlen(header), "\t%s_run_time_ns\t%s_run_cnt",
-			 bench_prog_names[p], bench_prog_names[p]);
+		snprintf(header + strlen(header), sizeof(header) - strlen(header),
+			 "\t%s_run_time_ns\t%s_run_cnt", bench_prog_names[p], bench_prog_names[p]);
 	f = tsv_open(dir, "results.tsv", header);
 	if (!f || !meta)
 		return -errno;
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
-		if (all[i])
-			tsv_series(f, meta, all[i], all[i]->id);
+		tsv_series(f, meta, all[i], all[i] ? all[i]->id : NULL);
 	for (int pt = 0; pt < r->n_cg; pt++) {
-		char id[48];
+		_cleanup_free_ char *id = bench_asprintf("k-bindings-%d", r->cg_counts[pt]);
 
-		snprintf(id, sizeof(id), "k-bindings-%d", r->cg_counts[pt]);
 		tsv_series(f, meta, r->k_cg[pt], id);
 	}
 	return 0;
 }
 
-#define KV_STR(k, v)                                                                                         \
-	do {                                                                                                 \
-		fputs(k "\t", f);                                                                            \
-		put_str(f, v);                                                                               \
-		fputc('\n', f);                                                                              \
-	} while (0)
-#define KV_NUM(k, v)                                                                                         \
-	do {                                                                                                 \
-		fputs(k "\t", f);                                                                            \
-		put_num(f, (double)(v));                                                                     \
-		fputc('\n', f);                                                                              \
-	} while (0)
-
 /* run.tsv: the machine, the run and the daemon phase, one key a line. */
 static int write_run(const struct bench_results *r, const char *dir)
 {
 	_cleanup_fclose_ FILE *f = tsv_open(dir, "run.tsv", "key\tvalue");
+	const struct {
+		const char *key, *value;
+	} strs[] = {{"cmdline", r->cmdline},	     {"date", r->date},
+		    {"kernel", r->kernel},	     {"cpu", r->cpu},
+		    {"clocksource", r->clocksource}, {"nft_version", r->nft_version},
+		    {"ipt_version", r->ipt_version}, {"perf", r->perf_note},
+		    {"daemon_note", r->daemon_note}};
+	const struct {
+		const char *key;
+		double value;
+	} nums[] = {{"quick", r->quick},
+		    {"ncpu", r->ncpu},
+		    {"mem_mb", r->mem_mb},
+		    {"jit", r->jit},
+		    {"stats_sysctl_start", r->stats_sysctl_start},
+		    {"stats_sysctl_end", r->stats_sysctl_end},
+		    {"load_start", r->load_start},
+		    {"load_end", r->load_end},
+		    {"foreign_progs", r->foreign_progs},
+		    {"reps", r->plan.reps},
+		    {"chunks", r->plan.chunks},
+		    {"chunk_ms", r->plan.chunk_ms},
+		    {"seconds", r->seconds},
+		    {"bindings_cidrs", r->cg_cidrs},
+		    {"daemon_ran", r->daemon_ran},
+		    {"rss_idle_kb", r->rss_idle_kb},
+		    {"hwm_idle_kb", r->hwm_idle_kb},
+		    {"rss_loaded_kb", r->rss_loaded_kb},
+		    {"hwm_loaded_kb", r->hwm_loaded_kb},
+		    {"loaded_cidrs", r->loaded_cidrs},
+		    {"loaded_entries", r->loaded_entries},
+		    {"loaded_bindings", r->loaded_bindings},
+		    {"bind_failed", r->bind_failed},
+		    {"big_add_ms", r->big_add_ms},
+		    {"apply_ms", r->apply_ms},
+		    {"flood_ran", r->flood_ran},
+		    {"flood_seconds", r->flood_seconds},
+		    {"flood_rate_target", r->flood_rate_target},
+		    {"flood_rate", r->flood_rate},
+		    {"flood_cores", r->flood_cores},
+		    {"flood_denials", r->flood_denials},
+		    {"flood_lost", r->flood_lost},
+		    {"flood_stats_denied", r->flood_stats_denied},
+		    {"flood_other_fail", r->flood_other_fail},
+		    {"flood_created", r->flood_created},
+		    {"flood_listed", r->flood_listed},
+		    {"flood_listed_count", r->flood_listed_count},
+		    {"flood_events", r->flood_events},
+		    {"flood_counted", r->flood_counted},
+		    {"flood_missed", r->flood_missed},
+		    {"flood_followed", r->flood_followed}};
 
 	if (!f)
 		return -errno;
-	KV_STR("cmdline", r->cmdline);
-	KV_STR("date", r->date);
-	KV_NUM("quick", r->quick);
-	KV_STR("kernel", r->kernel);
-	KV_STR("cpu", r->cpu);
-	KV_NUM("ncpu", r->ncpu);
-	KV_NUM("mem_mb", r->mem_mb);
-	KV_STR("clocksource", r->clocksource);
-	KV_NUM("jit", r->jit);
-	KV_NUM("stats_sysctl_start", r->stats_sysctl_start);
-	KV_NUM("stats_sysctl_end", r->stats_sysctl_end);
-	KV_NUM("load_start", r->load_start);
-	KV_NUM("load_end", r->load_end);
-	KV_STR("nft_version", r->nft_version);
-	KV_STR("ipt_version", r->ipt_version);
-	KV_STR("perf", r->perf_note);
-	KV_NUM("foreign_progs", r->foreign_progs);
-	KV_NUM("reps", r->plan.reps);
-	KV_NUM("chunks", r->plan.chunks);
-	KV_NUM("chunk_ms", r->plan.chunk_ms);
-	KV_NUM("seconds", r->seconds);
-	KV_NUM("bindings_cidrs", r->cg_cidrs);
-	KV_NUM("daemon_ran", r->daemon_ran);
-	KV_STR("daemon_note", r->daemon_note);
-	KV_NUM("rss_idle_kb", r->rss_idle_kb);
-	KV_NUM("hwm_idle_kb", r->hwm_idle_kb);
-	KV_NUM("rss_loaded_kb", r->rss_loaded_kb);
-	KV_NUM("hwm_loaded_kb", r->hwm_loaded_kb);
-	KV_NUM("loaded_cidrs", r->loaded_cidrs);
-	KV_NUM("loaded_entries", r->loaded_entries);
-	KV_NUM("loaded_bindings", r->loaded_bindings);
-	KV_NUM("bind_failed", r->bind_failed);
-	KV_NUM("big_add_ms", r->big_add_ms);
-	KV_NUM("apply_ms", r->apply_ms);
-	KV_NUM("flood_ran", r->flood_ran);
-	KV_NUM("flood_seconds", r->flood_seconds);
-	KV_NUM("flood_rate_target", r->flood_rate_target);
-	KV_NUM("flood_rate", r->flood_rate);
-	KV_NUM("flood_cores", r->flood_cores);
-	KV_NUM("flood_denials", r->flood_denials);
-	KV_NUM("flood_lost", r->flood_lost);
-	KV_NUM("flood_stats_denied", r->flood_stats_denied);
-	KV_NUM("flood_other_fail", r->flood_other_fail);
-	KV_NUM("flood_created", r->flood_created);
-	KV_NUM("flood_listed", r->flood_listed);
-	KV_NUM("flood_listed_count", r->flood_listed_count);
-	KV_NUM("flood_events", r->flood_events);
-	KV_NUM("flood_counted", r->flood_counted);
-	KV_NUM("flood_missed", r->flood_missed);
-	KV_NUM("flood_followed", r->flood_followed);
+	for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+		fprintf(f, "%s\t%s\n", strs[i].key, cell(strs[i].value));
+	for (size_t i = 0; i < ELEMENTSOF(nums); i++)
+		fprintf(f, "%s\t%s\n", nums[i].key, g(nums[i].value));
 	return 0;
 }
 
@@ -190,39 +189,22 @@ static int write_control(const struct bench_results *r, const char *dir)
 		return -errno;
 	for (size_t i = 0; i < r->n_sizes; i++)
 		fprintf(rs, "netpol\t%zu\t%zu\t-\n", r->sizes[i], r->entries[i]);
-	for (size_t i = 0; r->have_nft && i < r->n_sizes; i++) {
-		fprintf(rs, "nft\t%zu\t%d\t", r->sizes[i], r->nft_intervals[i]);
-		put_num(rs, r->nft_load_ms[i]);
-		fputc('\n', rs);
-	}
-	for (size_t i = 0; r->have_ipt && i < r->n_ipt; i++) {
-		fprintf(rs, "iptables\t%zu\t-\t", r->ipt_sizes[i]);
-		put_num(rs, r->ipt_load_ms[i]);
-		fputc('\n', rs);
-	}
+	for (size_t i = 0; r->have_nft && i < r->n_sizes; i++)
+		fprintf(rs, "nft\t%zu\t%d\t%s\n", r->sizes[i], r->nft_intervals[i], g(r->nft_load_ms[i]));
+	for (size_t i = 0; r->have_ipt && i < r->n_ipt; i++)
+		fprintf(rs, "iptables\t%zu\t-\t%s\n", r->ipt_sizes[i], g(r->ipt_load_ms[i]));
 	for (int i = 0; i < r->n_compile; i++)
-		for (int k = 0; k < r->compile[i].n; k++) {
-			fprintf(c, "%zu\t%zu\t%d\t", r->compile[i].cidrs, r->compile[i].entries, k);
-			put_num(c, r->compile[i].parse_ms[k]);
-			fputc('\t', c);
-			put_num(c, r->compile[i].compile_ms[k]);
-			fputc('\t', c);
-			put_num(c, r->compile[i].install_ms[k]);
-			fputc('\n', c);
-		}
+		for (int k = 0; k < r->compile[i].n; k++)
+			fprintf(c, "%zu\t%zu\t%d\t%s\t%s\t%s\n", r->compile[i].cidrs, r->compile[i].entries,
+				k, g(r->compile[i].parse_ms[k]), g(r->compile[i].compile_ms[k]),
+				g(r->compile[i].install_ms[k]));
 	for (size_t p = 0; p < ELEMENTSOF(probes); p++)
 		for (int i = 0; i < probes[p].n; i++) {
 			const struct bench_latency *t = &probes[p].l[i];
 
-			for (int k = 0; k < t->n; k++) {
-				fprintf(l, "%s\t%zu\t1\t", probes[p].name, t->cidrs);
-				put_num(l, t->from_return_us[k]);
-				fputc('\t', l);
-				put_num(l, t->from_start_us[k]);
-				fputc('\t', l);
-				put_num(l, t->change_us[k]);
-				fputc('\n', l);
-			}
+			for (int k = 0; k < t->n; k++)
+				fprintf(l, "%s\t%zu\t1\t%s\t%s\t%s\n", probes[p].name, t->cidrs,
+					g(t->from_return_us[k]), g(t->from_start_us[k]), g(t->change_us[k]));
 			for (int k = 0; k < t->fails; k++)
 				fprintf(l, "%s\t%zu\t0\t-\t-\t-\n", probes[p].name, t->cidrs);
 		}
@@ -236,21 +218,16 @@ static int write_profiles(const struct bench_results *r, const char *dir)
 
 	if (!f)
 		return -errno;
-	for (int i = 0; i < 3; i++) {
-		const char *line = r->profile[i];
-
-		while (line && *line) {
+	for (int i = 0; i < 3; i++)
+		for (const char *line = r->profile[i]; line && *line;) {
 			size_t n = strcspn(line, "\n"), w = strcspn(line, " ");
 
-			if (w < n) {
-				put_str(f, r->profile_title[i]);
-				fprintf(f, "\t%.*s\t", (int)w, line);
-				w += strspn(line + w, " ");
-				fprintf(f, "%.*s\n", (int)(n - w), line + w);
-			}
+			if (w < n)
+				fprintf(f, "%s\t%.*s\t%.*s\n", cell(r->profile_title[i]), (int)w, line,
+					(int)(n - w - strspn(line + w, " ")),
+					line + w + strspn(line + w, " "));
 			line += n + (line[n] == '\n');
 		}
-	}
 	return 0;
 }
 
