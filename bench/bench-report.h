@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Everything one run measured, and the writers of the markdown report, the
- * raw data (TSV) and the plot's data and gnuplot script. */
+/* Everything one run measured, and its writer: TSV files that bench/render
+ * turns into the report and the plot. */
 #pragma once
 
 #include <stdbool.h>
@@ -79,5 +79,6 @@ struct bench_results {
 /* Frees res, its series and its profiles. */
 void bench_results_free(struct bench_results *res);
 
-/* report.md, results.tsv, cost-vs-rules.dat and cost-vs-rules.gp in dir. */
-int bench_report_write(const struct bench_results *res, const char *dir);
+/* results.tsv, series.tsv, run.tsv, rulesets.tsv, compile.tsv, latency.tsv
+ * and profiles.tsv in dir (created). */
+int bench_results_write(const struct bench_results *res, const char *dir);

@@ -2,7 +2,8 @@
 /*
  * netpol-bench: what a netpol policy costs, against no program, an empty
  * program, an nftables interval set and linear iptables rules, side by side
- * in one run (docs/benchmarks.md). Run it through bench/run, as root.
+ * in one run (docs/benchmarks.md). It measures and writes TSV; bench/render
+ * makes the report. Run both through bench/run, as root.
  *
  * Layout of the run (all below <cgroup2>/netpol-bench-<pid>, in network
  * namespaces of its own):
@@ -34,11 +35,12 @@ static void help(void)
 	printf("Usage: netpol-bench --out DIR [OPTIONS]\n"
 	       "\n"
 	       "Measures netpol's cost against no program, nftables and iptables, inside\n"
-	       "network namespaces and cgroups of its own; writes DIR/report.md and the plot's\n"
-	       "data. Use bench/run, which builds, installs the tools and draws the plot.\n"
+	       "network namespaces and cgroups of its own; writes the measurements as TSV\n"
+	       "files into DIR, which bench/render turns into DIR/report.md and the plot. Use\n"
+	       "bench/run, which builds, measures and renders.\n"
 	       "\n"
 	       "  --quick            a smoke run of a few seconds (small rule sets, 2 reps)\n"
-	       "  --out DIR          where the report and data go (created)\n"
+	       "  --out DIR          where the TSV files go (created)\n"
 	       "  --netpold PATH     netpold to measure (default: none, daemon part skipped)\n"
 	       "  --netpolctl PATH   its client\n"
 	       "  --no-profile       skip the perf profiles\n"
@@ -183,10 +185,10 @@ int main(int argc, char **argv)
 
 	res->seconds = (double)(bench_now_ns() - t0) / 1e9;
 	bench_machine_info_end(res);
-	r = bench_report_write(res, o.out_dir);
+	r = bench_results_write(res, o.out_dir);
 	if (r < 0)
-		bench_die("cannot write the report into %s: %s", o.out_dir, strerror(-r));
-	bench_log("report written to %s/report.md (%.0f s)", o.out_dir, res->seconds);
+		bench_die("cannot write the results into %s: %s", o.out_dir, strerror(-r));
+	bench_log("results written to %s (%.0f s)", o.out_dir, res->seconds);
 	bench_results_free(res);
 	return 0;
 }
