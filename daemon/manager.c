@@ -200,6 +200,12 @@ static int open_failed(int r, const struct manager *m, const char *pin_dir)
 				       "The pinned links belong to another attach cgroup than '%s'; use that "
 				       "one or remove the pins.",
 				       m->attach_cgroup);
+	case -EBUSY:
+		return log_error_errno(
+		    r,
+		    "Another netpold uses the pin directory '%s' (it holds the directory's "
+		    "lock); stop it, or give this one its own --bpffs.",
+		    pin_dir);
 	case -EPERM:
 	case -EACCES:
 		return log_error_errno(r, "Failed to load the BPF programs: %m (netpold needs root, or "

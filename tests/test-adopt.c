@@ -240,6 +240,45 @@ static void case_harness_adopts(struct np_test_env *env)
 	NP_CHECK(r == 0, "after adopting: %s: %s", np_dest_str(&a), np_test_strerr(r));
 }
 
+/* The pin directory stays locked while a data plane is open: a second
+ * owner would create, pin and change maps under the first one. */
+static void case_second_open_refused(struct np_test_env *env)
+{
+	struct np_dataplane_opts o = {.pin_dir = np_test_pin_dir(env),
+				      .attach_cgroup = np_test_attach_cgroup(env)};
+	struct np_dataplane *dp = NULL;
+	char out[4096] = "";
+	int r;
+
+	r = np_dataplane_open(&o, &dp, NULL);
+	np_dataplane_free(dp);
+	NP_CHECK(r == -EBUSY, "a second np_dataplane_open: %s, expected EBUSY", np_test_strerr(r));
+	r = run_loader(env, out, sizeof(out));
+	NP_CHECK(r != 0, "np-loader ran beside the open data plane, output: %s", out);
+}
+
+/* A switch that fails changes nothing, the metadata included. */
+static void case_failed_switch_keeps_meta(struct np_test_env *env)
+{
+	struct np_policy *p = NULL;
+	struct np_compiled *c = NULL;
+	struct np_error err = {};
+	char name[NP_POLICY_NAME_MAX] = "";
+	int r;
+
+	r = np_policy_from_string("{\"name\":\"other\",\"default\":\"deny\"}", &p, &err);
+	if (r >= 0)
+		r = np_policy_compile(p, &c, &err);
+	NP_CHECK(r == 0, "policy: %s: %s", err.field, err.message);
+	r = np_dataplane_publish(np_test_dp(env), POLICY_ID, "other", c, -EBADF);
+	np_compiled_free(c);
+	np_policy_free(p);
+	NP_CHECK(r < 0, "a switch to no trie succeeded");
+	r = np_dataplane_policy_name(np_test_dp(env), POLICY_ID, name);
+	NP_CHECK(r == 0 && strcmp(name, "adopt") == 0, "policy %d is named %s '%s' after a failed switch",
+		 POLICY_ID, np_test_strerr(r), name);
+}
+
 /* (4) unpin + close: the programs detach, enforcement stops */
 static void case_unpin_detaches(struct np_test_env *env)
 {
@@ -287,6 +326,8 @@ int main(int argc, char **argv)
 	np_test_run(env, "20 adoptions under a 1 ms prober", case_adopt_under_load);
 	np_test_run(env, "an earlier version's sockops link is detached", case_retired_link);
 	np_test_run(env, "the test process adopts too", case_harness_adopts);
+	np_test_run(env, "a second open of the pin directory is refused", case_second_open_refused);
+	np_test_run(env, "a failed switch keeps the metadata", case_failed_switch_keeps_meta);
 	np_test_run(env, "unpin and close detach", case_unpin_detaches);
 	unlink(policy_file);
 	return np_test_finish(env);

@@ -5,10 +5,24 @@
 # single ones) are pinned again at once, `status` says so, and after netpold
 # stops a denied probe is still denied. Pins that cannot be restored (the
 # pin directory hidden under a tmpfs) make netpold refuse changes with
-# netpol.PinsMissing until they are back.
+# netpol.PinsMissing until they are back. A second netpold on the same pin
+# directory is refused while the first runs.
 . "$(dirname "$0")/lib.sh"
 
 netpold_up
+
+# ---- one netpold per pin directory ----
+# Another socket and state directory, the same pins: it must not start
+# (before anything is bound, where nothing else would stop it).
+timeout 20 "$NETPOLD" --foreground --socket "$IT_TMP/second.sock" --state-dir "$IT_TMP/second-state" \
+	--bpffs "$IT_PIN" --attach-cgroup "$IT_CG" --config "$IT_CONF" >"$IT_TMP/second.log" 2>&1
+rc=$?
+check "a second netpold on the same pin directory exits at once with an error" \
+	test "$rc" -ne 0 -a "$rc" -ne 124
+check "it says another netpold uses the pin directory" \
+	grep -q "Another netpold uses the pin directory '$IT_PIN'" "$IT_TMP/second.log"
+check "it made no socket" test ! -e "$IT_TMP/second.sock"
+check "the first netpold still answers" ctl status
 
 mk_cgroup app
 mk_cgroup other

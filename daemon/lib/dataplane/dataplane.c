@@ -32,6 +32,7 @@ struct np_dataplane {
 	char *pin_dir;
 	char *cgroup_root;
 	char *attach_cgroup;
+	int lock_fd; /* flock()ed pin directory, for our lifetime */
 	struct bpf_link *links[NP_N_PROGS];
 	struct np_state *state; /* mmap of np_state[0] */
 	size_t state_len;
@@ -65,6 +66,8 @@ struct np_dataplane *np_dataplane_free(struct np_dataplane *dp)
 	free(dp->pin_dir);
 	free(dp->cgroup_root);
 	free(dp->attach_cgroup);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
 	free(dp);
 	return NULL;
 }
@@ -218,10 +221,31 @@ static int retire_links(struct np_dataplane *dp)
 	return 0;
 }
 
+/* One owner per pin directory, for as long as it runs: two would create
+ * and pin at once, and later undo each other's changes. A directory that
+ * was removed and made again is locked anew. */
+static int lock_pin_dir(struct np_dataplane *dp)
+{
+	_cleanup_close_ int fd = open(dp->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat now, held;
+
+	if (fd < 0)
+		return -errno;
+	if (dp->lock_fd >= 0 && fstat(fd, &now) == 0 && fstat(dp->lock_fd, &held) == 0 &&
+	    now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
+	dp->lock_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane **ret, bool *adopted)
 {
 	_cleanup_(np_dataplane_freep) struct np_dataplane *dp = NULL;
-	_cleanup_close_ int lock_fd = -EBADF, cgroup_fd = -EBADF;
+	_cleanup_close_ int cgroup_fd = -EBADF;
 	uint64_t cgroup_id;
 	bool pinned;
 	int r;
@@ -229,6 +253,7 @@ int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane 
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
+	dp->lock_fd = -EBADF;
 	dp->pin_dir = strdup(opts && opts->pin_dir ? opts->pin_dir : NP_PIN_DIR_DEFAULT);
 	if (!dp->pin_dir)
 		return -ENOMEM;
@@ -255,12 +280,9 @@ int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane 
 	r = np_bpffs_ensure(dp->pin_dir);
 	if (r < 0)
 		return r;
-	/* Two loaders must not both create and pin. */
-	lock_fd = open(dp->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lock_fd < 0)
-		return -errno;
-	if (flock(lock_fd, LOCK_EX) < 0)
-		return -errno;
+	r = lock_pin_dir(dp);
+	if (r < 0)
+		return r;
 
 	dp->skel = netpol_bpf__open();
 	if (!dp->skel)
@@ -423,6 +445,8 @@ int np_dataplane_repin(struct np_dataplane *dp, unsigned *ret_repinned)
 
 	r = np_bpffs_ensure(dp->pin_dir);
 	if (r >= 0)
+		r = lock_pin_dir(dp);
+	if (r >= 0)
 		r = pins_foreach(dp, repin, &n);
 	if (ret_repinned)
 		*ret_repinned = n;
@@ -499,26 +523,34 @@ int np_dataplane_trie_new(uint32_t policy_id, const struct np_compiled *c, int *
 int np_dataplane_publish(struct np_dataplane *dp, uint32_t policy_id, const char *name,
 			 const struct np_compiled *c, int trie_fd)
 {
-	struct np_policy_meta meta = {};
+	struct np_policy_meta meta = {}, old = {};
 	struct timespec ts;
 	int r;
 
 	r = check_policy_id(policy_id);
 	if (r < 0)
 		return r;
-	/* The switch: one pointer exchange in the outer array. */
-	if (bpf_map_update_elem(fd_policies(dp), &policy_id, &trie_fd, BPF_ANY) < 0)
-		return -errno;
-
+	/* The metadata first, so that the switch is the last step that can
+	 * fail: a failed switch puts the old metadata back (BPF never reads
+	 * it), and an error always means the kernel runs what it ran. */
+	if (bpf_map_lookup_elem(fd_meta(dp), &policy_id, &old) < 0)
+		old = (struct np_policy_meta){};
 	snprintf(meta.name, sizeof(meta.name), "%s", name ?: "");
 	clock_gettime(CLOCK_REALTIME, &ts);
 	meta.installed_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	meta.n_entries = (uint32_t)c->n_entries;
 	meta.flags = c->flags;
 	if (bpf_map_update_elem(fd_meta(dp), &policy_id, &meta, BPF_ANY) < 0)
+		return -errno;
+
+	/* The switch: one pointer exchange in the outer array. */
+	if (bpf_map_update_elem(fd_policies(dp), &policy_id, &trie_fd, BPF_ANY) < 0) {
 		r = -errno;
+		(void)bpf_map_update_elem(fd_meta(dp), &policy_id, &old, BPF_ANY);
+		return r;
+	}
 	bump_gen(dp);
-	return r;
+	return 0;
 }
 
 int np_dataplane_trie_get(struct np_dataplane *dp, uint32_t policy_id, int *ret_fd)

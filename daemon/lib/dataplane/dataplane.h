@@ -30,7 +30,9 @@ struct np_dataplane_opts {
  * Errors: -ENOMEDIUM no cgroup2 mount; -EXDEV attach cgroup not on it;
  * -EPROTO cgroup2 socket matching disabled (v1 net_cls/net_prio);
  * -ESTALE pins from an incompatible version; -EEXIST pinned links attach
- * elsewhere; others from bpffs, the verifier or attach. */
+ * elsewhere; -EBUSY another process has pin_dir open (the directory is
+ * locked until np_dataplane_free()); others from bpffs, the verifier or
+ * attach. */
 int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane **ret, bool *adopted);
 /* Closes our fds. Enforcement continues through the pins. */
 struct np_dataplane *np_dataplane_free(struct np_dataplane *dp);
@@ -45,8 +47,9 @@ int np_dataplane_unpin(struct np_dataplane *dp);
  * how many. np_dataplane_repin() pins them again from the fds held (making
  * the directory, and mounting bpffs, if need be); *ret_repinned (may be
  * NULL) says how many it pinned, also on failure. Errors: -ENOTDIR when
- * the pin directory is not on bpffs (something is mounted over it); others
- * from mkdir, mount and bpf_obj_pin. */
+ * the pin directory is not on bpffs (something is mounted over it);
+ * -EBUSY another process locked the directory made again; others from
+ * mkdir, mount and bpf_obj_pin. */
 int np_dataplane_pins_missing(struct np_dataplane *dp, void (*cb)(const char *name, void *userdata),
 			      void *userdata);
 int np_dataplane_repin(struct np_dataplane *dp, unsigned *ret_repinned);
