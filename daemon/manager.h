@@ -97,11 +97,11 @@ struct manager {
 	int pins_error;		/* <0: pins are missing and could not be restored */
 	unsigned pins_restored; /* pins pinned again since the start */
 
-	/* Parents of bound cgroups, watched for removals (rmdir). */
+	/* Parents of bound cgroups, watched for removals (rmdir; cgroup-watch.c). */
 	int inotify_fd;
 	sd_event_source *inotify_source;
 
-	/* cgroup id -> target for cgroups below bound ones, sorted by id */
+	/* cgroup id -> target for cgroups below bound ones, sorted by id (cgroup-names.c) */
 	struct cg_name *cg_names;
 	size_t n_cg_names;
 	uint64_t cg_walked_usec;
