@@ -17,13 +17,13 @@ static json_t *binding_json(struct manager *m, const struct np_bind *b)
 
 /* apply's params */
 struct target_policy {
-	struct np_target target;
+	struct target target;
 	struct np_pol *pol;
 };
 
 static void target_policy_done(struct target_policy *p)
 {
-	np_target_done(&p->target);
+	target_done(&p->target);
 }
 
 int ctl_method_apply(struct ctl_call *call, json_t *params)

@@ -92,14 +92,14 @@ static json_t *decide_json(const struct np_pol *pol, const struct probe *pr)
 }
 
 struct test_params {
-	struct np_target target;
+	struct target target;
 	struct np_pol *pol;
 	struct probe probe;
 };
 
 static void test_params_done(struct test_params *p)
 {
-	np_target_done(&p->target);
+	target_done(&p->target);
 }
 
 int ctl_method_test(struct ctl_call *call, json_t *params)

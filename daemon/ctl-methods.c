@@ -31,9 +31,10 @@ int ctl_param_policy(struct ctl_call *call, const char *field, json_t *v, void *
 int ctl_param_target(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
 	const char *s = json_string_value(v), *why = "";
+	struct manager *m = call->userdata;
 	int r;
 
-	r = manager_target_resolve(call->userdata, s, ret, &why);
+	r = target_resolve(&m->targets, s, ret, &why);
 	if (r == -ENOENT)
 		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, field, "'%s': %s", s, why);
 	if (r == -ENOMEM)
@@ -58,15 +59,16 @@ int ctl_param_target_name(struct ctl_call *call, const char *field, json_t *v, v
 
 int ctl_param_target_filter(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
-	_cleanup_(np_target_done) struct np_target t = {};
+	_cleanup_(target_done) struct target t = {};
 	struct target_filter *f = ret;
+	struct manager *m = call->userdata;
 	const char *why = "";
 	int r;
 
 	r = ctl_param_target_name(call, field, v, &f->target);
 	if (r < 0)
 		return r;
-	if (manager_target_resolve(call->userdata, json_string_value(v), &t, &why) >= 0)
+	if (target_resolve(&m->targets, json_string_value(v), &t, &why) >= 0)
 		f->cgroup_id = t.cgroup_id;
 	return 0;
 }

@@ -32,7 +32,7 @@ extern const struct ctl_param ctl_no_params[];
 
 /* struct np_pol *: an installed policy, by name. */
 int ctl_param_policy(struct ctl_call *call, const char *field, json_t *v, void *ret);
-/* struct np_target: an existing cgroup below the attach cgroup. */
+/* struct target: an existing cgroup below the attach cgroup. */
 int ctl_param_target(struct ctl_call *call, const char *field, json_t *v, void *ret);
 /* char *: a target, normalized, whether its cgroup exists or not. */
 int ctl_param_target_name(struct ctl_call *call, const char *field, json_t *v, void *ret);

@@ -256,15 +256,15 @@ static int check_state_covers_kernel(struct manager *m, const struct np_saved_st
 
 static int target_id_cmp(const void *a, const void *b)
 {
-	const struct np_target *const *x = a, *const *y = b;
+	const struct target *const *x = a, *const *y = b;
 
 	return (*x)->cgroup_id < (*y)->cgroup_id ? -1 : (*x)->cgroup_id > (*y)->cgroup_id;
 }
 
 /* Two targets of one cgroup: the kernel holds one binding per cgroup. */
-static int check_distinct_cgroups(struct manager *m, const struct np_saved_state *s, struct np_target *t)
+static int check_distinct_cgroups(struct manager *m, const struct np_saved_state *s, struct target *t)
 {
-	_cleanup_free_ struct np_target **v = calloc(s->n_bindings ?: 1, sizeof(*v));
+	_cleanup_free_ struct target **v = calloc(s->n_bindings ?: 1, sizeof(*v));
 	size_t n = 0;
 
 	if (!v)
@@ -288,10 +288,10 @@ static int check_distinct_cgroups(struct manager *m, const struct np_saved_state
 /* The state's targets as cgroups (ret[i] for bindings[i]). A cgroup that is
  * gone polices nothing and its id is never reused: that binding is dropped
  * (ret[i].target NULL). Any other target that does not resolve is bad state. */
-static int resolve_bindings(struct manager *m, const struct np_saved_state *s, struct np_target **ret)
+static int resolve_bindings(struct manager *m, const struct np_saved_state *s, struct target **ret)
 {
 	const char *file = np_state_bindings_file(s);
-	struct np_target *t = calloc(s->n_bindings ?: 1, sizeof(*t));
+	struct target *t = calloc(s->n_bindings ?: 1, sizeof(*t));
 	int r = 0;
 
 	if (!t)
@@ -300,7 +300,7 @@ static int resolve_bindings(struct manager *m, const struct np_saved_state *s, s
 		const char *why = "";
 		char entry[160];
 
-		r = manager_target_resolve(m, s->bindings[i].target, &t[i], &why);
+		r = target_resolve(&m->targets, s->bindings[i].target, &t[i], &why);
 		if (r == -ENOMEM) {
 			r = log_oom();
 		} else if (r == -ENOENT) {
@@ -317,7 +317,7 @@ static int resolve_bindings(struct manager *m, const struct np_saved_state *s, s
 		r = check_distinct_cgroups(m, s, t);
 	if (r < 0) {
 		for (size_t i = 0; i < s->n_bindings; i++)
-			np_target_done(&t[i]);
+			target_done(&t[i]);
 		free(t);
 		return r;
 	}
@@ -327,7 +327,7 @@ static int resolve_bindings(struct manager *m, const struct np_saved_state *s, s
 
 /* The same content under the same ids: an atomic replace of identical
  * tries, so a restart opens no window. */
-static int install_state(struct manager *m, struct np_saved_state *s, const struct np_target *t)
+static int install_state(struct manager *m, struct np_saved_state *s, const struct target *t)
 {
 	int r;
 
@@ -361,7 +361,7 @@ static int install_state(struct manager *m, struct np_saved_state *s, const stru
 static int restore_state(struct manager *m)
 {
 	_cleanup_(np_state_done) struct np_saved_state s = {};
-	struct np_target *t = NULL;
+	struct target *t = NULL;
 	int r;
 
 	r = load_state(m, &s);
@@ -374,7 +374,7 @@ static int restore_state(struct manager *m)
 	if (r >= 0)
 		r = install_state(m, &s, t);
 	for (size_t i = 0; i < s.n_bindings; i++)
-		np_target_done(&t[i]);
+		target_done(&t[i]);
 	free(t);
 	return r < 0 ? r : (int)s.source;
 }

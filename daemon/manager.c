@@ -4,10 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
-#include <linux/magic.h>
 
 #include "cleanup-util.h"
 #include "log.h"
@@ -29,13 +26,6 @@ static void bind_done(struct np_bind *b)
 {
 	free(b->target);
 	free(b->path);
-}
-
-void np_target_done(struct np_target *t)
-{
-	free(t->target);
-	free(t->path);
-	*t = (struct np_target){};
 }
 
 struct manager *manager_free(struct manager *m)
@@ -124,15 +114,6 @@ static int check_host(char **ret_mount)
 	return 0;
 }
 
-static int path_below(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (n > 0 && dir[n - 1] == '/')
-		n--;
-	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
 int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **ret)
 {
 	_cleanup_(manager_freep) struct manager *m = NULL;
@@ -167,7 +148,8 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 	if (!m->cgroup_root)
 		return log_error_errno(-errno, "Cannot use '%s' as the cgroup root: %m",
 				       opts->cgroup_root ?: mount);
-	if (!path_below(m->attach_cgroup, m->cgroup_root))
+	m->targets = (struct target_root){.cgroup_root = m->cgroup_root, .attach_cgroup = m->attach_cgroup};
+	if (!target_path_below(m->attach_cgroup, m->cgroup_root))
 		return log_error_errno(-EXDEV, "The attach cgroup '%s' is not below the cgroup root '%s'.",
 				       m->attach_cgroup, m->cgroup_root);
 
@@ -426,69 +408,6 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 	*ch = (struct manager_change){.old_trie_fd = -EBADF};
 }
 
-/* ---- targets ---- */
-
-static int join_root(const char *root, const char *rel, char **ret)
-{
-	if (strcmp(rel, "/") == 0)
-		*ret = strdup(root);
-	else if (asprintf(ret, "%s%s", strcmp(root, "/") == 0 ? "" : root, rel) < 0)
-		*ret = NULL;
-	return *ret ? 0 : -ENOMEM;
-}
-
-static int check_cgroup_dir(const char *path, const char **why)
-{
-	struct statfs sfs;
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		*why = errno == ENOENT ? "no such cgroup" : "cannot access the cgroup";
-		return errno == ENOENT ? -ENOENT : -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		*why = "not a cgroup directory";
-		return -EXDEV;
-	}
-	if (statfs(path, &sfs) < 0)
-		return -errno;
-	if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
-		*why = "not a directory on the cgroup2 file system";
-		return -EXDEV;
-	}
-	return 0;
-}
-
-int manager_target_resolve(struct manager *m, const char *s, struct np_target *ret, const char **why)
-{
-	_cleanup_free_ char *rel = NULL, *path = NULL, *target = NULL;
-	uint64_t id;
-	int r;
-
-	r = target_parse(s, &rel, why);
-	if (r < 0)
-		return r;
-	r = join_root(m->cgroup_root, rel, &path);
-	if (r < 0)
-		return r;
-	r = check_cgroup_dir(path, why);
-	if (r < 0)
-		return r;
-	if (!path_below(path, m->attach_cgroup)) {
-		*why = "the cgroup is outside the attach cgroup, where netpol's programs do not run";
-		return -EXDEV;
-	}
-	r = np_cgroup_id(path, &id);
-	if (r < 0) {
-		*why = "cannot read the cgroup's id";
-		return r;
-	}
-	if (asprintf(&target, "cgroup:%s", rel) < 0)
-		return -ENOMEM;
-	*ret = (struct np_target){.target = TAKE_PTR(target), .path = TAKE_PTR(path), .cgroup_id = id};
-	return 0;
-}
-
 /* ---- bindings ---- */
 
 struct np_bind *manager_binding_by_target(struct manager *m, const char *target)
@@ -512,13 +431,13 @@ struct np_bind *manager_binding_for_path(struct manager *m, const char *path)
 	struct np_bind *best = NULL;
 
 	for (size_t i = 0; i < m->n_binds; i++)
-		if (path_below(path, m->binds[i].path) &&
+		if (target_path_below(path, m->binds[i].path) &&
 		    (!best || strlen(m->binds[i].path) > strlen(best->path)))
 			best = &m->binds[i];
 	return best;
 }
 
-int manager_push_binding(struct manager *m, const struct np_target *t, uint32_t policy_id,
+int manager_push_binding(struct manager *m, const struct target *t, uint32_t policy_id,
 			struct np_bind **ret)
 {
 	struct np_bind b = {.cgroup_id = t->cgroup_id, .policy_id = policy_id};
@@ -589,7 +508,7 @@ static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
 	return 0;
 }
 
-static struct np_bind *stale_binding(struct manager *m, const struct np_target *t)
+static struct np_bind *stale_binding(struct manager *m, const struct target *t)
 {
 	for (size_t i = 0; i < m->n_binds; i++)
 		if (m->binds[i].cgroup_id != t->cgroup_id && strcmp(m->binds[i].target, t->target) == 0)
@@ -597,7 +516,7 @@ static struct np_bind *stale_binding(struct manager *m, const struct np_target *
 	return NULL;
 }
 
-static int bind_new(struct manager *m, const struct np_target *t, struct np_pol *pol)
+static int bind_new(struct manager *m, const struct target *t, struct np_pol *pol)
 {
 	struct np_bind *b, *stale;
 	int r, k;
@@ -631,7 +550,7 @@ static int bind_new(struct manager *m, const struct np_target *t, struct np_pol 
 	return 0;
 }
 
-int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *pol, struct np_bind **ret)
+int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, struct np_bind **ret)
 {
 	struct np_bind *b = manager_binding_by_cgroup(m, t->cgroup_id);
 	int r;
@@ -655,7 +574,7 @@ int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *po
 int manager_unbind(struct manager *m, struct np_bind *b)
 {
 	_cleanup_free_ char *target = strdup(b->target), *path = strdup(b->path);
-	struct np_target t = {.target = target, .path = path, .cgroup_id = b->cgroup_id};
+	struct target t = {.target = target, .path = path, .cgroup_id = b->cgroup_id};
 	uint32_t policy_id = b->policy_id;
 	int r, k;
 

@@ -21,7 +21,7 @@
 #include "dataplane.h"
 #include "json-util.h"
 #include "policy.h"
-#include "target-util.h"
+#include "target.h"
 
 struct violation;
 struct violations;
@@ -38,13 +38,6 @@ struct np_bind {
 	char *path;   /* the cgroup directory */
 	uint64_t cgroup_id;
 	uint32_t policy_id;
-};
-
-/* A resolved target. */
-struct np_target {
-	char *target;
-	char *path;
-	uint64_t cgroup_id;
 };
 
 struct cg_name {
@@ -66,6 +59,7 @@ struct manager {
 	char *state_dir;
 	char *cgroup_root;
 	char *attach_cgroup;
+	struct target_root targets; /* of the two above */
 	uint64_t started_usec; /* CLOCK_REALTIME */
 
 	struct np_pol *pols[NP_MAX_POLICIES]; /* by id; [0] unused */
@@ -174,17 +168,11 @@ int manager_policies_snapshot(struct manager *m, struct manager_snapshot **ret);
 int manager_snapshot_write(const struct manager_snapshot *s);
 struct manager_snapshot *manager_snapshot_free(struct manager_snapshot *s);
 
-/* Parses and checks "cgroup:/path". On failure *why says what is wrong:
- * -EINVAL malformed, -ENOENT no such cgroup, -EXDEV outside the attach
- * cgroup (or not on cgroup2). */
-int manager_target_resolve(struct manager *m, const char *s, struct np_target *ret, const char **why);
-void np_target_done(struct np_target *t);
-
 struct np_bind *manager_binding_by_target(struct manager *m, const char *target);
 struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id);
 /* The binding that decides for a cgroup path: its own or its nearest bound ancestor's. */
 struct np_bind *manager_binding_for_path(struct manager *m, const char *path);
-int manager_bind(struct manager *m, const struct np_target *t, struct np_pol *pol, struct np_bind **ret);
+int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, struct np_bind **ret);
 int manager_unbind(struct manager *m, struct np_bind *b);
 
 /* How a cgroup id is shown: the bound target, the cgroup's path below the

@@ -12,7 +12,7 @@
 #include "cleanup-util.h"
 #include "json-util.h"
 #include "state-parse.h"
-#include "target-util.h"
+#include "target.h"
 
 #define NAME_SHOWN 96 /* bytes of a name or target shown in an error */
 

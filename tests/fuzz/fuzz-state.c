@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "state-parse.h"
-#include "target-util.h"
+#include "target.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup-util.h"
+#include "target.h"
+
+/* "/a//b/./c/" -> "/a/b/c"; ".." is refused rather than resolved, so that
+ * a target can never climb out of the tree it names. */
+static int normalize_cgroup_path(const char *s, char **ret, const char **why)
+{
+	_cleanup_free_ char *out = NULL;
+	size_t n = 0, len = strlen(s);
+
+	if (s[0] != '/') {
+		*why = "the path after 'cgroup:' must start with '/'";
+		return -EINVAL;
+	}
+	if (len >= PATH_MAX) {
+		*why = "the path is too long";
+		return -EINVAL;
+	}
+	out = malloc(len + 2);
+	if (!out)
+		return -ENOMEM;
+	for (const char *p = s; *p;) {
+		size_t c;
+
+		while (*p == '/')
+			p++;
+		c = strcspn(p, "/");
+		if (c == 0)
+			break;
+		if (c == 2 && p[0] == '.' && p[1] == '.') {
+			*why = "'..' is not allowed in a cgroup path";
+			return -EINVAL;
+		}
+		if (!(c == 1 && p[0] == '.')) {
+			out[n++] = '/';
+			memcpy(out + n, p, c);
+			n += c;
+		}
+		p += c;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+static const struct {
+	const char *prefix;
+	enum target_kind kind;
+	/* The text after the prefix, in its normal form. */
+	int (*normalize)(const char *rest, char **ret, const char **why);
+} kinds[] = {
+    {"cgroup:", TARGET_CGROUP, normalize_cgroup_path},
+};
+
+int target_parse(const char *s, enum target_kind *ret_kind, char **ret, const char **why)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		_cleanup_free_ char *rest = NULL;
+		size_t n = strlen(kinds[i].prefix);
+		int r;
+
+		if (strncmp(s, kinds[i].prefix, n) != 0)
+			continue;
+		r = kinds[i].normalize(s + n, &rest, why);
+		if (r < 0)
+			return r;
+		if (asprintf(ret, "%s%s", kinds[i].prefix, rest) < 0)
+			return -ENOMEM;
+		*ret_kind = kinds[i].kind;
+		return 0;
+	}
+	*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
+	return -EINVAL;
+}
+
+int target_normalize(const char *s, char **ret, const char **why)
+{
+	enum target_kind k;
+
+	return target_parse(s, &k, ret, why);
+}
+
+bool target_matches(const char *target, const char *filter)
+{
+	size_t n = strlen(filter);
+
+	if (strcmp(filter, "cgroup:/") == 0)
+		return strncmp(target, "cgroup:/", 8) == 0;
+	return strncmp(target, filter, n) == 0 && (target[n] == '\0' || target[n] == '/');
+}
+
+bool target_path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n > 0 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+void target_done(struct target *t)
+{
+	free(t->target);
+	free(t->path);
+	*t = (struct target){};
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Targets: what a binding names, as "KIND:REST". The grammar lives here
+ * alone, one parser entry per kind in target.c's table; today the only kind
+ * is "cgroup:/path" (below the cgroup root). Adding one (container:, unit:,
+ * pod:) is one entry there, and its case in target_resolve(). The text
+ * functions (target.c) touch no file system: the state parser, the fuzzers
+ * and the unit tests share them. target_resolve() (target-resolve.c, in
+ * netpold) looks at the cgroup tree. Never logs: on failure *why says what
+ * is wrong, for the caller's message.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum target_kind {
+	TARGET_CGROUP, /* "cgroup:/a/b" */
+};
+
+/* Where targets resolve: canonical paths, attach_cgroup below cgroup_root. */
+struct target_root {
+	const char *cgroup_root;
+	const char *attach_cgroup; /* netpol's programs run here and below */
+};
+
+/* A target resolved to the cgroup it names now. */
+struct target {
+	char *target; /* normalized: "cgroup:/a/b" */
+	char *path;   /* the cgroup directory */
+	uint64_t cgroup_id;
+};
+
+/* s's kind, and s normalized ("cgroup:/a//b/./c/" -> "cgroup:/a/b/c").
+ * -EINVAL with *why; -ENOMEM. */
+int target_parse(const char *s, enum target_kind *ret_kind, char **ret, const char **why);
+int target_normalize(const char *s, char **ret, const char **why);
+/* True if target (as named by manager_cgroup_target) is filter or lies below it. */
+bool target_matches(const char *target, const char *filter);
+/* True if path is dir or below it (both canonical). */
+bool target_path_below(const char *path, const char *dir);
+void target_done(struct target *t);
+
+/* Parses s and checks it against the cgroup tree. On failure *why says
+ * what is wrong: -EINVAL malformed, -ENOENT no such cgroup, -EXDEV outside
+ * the attach cgroup (or not on cgroup2); -ENOMEM. */
+int target_resolve(const struct target_root *root, const char *s, struct target *ret, const char **why);

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The target grammar (daemon/target.c): normalizing, matching, and the
+ * checks of target_resolve() that need no privilege. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup-util.h"
+#include "cgroup-util.h"
+#include "target.h"
+
+#include "unit-check.h"
+
+static void good(const char *file, int line, const char *in, const char *want)
+{
+	_cleanup_free_ char *out = NULL;
+	const char *why = "";
+	int r;
+
+	r = target_normalize(in, &out, &why);
+	if (!check(r == 0, file, line, "\"%s\": %d %s", in, r, why))
+		return;
+	check(strcmp(out, want) == 0, file, line, "\"%s\" -> \"%s\", want \"%s\"", in, out, want);
+}
+#define GOOD(in, want) good(__FILE__, __LINE__, in, want)
+
+static void bad(const char *file, int line, const char *in, const char *msg)
+{
+	char *out = NULL;
+	const char *why = "";
+	int r;
+
+	r = target_normalize(in, &out, &why);
+	check(r == -EINVAL, file, line, "\"%s\": returned %d, want -EINVAL", in, r);
+	check(!out, file, line, "\"%s\": output written on failure", in);
+	check(strstr(why, msg) != NULL, file, line, "\"%s\": reason \"%s\" lacks \"%s\"", in, why, msg);
+	free(out);
+}
+#define BAD(in, msg) bad(__FILE__, __LINE__, in, msg)
+
+static void test_normalize(void)
+{
+	char *longest = malloc(PATH_MAX + 16);
+
+	GOOD("cgroup:/", "cgroup:/");
+	GOOD("cgroup://", "cgroup:/");
+	GOOD("cgroup:/a", "cgroup:/a");
+	GOOD("cgroup:/a//b/./c/", "cgroup:/a/b/c");
+	GOOD("cgroup:/./.", "cgroup:/");
+	GOOD("cgroup:/a b/c.d/...", "cgroup:/a b/c.d/...");
+	GOOD("cgroup:/..a/b..", "cgroup:/..a/b..");
+	BAD("", "must look like 'cgroup:/path'");
+	BAD("cgroup", "must look like 'cgroup:/path'");
+	BAD("Cgroup:/a", "must look like 'cgroup:/path'");
+	BAD("/a/b", "must look like 'cgroup:/path'");
+	BAD("container:web", "must look like 'cgroup:/path'");
+	BAD("cgroup:", "must start with '/'");
+	BAD("cgroup:a/b", "must start with '/'");
+	BAD("cgroup:/a/../b", "'..' is not allowed");
+	BAD("cgroup:/..", "'..' is not allowed");
+	if (CHECK(longest != NULL)) {
+		strcpy(longest, "cgroup:/");
+		memset(longest + 8, 'x', PATH_MAX);
+		longest[PATH_MAX + 8] = '\0';
+		BAD(longest, "too long");
+	}
+	free(longest);
+}
+
+static void test_matches(void)
+{
+	CHECK(target_matches("cgroup:/a", "cgroup:/a"));
+	CHECK(target_matches("cgroup:/a/b", "cgroup:/a"));
+	CHECK(!target_matches("cgroup:/ab", "cgroup:/a"));
+	CHECK(!target_matches("cgroup:/a", "cgroup:/a/b"));
+	CHECK(target_matches("cgroup:/a", "cgroup:/"));
+	CHECK(target_matches("cgroup:/", "cgroup:/"));
+	CHECK(!target_matches("cgroup-id:7", "cgroup:/"));
+
+	CHECK(target_path_below("/sys/fs/cgroup/a", "/sys/fs/cgroup"));
+	CHECK(target_path_below("/sys/fs/cgroup", "/sys/fs/cgroup"));
+	CHECK(target_path_below("/sys/fs/cgroup/a", "/sys/fs/cgroup/"));
+	CHECK(!target_path_below("/sys/fs/cgroupx", "/sys/fs/cgroup"));
+	CHECK(target_path_below("/a", "/"));
+}
+
+static void bad_resolve(const char *file, int line, const struct target_root *root, const char *in, int want,
+			const char *msg)
+{
+	struct target t = {};
+	const char *why = "";
+	int r;
+
+	r = target_resolve(root, in, &t, &why);
+	check(r == want, file, line, "\"%s\": returned %d, want %d", in, r, want);
+	check(!t.target && !t.path, file, line, "\"%s\": output written on failure", in);
+	check(strstr(why, msg) != NULL, file, line, "\"%s\": reason \"%s\" lacks \"%s\"", in, why, msg);
+	target_done(&t);
+}
+#define BAD_RESOLVE(root, in, want, msg) bad_resolve(__FILE__, __LINE__, root, in, want, msg)
+
+/* Only reads the tree: stat, statfs and the cgroup id need no privilege. */
+static void test_resolve(void)
+{
+	_cleanup_free_ char *mount = NULL, *tmp = NULL;
+	struct target t = {};
+	const char *why = "";
+	int r;
+
+	tmp = strdup("/tmp/test-target-XXXXXX");
+	if (CHECK(tmp && mkdtemp(tmp))) {
+		struct target_root not_cgroup2 = {.cgroup_root = tmp, .attach_cgroup = tmp};
+
+		BAD_RESOLVE(&not_cgroup2, "cgroup:/", -EXDEV, "not a directory on the cgroup2 file system");
+		BAD_RESOLVE(&not_cgroup2, "cgroup:/gone", -ENOENT, "no such cgroup");
+		BAD_RESOLVE(&not_cgroup2, "cgroup:/a/../b", -EINVAL, "'..' is not allowed");
+		rmdir(tmp);
+	}
+	if (np_cgroup2_mount(&mount) < 0) {
+		printf("# no cgroup2 mount: resolving a real cgroup is not tested\n");
+		return;
+	}
+	struct target_root root = {.cgroup_root = mount, .attach_cgroup = mount};
+
+	r = target_resolve(&root, "cgroup://./", &t, &why);
+	if (CHECKF(r == 0, "cgroup:/ on %s: %d %s", mount, r, why)) {
+		CHECKF(strcmp(t.target, "cgroup:/") == 0, "target \"%s\"", t.target);
+		CHECKF(strcmp(t.path, mount) == 0, "path \"%s\", want \"%s\"", t.path, mount);
+		CHECK(t.cgroup_id != 0);
+	}
+	target_done(&t);
+	CHECK(!t.target && !t.path && t.cgroup_id == 0);
+	BAD_RESOLVE(&root, "cgroup:/netpol-test-target-no-such-cgroup", -ENOENT, "no such cgroup");
+	BAD_RESOLVE(&root, "cgroup:/cgroup.procs", -EXDEV, "not a cgroup directory");
+
+	/* The cgroup root, seen from an attach cgroup below it. */
+	root.attach_cgroup = "/nonexistent-attach-cgroup";
+	BAD_RESOLVE(&root, "cgroup:/", -EXDEV, "outside the attach cgroup");
+}
+
+int main(void)
+{
+	test_normalize();
+	test_matches();
+	test_resolve();
+	printf("test-target: %u passed, %u failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
