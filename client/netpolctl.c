@@ -455,8 +455,8 @@ static int print_policy_list(json_t *result)
 
 static int print_bindings(json_t *result)
 {
-	static const char *const keys[] = {"target", "policy", "cgroup_id"};
-	static const char *const header[] = {"TARGET", "POLICY", "CGROUP-ID"};
+	static const char *const keys[] = {"target", "policy", "cgroup_id", "origin"};
+	static const char *const header[] = {"TARGET", "POLICY", "CGROUP-ID", "ORIGIN"};
 
 	return print_list(result, "bindings", keys, header, ELEMENTSOF(keys));
 }

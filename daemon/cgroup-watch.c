@@ -62,7 +62,7 @@ static int on_removal(sd_event_source *s, int fd, uint32_t revents, void *userda
 		if (!binding_gone(&m->binds[i]))
 			continue;
 		log_info("The cgroup of '%s' was removed; dropping its binding.", m->binds[i].target);
-		(void)manager_unbind(m, &m->binds[i]);
+		(void)manager_unbind_binding(m, &m->binds[i]);
 	}
 	return 0;
 }

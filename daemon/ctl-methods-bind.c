@@ -11,8 +11,8 @@ static json_t *binding_json(struct manager *m, const struct np_bind *b)
 {
 	struct np_pol *pol = manager_policy_by_id(m, b->policy_id);
 
-	return json_pack("{s:s, s:s, s:I}", "target", b->target, "policy", pol ? pol->policy->name : "",
-			 "cgroup_id", (json_int_t)b->cgroup_id);
+	return json_pack("{s:s, s:s, s:I, s:s}", "target", b->target, "policy", pol ? pol->policy->name : "",
+			 "cgroup_id", (json_int_t)b->cgroup_id, "origin", np_origin_name(b->origin));
 }
 
 /* apply's params */
@@ -41,7 +41,7 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 	r = ctl_params_dispatch(call, params, table, &p);
 	if (r < 0)
 		return r;
-	r = manager_bind(m, &p.target, p.pol, &b);
+	r = manager_bind(m, &p.target, p.pol, NP_ORIGIN_EXPLICIT, &b);
 	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
 	if (r < 0)
@@ -58,16 +58,14 @@ int ctl_method_unbind(struct ctl_call *call, json_t *params)
 	};
 	struct manager *m = call->userdata;
 	_cleanup_free_ char *target = NULL;
-	struct np_bind *b;
 	int r;
 
 	r = ctl_params_dispatch(call, params, table, &target);
 	if (r < 0)
 		return r;
-	b = manager_binding_by_target(m, target);
-	if (!b)
+	if (!manager_binding_by_target(m, target))
 		return ctl_fail(call, NP_ERR_NO_SUCH_BINDING, "params.target", "'%s' is not bound", target);
-	r = manager_unbind(m, b);
+	r = manager_unbind(m, target, NP_ORIGIN_EXPLICIT);
 	if (r < 0)
 		return ctl_fail_change(call, r);
 	return ctl_set_result(call, json_object());

@@ -23,8 +23,10 @@ static inline uint64_t manager_now_usec(clockid_t clock)
 int manager_free_policy_id(struct manager *m, uint32_t *ret);
 int manager_register_policy(struct manager *m, uint32_t id, struct np_policy *p, struct np_compiled *c,
 			    struct np_pol **ret);
-int manager_push_binding(struct manager *m, const struct target *t, uint32_t policy_id,
+int manager_push_binding(struct manager *m, const struct target *t, uint32_t policy_id, enum np_origin origin,
 			 struct np_bind **ret);
+/* manager_unbind() whatever the binding's origin (its cgroup is gone). */
+int manager_unbind_binding(struct manager *m, struct np_bind *b);
 
 /* manager-state.c: writes bindings.json without exclude (a binding that
  * is going away); logs a failure and keeps it in m->unsaved_*. */

@@ -95,8 +95,9 @@ static json_t *bindings_to_json(struct manager *m, const struct np_bind *exclude
 
 		if (&m->binds[i] == exclude)
 			continue;
-		if (json_array_append_new(binds, json_pack("{s:s, s:s}", "target", m->binds[i].target,
-							   "policy", pol ? pol->policy->name : "")) < 0)
+		if (json_array_append_new(binds, json_pack("{s:s, s:s, s:s}", "target", m->binds[i].target,
+							   "policy", pol ? pol->policy->name : "", "origin",
+							   np_origin_name(m->binds[i].origin))) < 0)
 			return NULL;
 	}
 	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "bindings", TAKE_PTR(binds));
@@ -350,7 +351,7 @@ static int install_state(struct manager *m, struct np_saved_state *s, const stru
 		r = np_dataplane_bind(m->dp, t[i].cgroup_id, s->bindings[i].policy_id);
 		if (r < 0)
 			return log_error_errno(r, "Failed to re-bind '%s': %m", t[i].target);
-		r = manager_push_binding(m, &t[i], s->bindings[i].policy_id, NULL);
+		r = manager_push_binding(m, &t[i], s->bindings[i].policy_id, s->bindings[i].origin, NULL);
 		if (r < 0)
 			return log_oom();
 	}

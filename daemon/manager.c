@@ -437,10 +437,10 @@ struct np_bind *manager_binding_for_path(struct manager *m, const char *path)
 	return best;
 }
 
-int manager_push_binding(struct manager *m, const struct target *t, uint32_t policy_id,
-			struct np_bind **ret)
+int manager_push_binding(struct manager *m, const struct target *t, uint32_t policy_id, enum np_origin origin,
+			 struct np_bind **ret)
 {
-	struct np_bind b = {.cgroup_id = t->cgroup_id, .policy_id = policy_id};
+	struct np_bind b = {.cgroup_id = t->cgroup_id, .policy_id = policy_id, .origin = origin};
 
 	if (m->n_binds == m->cap_binds) {
 		size_t cap = m->cap_binds ? m->cap_binds * 2 : 16;
@@ -476,19 +476,28 @@ static void drop_binding(struct manager *m, struct np_bind *b)
 	*b = m->binds[--m->n_binds];
 }
 
-static void set_binding_policy(struct manager *m, struct np_bind *b, uint32_t policy_id)
+static void set_binding_policy(struct manager *m, struct np_bind *b, uint32_t policy_id, enum np_origin origin)
 {
 	struct np_pol *old = manager_policy_by_id(m, b->policy_id);
 
 	if (old && old->n_bound > 0)
 		old->n_bound--;
 	b->policy_id = policy_id;
+	b->origin = origin;
 	m->pols[policy_id]->n_bound++;
 }
 
-/* Re-applying to a bound cgroup replaces its policy in one map update. */
-static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
+/* A source changes only the bindings it made; an explicit request (a
+ * person's) changes any, and the binding becomes explicit. */
+static bool may_change(const struct np_bind *b, enum np_origin origin)
 {
+	return origin == NP_ORIGIN_EXPLICIT || b->origin == origin;
+}
+
+/* Re-applying to a bound cgroup replaces its policy in one map update. */
+static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol, enum np_origin origin)
+{
+	enum np_origin old_origin = b->origin;
 	uint32_t old = b->policy_id;
 	int r, k;
 
@@ -496,13 +505,13 @@ static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol)
 	if (r < 0)
 		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", b->target,
 				       pol->policy->name);
-	set_binding_policy(m, b, pol->id);
+	set_binding_policy(m, b, pol->id, origin);
 	r = manager_save_bindings(m, NULL);
 	if (r < 0) {
 		k = np_dataplane_bind(m->dp, b->cgroup_id, old);
 		if (k < 0)
 			rollback_failed(m, k, "the binding of", b->target);
-		set_binding_policy(m, b, old);
+		set_binding_policy(m, b, old, old_origin);
 		return r;
 	}
 	return 0;
@@ -516,7 +525,7 @@ static struct np_bind *stale_binding(struct manager *m, const struct target *t)
 	return NULL;
 }
 
-static int bind_new(struct manager *m, const struct target *t, struct np_pol *pol)
+static int bind_new(struct manager *m, const struct target *t, struct np_pol *pol, enum np_origin origin)
 {
 	struct np_bind *b, *stale;
 	int r, k;
@@ -527,7 +536,7 @@ static int bind_new(struct manager *m, const struct target *t, struct np_pol *po
 	if (r < 0)
 		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", t->target,
 				       pol->policy->name);
-	r = manager_push_binding(m, t, pol->id, &b);
+	r = manager_push_binding(m, t, pol->id, origin, &b);
 	if (r < 0) {
 		(void)np_dataplane_unbind(m->dp, t->cgroup_id);
 		return log_oom();
@@ -550,7 +559,8 @@ static int bind_new(struct manager *m, const struct target *t, struct np_pol *po
 	return 0;
 }
 
-int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, struct np_bind **ret)
+int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, enum np_origin origin,
+		 struct np_bind **ret)
 {
 	struct np_bind *b = manager_binding_by_cgroup(m, t->cgroup_id);
 	int r;
@@ -558,10 +568,12 @@ int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, 
 	r = change_begin(m);
 	if (r < 0)
 		return r;
+	if (b && !may_change(b, origin))
+		return -EBUSY;
 	if (b)
-		r = rebind(m, b, pol);
+		r = rebind(m, b, pol, origin);
 	else
-		r = bind_new(m, t, pol);
+		r = bind_new(m, t, pol, origin);
 	if (r < 0)
 		return r;
 	log_info("Bound '%s' (cgroup id %llu) to policy '%s'.", t->target, (unsigned long long)t->cgroup_id,
@@ -571,16 +583,14 @@ int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, 
 	return 0;
 }
 
-int manager_unbind(struct manager *m, struct np_bind *b)
+static int unbind(struct manager *m, struct np_bind *b)
 {
 	_cleanup_free_ char *target = strdup(b->target), *path = strdup(b->path);
 	struct target t = {.target = target, .path = path, .cgroup_id = b->cgroup_id};
+	enum np_origin origin = b->origin;
 	uint32_t policy_id = b->policy_id;
 	int r, k;
 
-	r = change_begin(m);
-	if (r < 0)
-		return r;
 	if (!target || !path)
 		return log_oom();
 	r = np_dataplane_unbind(m->dp, t.cgroup_id);
@@ -591,13 +601,35 @@ int manager_unbind(struct manager *m, struct np_bind *b)
 	if (r < 0) {
 		k = np_dataplane_bind(m->dp, t.cgroup_id, policy_id);
 		if (k >= 0)
-			k = manager_push_binding(m, &t, policy_id, NULL);
+			k = manager_push_binding(m, &t, policy_id, origin, NULL);
 		if (k < 0)
 			rollback_failed(m, k, "the unbinding of", target);
 		return r;
 	}
 	log_info("Unbound '%s'.", target);
 	return 0;
+}
+
+int manager_unbind(struct manager *m, const char *target, enum np_origin origin)
+{
+	struct np_bind *b = manager_binding_by_target(m, target);
+	int r;
+
+	r = change_begin(m);
+	if (r < 0)
+		return r;
+	if (!b)
+		return -ENOENT;
+	if (!may_change(b, origin))
+		return -EBUSY;
+	return unbind(m, b);
+}
+
+int manager_unbind_binding(struct manager *m, struct np_bind *b)
+{
+	int r = change_begin(m);
+
+	return r < 0 ? r : unbind(m, b);
 }
 
 /* ---- events ---- */

@@ -21,6 +21,7 @@
 #include "dataplane.h"
 #include "json-util.h"
 #include "policy.h"
+#include "state-parse.h"
 #include "target.h"
 
 struct violation;
@@ -38,6 +39,7 @@ struct np_bind {
 	char *path;   /* the cgroup directory */
 	uint64_t cgroup_id;
 	uint32_t policy_id;
+	enum np_origin origin; /* who asked for it */
 };
 
 struct cg_name {
@@ -59,8 +61,8 @@ struct manager {
 	char *state_dir;
 	char *cgroup_root;
 	char *attach_cgroup;
-	struct target_root targets; /* of the two above */
-	uint64_t started_usec; /* CLOCK_REALTIME */
+	struct target_root targets; /* the two above, for target_resolve() */
+	uint64_t started_usec;	    /* CLOCK_REALTIME */
 
 	struct np_pol *pols[NP_MAX_POLICIES]; /* by id; [0] unused */
 	unsigned n_pols;
@@ -172,8 +174,18 @@ struct np_bind *manager_binding_by_target(struct manager *m, const char *target)
 struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id);
 /* The binding that decides for a cgroup path: its own or its nearest bound ancestor's. */
 struct np_bind *manager_binding_for_path(struct manager *m, const char *path);
-int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, struct np_bind **ret);
-int manager_unbind(struct manager *m, struct np_bind *b);
+/*
+ * What binding sources (sources/source.h) and clients call: bind t to pol
+ * (replacing its binding), or remove target's binding; origin says who
+ * asks. A source changes only the bindings of its own origin (-EBUSY
+ * otherwise); NP_ORIGIN_EXPLICIT changes any. Kernel first, then
+ * bindings.json (manager_bind: -ENOSPC when the table is full;
+ * manager_unbind: -ENOENT when target is not bound). *ret (may be NULL)
+ * is the binding.
+ */
+int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, enum np_origin origin,
+		 struct np_bind **ret);
+int manager_unbind(struct manager *m, const char *target, enum np_origin origin);
 
 /* How a cgroup id is shown: the bound target, the cgroup's path below the
  * attach cgroup, or "cgroup-id:N". malloc()ed; NULL on OOM. */

@@ -219,6 +219,43 @@ static int parse_policies(struct np_state_error *err, const char *file, json_t *
 
 /* ---- bindings ---- */
 
+static const char *const origin_names[NP_ORIGIN_MAX] = {
+    [NP_ORIGIN_EXPLICIT] = "explicit",
+};
+
+const char *np_origin_name(enum np_origin o)
+{
+	return o >= 0 && o < NP_ORIGIN_MAX ? origin_names[o] : NULL;
+}
+
+int np_origin_from_name(const char *s, enum np_origin *ret)
+{
+	for (int o = 0; o < NP_ORIGIN_MAX; o++)
+		if (strcmp(s, origin_names[o]) == 0) {
+			*ret = o;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Absent: explicit (a file from before origins). */
+static int parse_origin(struct np_state_error *err, const char *file, const char *entry, json_t *e,
+			enum np_origin *ret)
+{
+	json_t *o = json_object_get(e, "origin");
+	char buf[NAME_SHOWN];
+
+	*ret = NP_ORIGIN_EXPLICIT;
+	if (!o)
+		return 0;
+	if (!json_is_string(o))
+		return fail(err, file, entry, "\"origin\" must be a string, not %s", np_json_type_name(o));
+	if (np_origin_from_name(json_string_value(o), ret) < 0)
+		return fail(err, file, entry, "unknown origin '%s' (known: explicit)",
+			    shown(json_string_value(o), buf));
+	return 0;
+}
+
 static int target_cmp(const void *a, const void *b)
 {
 	const struct np_state_binding *const *x = a, *const *y = b;
@@ -236,6 +273,7 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 	char entry[sizeof(err->entry)], buf[NAME_SHOWN];
 	const char *why = "";
 	struct name_index key = {}, *found;
+	enum np_origin origin;
 	json_t *t, *p;
 	int r;
 
@@ -253,7 +291,10 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 		 shown(target ?: json_string_value(t), buf));
 	if (r < 0)
 		return fail(err, file, entry, "%s", why);
-	r = check_keys(err, file, entry, e, (const char *const[]){"target", "policy", NULL});
+	r = check_keys(err, file, entry, e, (const char *const[]){"target", "policy", "origin", NULL});
+	if (r < 0)
+		return r;
+	r = parse_origin(err, file, entry, e, &origin);
 	if (r < 0)
 		return r;
 	p = json_object_get(e, "policy");
@@ -265,7 +306,8 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 	if (!found)
 		return fail(err, file, entry, "names policy '%s', which %s does not list",
 			    shown(key.name, buf), policies_file);
-	*ret = (struct np_state_binding){.target = TAKE_PTR(target), .policy_id = found->id};
+	*ret =
+	    (struct np_state_binding){.target = TAKE_PTR(target), .policy_id = found->id, .origin = origin};
 	return 0;
 }
 

@@ -42,9 +42,18 @@ struct np_state_policy {
 	struct np_compiled *compiled;
 };
 
+/* Who asked for a binding, kept so that a source (a watcher of container
+ * labels, say) changes only its own bindings. A file without it is from
+ * before origins: every binding there was explicit. */
+enum np_origin {
+	NP_ORIGIN_EXPLICIT, /* a client's apply */
+	NP_ORIGIN_MAX,
+};
+
 struct np_state_binding {
 	char *target; /* normalized */
 	uint32_t policy_id;
+	enum np_origin origin;
 };
 
 /* Bindings keep the order of the file: bindings[i] is the file's entry i. */
@@ -61,6 +70,11 @@ struct np_state_error {
 	char entry[160];  /* "bindings[2] (target 'cgroup:/a')", or "" for the whole file */
 	char reason[320];
 };
+
+/* "explicit"; NULL when out of range. */
+const char *np_origin_name(enum np_origin o);
+/* -EINVAL for a name that is none of them. */
+int np_origin_from_name(const char *s, enum np_origin *ret);
 
 /* 0; -EINVAL with *err filled; -ENOMEM. */
 int np_state_parse(const struct np_state_files *in, struct np_saved_state *ret, struct np_state_error *err);

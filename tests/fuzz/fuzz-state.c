@@ -5,7 +5,7 @@
  * bytes (raw NULs are never valid JSON); a missing or empty part is a file
  * that does not exist. Every state the parser accepts must be consistent:
  * ids in range and unique, names unique, every binding naming a policy of
- * the state, targets normalized and unique.
+ * the state, targets normalized and unique, origins known.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -62,7 +62,7 @@ static void check_state(const struct np_saved_state *s)
 		const char *why = "";
 		char *norm = NULL;
 
-		if (!find_policy(s, b->policy_id))
+		if (!find_policy(s, b->policy_id) || !np_origin_name(b->origin))
 			abort();
 		if (target_normalize(b->target, &norm, &why) < 0 || strcmp(norm, b->target) != 0)
 			abort();

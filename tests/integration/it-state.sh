@@ -88,6 +88,12 @@ refused "the same target bound twice" "$S/bindings.json: bindings\[1\] \(target 
 edit bindings.json 'j["bindings"][0]["polcy"] = "p"'
 refused "binding with an unknown key" "$S/bindings.json: bindings\[0\] \(target '$APP'\): .*\"polcy\""
 
+edit bindings.json 'j["bindings"][0]["origin"] = "label"'
+refused "binding of an unknown origin" "$S/bindings.json: bindings\[0\] \(target '$APP'\): .*origin 'label'"
+
+edit bindings.json 'j["bindings"][0]["origin"] = 1'
+refused "binding whose origin is not a string" "$S/bindings.json: bindings\[0\] \(target '$APP'\): .*\"origin\""
+
 edit bindings.json 'j["version"] = 3'
 refused "bindings.json of another version" "$S/bindings.json: .*version 3"
 
@@ -102,6 +108,23 @@ refused "policies.json lost" "$S/policies.json.*(missing|does not exist)"
 
 rm -f "$S"/*.json
 refused "state directory wiped" "$S.*(no state|missing).*$IT_PIN"
+
+# Who asked for a binding is saved with it and survives a restart; a
+# bindings.json from before origins holds explicit bindings.
+origins() { ctl --json bindings | jget '[(b["target"], b["origin"]) for b in j["bindings"]]'; }
+check_eq "bindings.json records the origin" '["explicit"]' \
+	"$(jget '[b.get("origin") for b in j["bindings"]]' <"$S/bindings.json")"
+check "netpold starts on the good state (origins)" start_netpold
+check_eq "after a restart the binding is still explicit" "[[\"$APP\", \"explicit\"]]" "$(origins)"
+check "netpolctl bindings shows the ORIGIN column" sh -c "'$NETPOLCTL' --socket '$IT_SOCK' bindings | grep -E '^TARGET .*ORIGIN\$'"
+stop_netpold TERM
+edit bindings.json 'for b in j["bindings"]: del b["origin"]'
+check "netpold starts on a bindings.json without origins" start_netpold
+check_eq "a binding without an origin loads as explicit" "[[\"$APP\", \"explicit\"]]" "$(origins)"
+stop_netpold TERM
+check_eq "and is saved with it" '["explicit"]' \
+	"$(jget '[b.get("origin") for b in j["bindings"]]' <"$S/bindings.json")"
+restore_good
 
 # What may be dropped: a binding whose cgroup is gone polices nothing.
 mk_cgroup gone
