@@ -1,30 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/*
- * How a cgroup id is shown: the bound target, or the cgroup's path, from a
- * cache of the attach cgroup's subtree (id -> path) walked again at most
- * every CG_REWALK_USEC when an id is not in it.
- */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cgroup-names.h"
+#include "cgroup-util.h"
 #include "cleanup-util.h"
 #include "log.h"
-#include "manager-internal.h"
 
 #define CG_WALK_MAX    200000
 #define CG_WALK_DEPTH  64
 #define CG_REWALK_USEC (2ull * 1000000)
 
-void cgroup_names_clear(struct manager *m)
+void cgroup_names_clear(struct cgroup_names *c)
 {
-	for (size_t i = 0; i < m->n_cg_names; i++)
-		free(m->cg_names[i].target);
-	free(m->cg_names);
-	m->cg_names = NULL;
-	m->n_cg_names = 0;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].target);
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static int cg_name_cmp(const void *a, const void *b)
@@ -91,51 +96,48 @@ static int walk_dir(struct cg_walk *w, const char *path, unsigned depth)
 
 /* One walk of the attach cgroup's subtree names every cgroup the programs
  * can report; rate-limited, since events may name cgroups that are gone. */
-static void cg_names_refresh(struct manager *m)
+static void refresh(struct cgroup_names *c)
 {
-	struct cg_walk w = {.root_len = strcmp(m->cgroup_root, "/") == 0 ? 0 : strlen(m->cgroup_root)};
-	uint64_t now = manager_now_usec(CLOCK_MONOTONIC);
+	const char *root = c->roots->cgroup_root, *attach = c->roots->attach_cgroup;
+	struct cg_walk w = {.root_len = strcmp(root, "/") == 0 ? 0 : strlen(root)};
+	uint64_t now = now_usec();
 	int r;
 
-	if (m->cg_walked_usec && now - m->cg_walked_usec < CG_REWALK_USEC)
+	if (c->walked_usec && now - c->walked_usec < CG_REWALK_USEC)
 		return;
-	m->cg_walked_usec = now;
-	r = walk_dir(&w, m->attach_cgroup, 0);
+	c->walked_usec = now;
+	r = walk_dir(&w, attach, 0);
 	if (r < 0 && r != -E2BIG) {
-		log_warning_errno(r, "Failed to walk the cgroups below '%s', ignoring: %m", m->attach_cgroup);
+		log_warning_errno(r, "Failed to walk the cgroups below '%s', ignoring: %m", attach);
 		for (size_t i = 0; i < w.n; i++)
 			free(w.v[i].target);
 		free(w.v);
 		return;
 	}
 	qsort(w.v, w.n, sizeof(*w.v), cg_name_cmp);
-	cgroup_names_clear(m);
-	m->cg_names = w.v;
-	m->n_cg_names = w.n;
+	cgroup_names_clear(c);
+	c->v = w.v;
+	c->n = w.n;
 }
 
-static const char *cg_name_lookup(struct manager *m, uint64_t id)
+static const char *lookup(const struct cgroup_names *c, uint64_t id)
 {
 	struct cg_name key = {.id = id}, *found;
 
-	if (!m->cg_names)
+	if (!c->v)
 		return NULL;
-	found = bsearch(&key, m->cg_names, m->n_cg_names, sizeof(key), cg_name_cmp);
+	found = bsearch(&key, c->v, c->n, sizeof(key), cg_name_cmp);
 	return found ? found->target : NULL;
 }
 
-char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)
+char *cgroup_names_get(struct cgroup_names *c, uint64_t cgroup_id)
 {
-	struct np_bind *b = manager_binding_by_cgroup(m, cgroup_id);
-	const char *name;
+	const char *name = lookup(c, cgroup_id);
 	char *s;
 
-	if (b)
-		return strdup(b->target);
-	name = cg_name_lookup(m, cgroup_id);
 	if (!name) {
-		cg_names_refresh(m);
-		name = cg_name_lookup(m, cgroup_id);
+		refresh(c);
+		name = lookup(c, cgroup_id);
 	}
 	if (name)
 		return strdup(name);

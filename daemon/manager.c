@@ -4,12 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "cleanup-util.h"
 #include "log.h"
 #include "manager-internal.h"
 #include "state-parse.h"
+#include "state.h"
 #include "violations.h"
 
 static struct np_pol *pol_free(struct np_pol *pol)
@@ -37,14 +41,14 @@ struct manager *manager_free(struct manager *m)
 	if (m->pins_inotify_fd >= 0)
 		close(m->pins_inotify_fd);
 	sd_event_source_disable_unref(m->events_source);
-	cgroup_watch_stop(m);
+	cgroup_watch_stop(&m->cgroup_watch);
 	violations_free(m->violations);
 	for (unsigned i = 0; i < NP_MAX_POLICIES; i++)
 		pol_free(m->pols[i]);
 	for (size_t i = 0; i < m->n_binds; i++)
 		bind_done(&m->binds[i]);
 	free(m->binds);
-	cgroup_names_clear(m);
+	cgroup_names_clear(&m->cgroup_names);
 	np_dataplane_free(m->dp);
 	config_done(&m->config);
 	free(m->state_dir);
@@ -53,6 +57,14 @@ struct manager *manager_free(struct manager *m)
 	sd_event_unref(m->event);
 	free(m);
 	return NULL;
+}
+
+static uint64_t now_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* ---- opening the data plane ---- */
@@ -114,6 +126,8 @@ static int check_host(char **ret_mount)
 	return 0;
 }
 
+static void drop_removed_cgroups(void *userdata);
+
 int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **ret)
 {
 	_cleanup_(manager_freep) struct manager *m = NULL;
@@ -125,10 +139,10 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 	if (!m)
 		return log_oom();
 	m->event = sd_event_ref(e);
-	m->inotify_fd = -EBADF;
+	m->cgroup_watch.fd = -EBADF;
 	m->pins_inotify_fd = -EBADF;
 	m->pins_wd = -1;
-	m->started_usec = manager_now_usec(CLOCK_REALTIME);
+	m->started_usec = now_usec(CLOCK_REALTIME);
 	r = config_init(&m->config);
 	if (r < 0)
 		return log_oom();
@@ -149,6 +163,7 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 		return log_error_errno(-errno, "Cannot use '%s' as the cgroup root: %m",
 				       opts->cgroup_root ?: mount);
 	m->targets = (struct target_root){.cgroup_root = m->cgroup_root, .attach_cgroup = m->attach_cgroup};
+	m->cgroup_names.roots = &m->targets;
 	if (!target_path_below(m->attach_cgroup, m->cgroup_root))
 		return log_error_errno(-EXDEV, "The attach cgroup '%s' is not below the cgroup root '%s'.",
 				       m->attach_cgroup, m->cgroup_root);
@@ -159,7 +174,7 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 		return open_failed(r, m, opts->pin_dir ?: NP_PIN_DIR_DEFAULT);
 	log_info("%s the data plane in '%s', attached at '%s'.", m->adopted ? "Adopted" : "Created",
 		 np_dataplane_pin_dir(m->dp), m->attach_cgroup);
-	r = cgroup_watch_start(m);
+	r = cgroup_watch_start(&m->cgroup_watch, m->event, drop_removed_cgroups, m);
 	if (r < 0)
 		return r;
 	r = manager_watch_pins(m);
@@ -218,6 +233,63 @@ static void unregister_policy(struct manager *m, struct np_pol *pol, bool free_c
 		pol->compiled = NULL;
 	}
 	pol_free(pol);
+}
+
+/* ---- saving (manager-save.c writes the form) ---- */
+
+static void notify_status(struct manager *m)
+{
+	(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
+}
+
+int manager_policies_snapshot(struct manager *m, struct manager_snapshot **ret)
+{
+	return manager_snapshot_new(m->state_dir, m->pols, m->n_pols, ret);
+}
+
+static int save_failed(struct manager *m, const char *file, int r)
+{
+	m->unsaved_file = file;
+	m->unsaved_error = r;
+	return log_error_errno(r, "Failed to save the state to '%s/%s': %m", m->state_dir, file);
+}
+
+static int save_policies(struct manager *m)
+{
+	_cleanup_(manager_snapshot_freep) struct manager_snapshot *s = NULL;
+	int r;
+
+	r = manager_policies_snapshot(m, &s);
+	if (r < 0)
+		return log_oom();
+	r = manager_snapshot_write(s);
+	if (r < 0)
+		return save_failed(m, NP_STATE_POLICIES_FILE, r);
+	notify_status(m);
+	return 0;
+}
+
+/* Writes bindings.json without exclude (a binding that is going away); logs
+ * a failure and keeps it in m->unsaved_*. */
+static int save_bindings(struct manager *m, const struct np_bind *exclude)
+{
+	_cleanup_free_ char *text = manager_bindings_text(m->binds, m->n_binds, m->pols, exclude);
+	int r;
+
+	if (!text)
+		return log_oom();
+	r = state_write_atomic(m->state_dir, NP_STATE_BINDINGS_FILE, text, strlen(text), 0600);
+	if (r < 0)
+		return save_failed(m, NP_STATE_BINDINGS_FILE, r);
+	notify_status(m);
+	return 0;
+}
+
+int manager_save(struct manager *m)
+{
+	int r = save_policies(m);
+
+	return r < 0 ? r : save_bindings(m, NULL);
 }
 
 /* ---- changes ---- */
@@ -402,7 +474,7 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 		pol_free(pol);
 	}
 	if (saved >= 0)
-		manager_notify_status(m);
+		notify_status(m);
 	if (ch->old_trie_fd >= 0)
 		close(ch->old_trie_fd);
 	*ch = (struct manager_change){.old_trie_fd = -EBADF};
@@ -462,7 +534,7 @@ int manager_push_binding(struct manager *m, const struct target *t, uint32_t pol
 		*ret = &m->binds[m->n_binds];
 	m->n_binds++;
 	m->pols[policy_id]->n_bound++;
-	cgroup_watch_parent(m, t->path);
+	cgroup_watch_parent(&m->cgroup_watch, t->path);
 	return 0;
 }
 
@@ -506,7 +578,7 @@ static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol, enum
 		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", b->target,
 				       pol->policy->name);
 	set_binding_policy(m, b, pol->id, origin);
-	r = manager_save_bindings(m, NULL);
+	r = save_bindings(m, NULL);
 	if (r < 0) {
 		k = np_dataplane_bind(m->dp, b->cgroup_id, old);
 		if (k < 0)
@@ -544,7 +616,7 @@ static int bind_new(struct manager *m, const struct target *t, struct np_pol *po
 	/* The same name may still be bound to a cgroup that was removed and
 	 * created again: that stale id goes with this change. */
 	stale = stale_binding(m, t);
-	r = manager_save_bindings(m, stale);
+	r = save_bindings(m, stale);
 	if (r < 0) {
 		k = np_dataplane_unbind(m->dp, t->cgroup_id);
 		if (k < 0)
@@ -597,7 +669,7 @@ static int unbind(struct manager *m, struct np_bind *b)
 	if (r < 0 && r != -ENOENT)
 		return log_error_errno(r, "Failed to unbind '%s': %m", target);
 	drop_binding(m, b);
-	r = manager_save_bindings(m, NULL);
+	r = save_bindings(m, NULL);
 	if (r < 0) {
 		k = np_dataplane_bind(m->dp, t.cgroup_id, policy_id);
 		if (k >= 0)
@@ -625,11 +697,34 @@ int manager_unbind(struct manager *m, const char *target, enum np_origin origin)
 	return unbind(m, b);
 }
 
-int manager_unbind_binding(struct manager *m, struct np_bind *b)
+static bool binding_gone(const struct np_bind *b)
 {
-	int r = change_begin(m);
+	uint64_t id;
+	int r = np_cgroup_id(b->path, &id);
 
-	return r < 0 ? r : unbind(m, b);
+	return r == -ENOENT || (r == 0 && id != b->cgroup_id);
+}
+
+/* A directory went below the parent of a bound cgroup (cgroup-watch.h). */
+static void drop_removed_cgroups(void *userdata)
+{
+	struct manager *m = userdata;
+
+	/* From the end: dropping a binding moves the last one into its slot. */
+	for (size_t i = m->n_binds; i-- > 0;) {
+		if (!binding_gone(&m->binds[i]))
+			continue;
+		log_info("The cgroup of '%s' was removed; dropping its binding.", m->binds[i].target);
+		if (change_begin(m) >= 0)
+			(void)unbind(m, &m->binds[i]);
+	}
+}
+
+char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)
+{
+	struct np_bind *b = manager_binding_by_cgroup(m, cgroup_id);
+
+	return b ? strdup(b->target) : cgroup_names_get(&m->cgroup_names, cgroup_id);
 }
 
 /* ---- events ---- */

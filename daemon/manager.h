@@ -17,35 +17,19 @@
 #include <jansson.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup-names.h"
+#include "cgroup-watch.h"
 #include "config.h"
 #include "dataplane.h"
 #include "json-util.h"
+#include "manager-save.h"
 #include "policy.h"
+#include "registry.h"
 #include "state-parse.h"
 #include "target.h"
 
 struct violation;
 struct violations;
-
-struct np_pol {
-	uint32_t id;
-	struct np_policy *policy;
-	struct np_compiled *compiled;
-	unsigned n_bound;
-};
-
-struct np_bind {
-	char *target; /* normalized: "cgroup:/a/b" */
-	char *path;   /* the cgroup directory */
-	uint64_t cgroup_id;
-	uint32_t policy_id;
-	enum np_origin origin; /* who asked for it */
-};
-
-struct cg_name {
-	uint64_t id;
-	char *target;
-};
 
 struct manager_opts {
 	const char *pin_dir;
@@ -93,14 +77,10 @@ struct manager {
 	int pins_error;		/* <0: pins are missing and could not be restored */
 	unsigned pins_restored; /* pins pinned again since the start */
 
-	/* Parents of bound cgroups, watched for removals (rmdir; cgroup-watch.c). */
-	int inotify_fd;
-	sd_event_source *inotify_source;
-
-	/* cgroup id -> target for cgroups below bound ones, sorted by id (cgroup-names.c) */
-	struct cg_name *cg_names;
-	size_t n_cg_names;
-	uint64_t cg_walked_usec;
+	/* Parents of bound cgroups, watched for removals (rmdir). */
+	struct cgroup_watch cgroup_watch;
+	/* Cgroup id -> path, for cgroups that are not bound themselves. */
+	struct cgroup_names cgroup_names;
 };
 
 /* Checks the host and opens (or adopts) the data plane; logs the cause of a
@@ -165,10 +145,8 @@ int manager_policy_stage(struct manager *m, enum manager_change_kind kind, struc
  * unsaved_file and unsaved_error for the reply). */
 void manager_policy_settle(struct manager *m, struct manager_change *ch, int saved);
 
-struct manager_snapshot;
+/* manager_snapshot_write() and manager_snapshot_free(): manager-save.h. */
 int manager_policies_snapshot(struct manager *m, struct manager_snapshot **ret);
-int manager_snapshot_write(const struct manager_snapshot *s);
-struct manager_snapshot *manager_snapshot_free(struct manager_snapshot *s);
 
 struct np_bind *manager_binding_by_target(struct manager *m, const char *target);
 struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id);
