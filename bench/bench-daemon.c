@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "bench-daemon.h"
 #include "bench-env.h"
 #include "bench-util.h"
+#include "conn.h"
 
 #define START_TIMEOUT_MS 20000
 #define REPLY_TIMEOUT_MS 60000
@@ -45,30 +45,25 @@ static void __attribute__((noreturn)) exec_netpold(struct bench_daemon *d)
 
 static int connect_ctl(struct bench_daemon *d)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int fd;
+	struct timeval tv = {.tv_sec = REPLY_TIMEOUT_MS / 1000};
+	int r;
 
-	if (d->fd >= 0)
+	if (d->conn)
 		return 0;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", d->sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
+	r = np_conn_open(d->sock, &d->conn);
+	if (r < 0)
+		return r;
+	/* A daemon that stops answering fails the run, not hangs it. */
+	if (setsockopt(np_conn_fd(d->conn), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		r = -errno;
+		d->conn = np_conn_free(d->conn);
 	}
-	d->fd = fd;
-	return 0;
+	return r;
 }
 
 static void drop_ctl(struct bench_daemon *d)
 {
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
+	d->conn = np_conn_free(d->conn);
 }
 
 int bench_daemon_start(struct bench_daemon *d, const char *netpold, const char *netpolctl,
@@ -78,7 +73,7 @@ int bench_daemon_start(struct bench_daemon *d, const char *netpold, const char *
 	uint64_t deadline = bench_now_ns() + START_TIMEOUT_MS * 1000000ull;
 	pid_t pid;
 
-	*d = (struct bench_daemon){.netpold = netpold, .netpolctl = netpolctl, .fd = -1};
+	*d = (struct bench_daemon){.netpold = netpold, .netpolctl = netpolctl};
 	d->sock = bench_asprintf("%s/netpold.sock", e->tmp_dir);
 	d->state_dir = bench_asprintf("%s/state", e->tmp_dir);
 	d->pin_dir = bench_asprintf("%s/daemon", e->sb.pin_dir);
@@ -145,65 +140,21 @@ const char *bench_daemon_log_tail(const struct bench_daemon *d)
 	return tail;
 }
 
-/* ---- the protocol: one JSON object per line ---- */
+/* ---- the protocol (proto/conn.h) ---- */
 
 static int send_request(struct bench_daemon *d, const char *command, json_t *params)
 {
-	json_t *req =
-	    json_pack("{s:i, s:I, s:s}", "version", 1, "id", (json_int_t)++d->next_id, "command", command);
-	_cleanup_free_ char *line = NULL;
-	int r;
+	_cleanup_(json_decrefp) json_t *req = np_proto_request(command, (json_int_t)++d->next_id, params);
 
-	if (!req)
-		return -ENOMEM;
-	if (params)
-		json_object_set_new(req, "params", params);
-	line = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!line)
-		return -ENOMEM;
-	r = np_write_full(d->fd, line, strlen(line));
-	return r < 0 ? r : np_write_full(d->fd, "\n", 1);
+	return req ? np_conn_send(d->conn, req) : -ENOMEM;
 }
 
 /* One reply line (the daemon answers in request order). */
 static int read_reply(struct bench_daemon *d, json_t **ret)
 {
-	static char *buf;
-	static size_t cap, len;
-	uint64_t deadline = bench_now_ns() + REPLY_TIMEOUT_MS * 1000000ull;
+	int r = np_conn_recv(d->conn, ret);
 
-	for (;;) {
-		char *nl = buf ? memchr(buf, '\n', len) : NULL;
-		struct pollfd p = {.fd = d->fd, .events = POLLIN};
-		ssize_t n;
-
-		if (nl) {
-			*nl = '\0';
-			*ret = json_loads(buf, 0, NULL);
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len);
-			return *ret ? 0 : -EBADMSG;
-		}
-		if (cap - len < 65536) {
-			cap = cap * 2 + 65536;
-			buf = realloc(buf, cap);
-			if (!buf)
-				return -ENOMEM;
-		}
-		if (bench_now_ns() > deadline)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, 1000) <= 0)
-			continue;
-		n = read(d->fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			len = 0;
-			return n < 0 ? -errno : -EPIPE;
-		}
-		len += (size_t)n;
-	}
+	return r == -EAGAIN ? -ETIMEDOUT : r;
 }
 
 static int reply_result(json_t *reply, json_t **result, char *err, size_t err_size)
@@ -376,11 +327,12 @@ int bench_follow_start(struct bench_daemon *d, const char *target, struct bench_
 	int r;
 
 	*f = (struct bench_follow){.d = d, .fd = -1};
-	conn.fd = -1;
+	conn.conn = NULL;
 	r = connect_ctl(&conn);
 	if (r < 0)
 		return r;
-	f->fd = conn.fd;
+	f->conn = conn.conn;
+	f->fd = np_conn_fd(f->conn);
 	r = send_request(&conn, "violations", json_pack("{s:s, s:b}", "target", target, "follow", 1));
 	if (r == 0)
 		r = follow_confirm(f);
@@ -395,7 +347,7 @@ int bench_follow_start(struct bench_daemon *d, const char *target, struct bench_
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	if (r < 0) {
-		close(f->fd);
+		f->conn = np_conn_free(f->conn);
 		f->fd = -1;
 	}
 	return r;
@@ -407,7 +359,7 @@ void bench_follow_stop(struct bench_follow *f)
 		return;
 	f->stop = 1;
 	pthread_join(f->thread, NULL);
-	close(f->fd);
+	f->conn = np_conn_free(f->conn);
 	f->fd = -1;
 }
 

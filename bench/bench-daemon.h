@@ -15,12 +15,14 @@
 
 #include <jansson.h>
 
+struct np_conn;
+
 struct bench_daemon {
 	pid_t pid;
 	const char *netpold, *netpolctl;
 	char *sock, *state_dir, *pin_dir, *log, *conf;
 	char *attach_cgroup; /* absolute */
-	int fd;		     /* protocol connection, -1 until first request */
+	struct np_conn *conn; /* NULL until the first request */
 	uint64_t next_id;
 };
 
@@ -48,7 +50,8 @@ int bench_netpolctl(struct bench_daemon *d, char *out, size_t out_size, const ch
 struct bench_follow {
 	struct bench_daemon *d;
 	char *target;
-	int fd;
+	struct np_conn *conn;
+	int fd; /* conn's socket, read here past the first reply */
 	pthread_t thread;
 	volatile int stop;
 	uint64_t events, counted, missed;

@@ -176,3 +176,8 @@ int np_conn_recv(struct np_conn *c, json_t **ret)
 	*ret = msg;
 	return 0;
 }
+
+int np_conn_fd(const struct np_conn *c)
+{
+	return c->fd;
+}

@@ -28,3 +28,7 @@ int np_conn_send(struct np_conn *c, const json_t *msg);
  * between lines), -EPROTO (closed in the middle of a line), -EBADMSG (not
  * a JSON object), -EMSGSIZE (line too long), -EINTR (a signal arrived). */
 int np_conn_recv(struct np_conn *c, json_t **ret);
+
+/* The socket, for poll() and socket options, or for a caller that reads
+ * the rest of the stream itself (after no np_conn_recv()). */
+int np_conn_fd(const struct np_conn *c);
