@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -805,12 +806,19 @@ static int verb_test(int argc, char **argv)
 		      print_test);
 }
 
+static volatile int follow_fd = -1;
+
 static void on_interrupt(int sig)
 {
 	interrupted = 1;
+	/* A signal between two reads would leave the next one blocked until
+	 * another event: ending the stream wakes it whenever it comes. */
+	if (follow_fd >= 0)
+		(void)shutdown(follow_fd, SHUT_RD);
 }
 
-/* Ctrl-C ends a --follow cleanly: the blocked read returns EINTR. */
+/* Ctrl-C ends a --follow cleanly: the blocked read returns EINTR, or the
+ * stream ends. */
 static void catch_interrupt(void)
 {
 	struct sigaction sa = {.sa_handler = on_interrupt};
@@ -848,6 +856,7 @@ static int print_stream_line(json_t *msg)
 
 static int follow(void)
 {
+	follow_fd = np_conn_fd(conn);
 	for (;;) {
 		_cleanup_(json_decrefp) json_t *msg = NULL;
 		int r;
@@ -856,7 +865,7 @@ static int follow(void)
 		if (r < 0)
 			return fail(r, "netpolctl.Output", "cannot write the output: %s", strerror(-r));
 		r = np_conn_recv(conn, &msg);
-		if (r == -EINTR && interrupted)
+		if (r < 0 && interrupted)
 			return 0;
 		if (r < 0)
 			return fail_recv(r);
