@@ -274,13 +274,13 @@ static void *follow_thread(void *arg)
 	if (!buf)
 		return NULL;
 	while (!f->stop) {
-		struct pollfd p = {.fd = f->fd, .events = POLLIN};
+		struct pollfd p = {.fd = np_conn_fd(f->conn), .events = POLLIN};
 		char *start, *nl;
 		ssize_t n;
 
 		if (poll(&p, 1, 100) <= 0)
 			continue;
-		n = read(f->fd, buf + len, cap - len - 1);
+		n = read(p.fd, buf + len, cap - len - 1);
 		if (n <= 0) {
 			f->err = n < 0 ? -errno : -EPIPE;
 			break;
@@ -308,9 +308,9 @@ static int follow_confirm(struct bench_follow *f)
 	size_t len = 0;
 
 	while (len < sizeof(line) - 1) {
-		struct pollfd p = {.fd = f->fd, .events = POLLIN};
+		struct pollfd p = {.fd = np_conn_fd(f->conn), .events = POLLIN};
 
-		if (poll(&p, 1, 10000) <= 0 || read(f->fd, line + len, 1) != 1)
+		if (poll(&p, 1, 10000) <= 0 || read(p.fd, line + len, 1) != 1)
 			return -ETIMEDOUT;
 		if (line[len] == '\n') {
 			line[len] = '\0';
@@ -326,13 +326,12 @@ int bench_follow_start(struct bench_daemon *d, const char *target, struct bench_
 	struct bench_daemon conn = *d;
 	int r;
 
-	*f = (struct bench_follow){.d = d, .fd = -1};
+	*f = (struct bench_follow){.d = d};
 	conn.conn = NULL;
 	r = connect_ctl(&conn);
 	if (r < 0)
 		return r;
 	f->conn = conn.conn;
-	f->fd = np_conn_fd(f->conn);
 	r = send_request(&conn, "violations", json_pack("{s:s, s:b}", "target", target, "follow", 1));
 	if (r == 0)
 		r = follow_confirm(f);
@@ -348,19 +347,17 @@ int bench_follow_start(struct bench_daemon *d, const char *target, struct bench_
 	}
 	if (r < 0) {
 		f->conn = np_conn_free(f->conn);
-		f->fd = -1;
 	}
 	return r;
 }
 
 void bench_follow_stop(struct bench_follow *f)
 {
-	if (f->fd < 0)
+	if (!f->conn)
 		return;
 	f->stop = 1;
 	pthread_join(f->thread, NULL);
 	f->conn = np_conn_free(f->conn);
-	f->fd = -1;
 }
 
 /* ---- /proc ---- */

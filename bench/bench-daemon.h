@@ -50,8 +50,7 @@ int bench_netpolctl(struct bench_daemon *d, char *out, size_t out_size, const ch
 struct bench_follow {
 	struct bench_daemon *d;
 	char *target;
-	struct np_conn *conn;
-	int fd; /* conn's socket, read here past the first reply */
+	struct np_conn *conn; /* its socket read here, past the first reply */
 	pthread_t thread;
 	volatile int stop;
 	uint64_t events, counted, missed;
