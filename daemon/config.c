@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +12,105 @@
 #include "config.h"
 #include "log.h"
 #include "netpol-proto.h"
+#include "target.h"
 
 #define CONFIG_MAX_BYTES (1024u * 1024u)
 
+__attribute__((format(printf, 3, 4))) static int config_error(struct np_config_error *err, int r,
+							      const char *fmt, ...);
+
+static void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static bool strv_equal(char *const *a, char *const *b)
+{
+	for (; *a && *b; a++, b++)
+		if (strcmp(*a, *b) != 0)
+			return false;
+	return !*a && !*b;
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Words separated by blanks; each must pass check (which may rewrite it
+ * in place, shorter). */
+static int parse_words(const char *value, int (*check)(char *word, const char **why), char ***ret,
+		       const char **why)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	char **v = NULL, *save = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	v = calloc(1, sizeof(*v));
+	for (char *w = strtok_r(copy, " \t", &save); v && w; w = strtok_r(NULL, " \t", &save)) {
+		char **nv;
+
+		r = check(w, why);
+		if (r < 0)
+			break;
+		nv = realloc(v, (n + 2) * sizeof(*v));
+		if (!nv)
+			break;
+		v = nv;
+		v[n] = strdup(w);
+		v[++n] = NULL;
+		if (!v[n - 1])
+			break;
+	}
+	if (r < 0 || !v || (n > 0 && !v[n - 1]) || strtok_r(NULL, " \t", &save)) {
+		strv_free(v);
+		return r < 0 ? r : -ENOMEM;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int check_socket(char *w, const char **why)
+{
+	if (w[0] != '/') {
+		*why = "must be an absolute path";
+		return -EINVAL;
+	}
+	if (strlen(w) >= 108) {
+		*why = "is longer than a Unix socket path may be";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "/a//b/" -> "/a/b", as cgroup targets are written. */
+static int check_cgroup_path(char *w, const char **why)
+{
+	_cleanup_free_ char *t = NULL, *normal = NULL;
+	int r;
+
+	if (w[0] != '/') {
+		*why = "must be a cgroup path starting with '/'";
+		return -EINVAL;
+	}
+	if (asprintf(&t, "cgroup:%s", w) < 0)
+		return -ENOMEM;
+	r = target_normalize(t, &normal, why);
+	if (r < 0)
+		return r;
+	strcpy(w, normal + strlen("cgroup:"));
+	return 0;
+}
+
 int config_init(struct np_config *c)
 {
+	const char *why;
+
 	*c = (struct np_config){
 	    .socket_group = strdup(NP_SOCKET_GROUP_DEFAULT),
 	    .socket_mode = 0660,
@@ -23,15 +118,67 @@ int config_init(struct np_config *c)
 	    .max_clients = NP_PROTO_MAX_CLIENTS,
 	    .max_clients_per_uid = NP_PROTO_MAX_CLIENTS_PER_UID,
 	    .writer_clients = NP_PROTO_WRITER_CLIENTS,
+	    .container_label = strdup(NP_CONTAINER_LABEL_DEFAULT),
 	};
-	return c->socket_group ? 0 : -ENOMEM;
+	if (!c->socket_group || !c->container_label ||
+	    parse_words(NP_CONTAINER_SOCKETS_DEFAULT, check_socket, &c->container_sockets, &why) < 0 ||
+	    parse_words(NP_CONTAINER_PARENTS_DEFAULT, check_cgroup_path, &c->container_cgroup_parents, &why) <
+		0)
+		return -ENOMEM;
+	return 0;
 }
 
 void config_done(struct np_config *c)
 {
 	free(c->admin_group);
 	free(c->socket_group);
+	strv_free(c->container_sockets);
+	free(c->container_label);
+	free(c->container_default_policy);
+	strv_free(c->container_cgroup_parents);
 	*c = (struct np_config){};
+}
+
+bool config_containers_equal(const struct np_config *a, const struct np_config *b)
+{
+	return strv_equal(a->container_sockets, b->container_sockets) &&
+	       str_equal(a->container_label, b->container_label) &&
+	       str_equal(a->container_default_policy, b->container_default_policy) &&
+	       strv_equal(a->container_cgroup_parents, b->container_cgroup_parents);
+}
+
+/* Docker's label keys: lowercase letters, digits, '.', '-' and '/'. */
+static int set_label(char **dst, const char *value)
+{
+	size_t n = strlen(value);
+	char *v;
+
+	if (n == 0 || n > 128 || !isalnum((unsigned char)value[0]) ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789.-/_") != n)
+		return -EINVAL;
+	v = strdup(value);
+	if (!v)
+		return -ENOMEM;
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+static int set_words(char ***dst, const char *value, int (*check)(char *word, const char **why),
+		     struct np_config_error *err, const char *key)
+{
+	const char *why = "";
+	char **v;
+	int r;
+
+	r = parse_words(value, check, &v, &why);
+	if (r == -EINVAL)
+		return config_error(err, r, "%s: '%s' %s", key, value, why);
+	if (r < 0)
+		return r;
+	strv_free(*dst);
+	*dst = v;
+	return 0;
 }
 
 static char *strip(char *s)
@@ -148,6 +295,24 @@ static int parse_line(struct np_config *c, char *line, struct np_config_error *e
 		if (r < 0)
 			return config_error(err, r, "socket_mode must be an octal mode 0..0777, got '%s'",
 					    value);
+	} else if (strcmp(key, "container_sockets") == 0) {
+		r = set_words(&c->container_sockets, value, check_socket, err, key);
+		if (r == -EINVAL)
+			return r;
+	} else if (strcmp(key, "container_cgroup_parents") == 0) {
+		r = set_words(&c->container_cgroup_parents, value, check_cgroup_path, err, key);
+		if (r == -EINVAL)
+			return r;
+	} else if (strcmp(key, "container_label") == 0) {
+		r = set_label(&c->container_label, value);
+		if (r == -EINVAL)
+			return config_error(err, r,
+					    "container_label must be a label key (lowercase letters, digits, "
+					    "'.', '-', '_', '/'; at most 128), got '%s'",
+					    value);
+	} else if (strcmp(key, "container_default_policy") == 0) {
+		/* Checked against the policies when the containers source starts. */
+		r = set_group(&c->container_default_policy, value);
 	} else if ((nk = find_number_key(key))) {
 		r = parse_unsigned(value, nk->min, nk->max, (unsigned *)((char *)c + nk->offset));
 		if (r < 0)
@@ -156,7 +321,9 @@ static int parse_line(struct np_config *c, char *line, struct np_config_error *e
 	} else
 		return config_error(err, -EINVAL,
 				    "unknown key '%s' (known: admin_group, socket_group, socket_mode, "
-				    "idle_timeout, max_clients, max_clients_per_uid, writer_clients)",
+				    "idle_timeout, max_clients, max_clients_per_uid, writer_clients, "
+				    "container_sockets, container_label, container_default_policy, "
+				    "container_cgroup_parents)",
 				    key);
 	if (r < 0)
 		return config_error(err, r, "out of memory");

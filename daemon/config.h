@@ -9,6 +9,15 @@
  *   max_clients = 256            # connections at once
  *   max_clients_per_uid = 64     # of them, per uid (root: no limit)
  *   writer_clients = 16          # of them, kept for root and the admin group
+ *
+ * Containers (docs/containers.md):
+ *   container_sockets = /var/run/docker.sock /run/podman/podman.sock
+ *                                # Engine API sockets followed; empty: none
+ *   container_label = bpf.network.policy   # the label that names a policy
+ *   container_default_policy = deny-all    # on the parents below; default: none
+ *   container_cgroup_parents = /docker /docker.slice /libpod_parent /machine.slice
+ *                                # where runtimes make containers' cgroups,
+ *                                # below the cgroup root
  */
 #pragma once
 
@@ -24,7 +33,16 @@ struct np_config {
 	unsigned max_clients;
 	unsigned max_clients_per_uid;
 	unsigned writer_clients;
+	char **container_sockets;	 /* NULL-terminated; empty: follow none */
+	char *container_label;		 /* never NULL */
+	char *container_default_policy;	 /* NULL: none */
+	char **container_cgroup_parents; /* NULL-terminated, normalized "/a/b" */
 };
+
+#define NP_CONTAINER_SOCKETS_DEFAULT "/var/run/docker.sock /run/podman/podman.sock"
+#define NP_CONTAINER_LABEL_DEFAULT   "bpf.network.policy"
+#define NP_CONTAINER_PARENTS_DEFAULT "/docker /docker.slice /libpod_parent /machine.slice"
+
 
 /* What is wrong with a configuration text, and on which line (1-based; 0:
  * not about one line). */
@@ -34,6 +52,8 @@ struct np_config_error {
 };
 
 int config_init(struct np_config *c);
+/* True if the container keys of a and b are the same. */
+bool config_containers_equal(const struct np_config *a, const struct np_config *b);
 void config_done(struct np_config *c);
 /* Parses the text of a configuration file (size bytes, not NUL-terminated)
  * into *c, over what is there already; does not log. -EINVAL with err

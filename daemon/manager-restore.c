@@ -120,7 +120,7 @@ static int check_distinct_cgroups(struct manager *m, const struct np_saved_state
 	if (!v)
 		return log_oom();
 	for (size_t i = 0; i < s->n_bindings; i++)
-		if (t[i].target)
+		if (t[i].target && t[i].path)
 			v[n++] = &t[i];
 	qsort(v, n, sizeof(*v), target_id_cmp);
 	for (size_t i = 1; i < n; i++)
@@ -132,6 +132,30 @@ static int check_distinct_cgroups(struct manager *m, const struct np_saved_state
 			return refuse(m, np_state_bindings_file(s), entry,
 				      "names the same cgroup as another binding");
 		}
+	return 0;
+}
+
+/* A container keeps its binding without a cgroup: it gets one when it
+ * runs. The cgroup it had when the state was saved is its cgroup still if
+ * that directory has the id the kernel's binding names. */
+static int resolve_saved_container(struct manager *m, const struct np_state_binding *sb, struct target *t)
+{
+	_cleanup_(target_done) struct target c = {};
+	_cleanup_free_ char *cg = NULL;
+	const char *why;
+
+	t->target = strdup(sb->target);
+	t->match = strdup(strchr(sb->target, ':') + 1);
+	if (!t->target || !t->match)
+		return -ENOMEM;
+	if (!sb->cgroup)
+		return 0;
+	if (asprintf(&cg, "cgroup:%s", sb->cgroup) < 0)
+		return -ENOMEM;
+	if (target_resolve(&m->targets, cg, &c, &why) < 0)
+		return 0; /* gone, or no longer below the attach cgroup */
+	t->path = TAKE_PTR(c.path);
+	t->cgroup_id = c.cgroup_id;
 	return 0;
 }
 
@@ -150,6 +174,12 @@ static int resolve_bindings(struct manager *m, const struct np_saved_state *s, s
 		const char *why = "";
 		char entry[160];
 
+		if (strncmp(s->bindings[i].target, "container:", 10) == 0) {
+			r = resolve_saved_container(m, &s->bindings[i], &t[i]);
+			if (r < 0)
+				r = log_oom();
+			continue;
+		}
 		r = target_resolve(&m->targets, s->bindings[i].target, &t[i], &why);
 		if (r == -ENOMEM) {
 			r = log_oom();
@@ -197,7 +227,7 @@ static int install_state(struct manager *m, struct np_saved_state *s, const stru
 	for (size_t i = 0; i < s->n_bindings; i++) {
 		if (!t[i].target)
 			continue;
-		r = np_dataplane_bind(m->dp, t[i].cgroup_id, s->bindings[i].policy_id);
+		r = t[i].path ? np_dataplane_bind(m->dp, t[i].cgroup_id, s->bindings[i].policy_id) : 0;
 		if (r < 0)
 			return log_error_errno(r, "Failed to re-bind '%s': %m", t[i].target);
 		r = manager_push_binding(m, &t[i], s->bindings[i].policy_id, s->bindings[i].origin, NULL);

@@ -6,6 +6,7 @@
 #include "json-util.h"
 #include "manager-save.h"
 #include "state.h"
+#include "target.h"
 
 struct manager_snapshot {
 	char *state_dir;
@@ -73,8 +74,32 @@ int manager_snapshot_write(const struct manager_snapshot *s)
 	return state_write_atomic(s->state_dir, NP_STATE_POLICIES_FILE, text, strlen(text), 0600);
 }
 
+/* A named target's cgroup now, below the cgroup root (where a restart
+ * finds it again), or null. */
+static json_t *saved_cgroup(const struct np_bind *b, const char *cgroup_root)
+{
+	size_t n = strcmp(cgroup_root, "/") == 0 ? 0 : strlen(cgroup_root);
+
+	if (!b->match || !b->path || !target_path_below(b->path, cgroup_root))
+		return NULL;
+	return json_string(b->path[n] ? b->path + n : "/");
+}
+
+static json_t *binding_to_json(const struct np_bind *b, const struct np_pol *pol, const char *cgroup_root)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s}", "target", b->target, "policy", pol ? pol->policy->name : "",
+			      "origin", np_origin_name(b->origin));
+	json_t *cgroup = saved_cgroup(b, cgroup_root);
+
+	if (j && cgroup && json_object_set_new(j, "cgroup", cgroup) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 static json_t *bindings_to_json(const struct np_bind *binds, size_t n_binds, struct np_pol *const *pols,
-				const struct np_bind *exclude)
+				const char *cgroup_root, const struct np_bind *exclude)
 {
 	_cleanup_json_ json_t *array = json_array();
 
@@ -86,18 +111,16 @@ static json_t *bindings_to_json(const struct np_bind *binds, size_t n_binds, str
 
 		if (&binds[i] == exclude)
 			continue;
-		if (json_array_append_new(array, json_pack("{s:s, s:s, s:s}", "target", binds[i].target,
-							   "policy", pol ? pol->policy->name : "", "origin",
-							   np_origin_name(binds[i].origin))) < 0)
+		if (json_array_append_new(array, binding_to_json(&binds[i], pol, cgroup_root)) < 0)
 			return NULL;
 	}
 	return json_pack("{s:i, s:o}", "version", NP_STATE_VERSION, "bindings", TAKE_PTR(array));
 }
 
 char *manager_bindings_text(const struct np_bind *binds, size_t n_binds, struct np_pol *const *pols,
-			    const struct np_bind *exclude)
+			    const char *cgroup_root, const struct np_bind *exclude)
 {
-	_cleanup_json_ json_t *j = bindings_to_json(binds, n_binds, pols, exclude);
+	_cleanup_json_ json_t *j = bindings_to_json(binds, n_binds, pols, cgroup_root, exclude);
 
 	return j ? json_dumps(j, JSON_INDENT(1) | JSON_ENSURE_ASCII) : NULL;
 }

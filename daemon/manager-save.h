@@ -26,6 +26,7 @@ struct manager_snapshot *manager_snapshot_free(struct manager_snapshot *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager_snapshot *, manager_snapshot_free);
 
 /* bindings.json's text, without exclude (a binding that is going away);
- * pols as above. malloc()ed; NULL on OOM. */
+ * pols as above; a container's cgroup is written below cgroup_root.
+ * malloc()ed; NULL on OOM. */
 char *manager_bindings_text(const struct np_bind *binds, size_t n_binds, struct np_pol *const *pols,
-			    const struct np_bind *exclude);
+			    const char *cgroup_root, const struct np_bind *exclude);

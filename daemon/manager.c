@@ -26,12 +26,6 @@ static struct np_pol *pol_free(struct np_pol *pol)
 	return NULL;
 }
 
-static void bind_done(struct np_bind *b)
-{
-	free(b->target);
-	free(b->path);
-}
-
 struct manager *manager_free(struct manager *m)
 {
 	if (!m)
@@ -45,9 +39,7 @@ struct manager *manager_free(struct manager *m)
 	violations_free(m->violations);
 	for (unsigned i = 0; i < NP_MAX_POLICIES; i++)
 		pol_free(m->pols[i]);
-	for (size_t i = 0; i < m->n_binds; i++)
-		bind_done(&m->binds[i]);
-	free(m->binds);
+	manager_bindings_free(m);
 	cgroup_names_clear(&m->cgroup_names);
 	np_dataplane_free(m->dp);
 	config_done(&m->config);
@@ -126,8 +118,6 @@ static int check_host(char **ret_mount)
 	return 0;
 }
 
-static void drop_removed_cgroups(void *userdata);
-
 int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **ret)
 {
 	_cleanup_(manager_freep) struct manager *m = NULL;
@@ -174,7 +164,7 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 		return open_failed(r, m, opts->pin_dir ?: NP_PIN_DIR_DEFAULT);
 	log_info("%s the data plane in '%s', attached at '%s'.", m->adopted ? "Adopted" : "Created",
 		 np_dataplane_pin_dir(m->dp), m->attach_cgroup);
-	r = cgroup_watch_start(&m->cgroup_watch, m->event, drop_removed_cgroups, m);
+	r = cgroup_watch_start(&m->cgroup_watch, m->event, manager_cgroups_gone, manager_cgroup_made, m);
 	if (r < 0)
 		return r;
 	r = manager_watch_pins(m);
@@ -269,11 +259,9 @@ static int save_policies(struct manager *m)
 	return 0;
 }
 
-/* Writes bindings.json without exclude (a binding that is going away); logs
- * a failure and keeps it in m->unsaved_*. */
-static int save_bindings(struct manager *m, const struct np_bind *exclude)
+int manager_save_bindings(struct manager *m, const struct np_bind *exclude)
 {
-	_cleanup_free_ char *text = manager_bindings_text(m->binds, m->n_binds, m->pols, exclude);
+	_cleanup_free_ char *text = manager_bindings_text(m->binds, m->n_binds, m->pols, m->cgroup_root, exclude);
 	int r;
 
 	if (!text)
@@ -289,7 +277,7 @@ int manager_save(struct manager *m)
 {
 	int r = save_policies(m);
 
-	return r < 0 ? r : save_bindings(m, NULL);
+	return r < 0 ? r : manager_save_bindings(m, NULL);
 }
 
 /* ---- changes ---- */
@@ -301,7 +289,7 @@ int manager_save(struct manager *m)
  * from a full table. Without pins no change is made: it would be lost
  * when netpold stops and its programs detach.
  */
-static int change_begin(struct manager *m)
+int manager_change_begin(struct manager *m)
 {
 	m->unsaved_file = NULL;
 	m->unsaved_error = 0;
@@ -311,7 +299,7 @@ static int change_begin(struct manager *m)
 
 /* The kernel change of a failed save could not be undone: the kernel now
  * differs from the saved state until netpold restarts. */
-static void rollback_failed(struct manager *m, int r, const char *what, const char *name)
+void manager_rollback_failed(struct manager *m, int r, const char *what, const char *name)
 {
 	m->rollback_failed = true;
 	log_error_errno(
@@ -396,7 +384,7 @@ int manager_policy_stage(struct manager *m, enum manager_change_kind kind, struc
 	struct manager_change ch = {.kind = kind, .old_trie_fd = -EBADF};
 	int r;
 
-	r = change_begin(m);
+	r = manager_change_begin(m);
 	if (r < 0)
 		return r;
 	switch (kind) {
@@ -446,7 +434,7 @@ static void unstage(struct manager *m, struct manager_change *ch)
 	}
 	r = publish(m, pol->id, pol->policy, pol->compiled, ch->old_trie_fd);
 	if (r < 0)
-		rollback_failed(m, r, "the change of policy", pol->policy->name);
+		manager_rollback_failed(m, r, "the change of policy", pol->policy->name);
 }
 
 void manager_policy_settle(struct manager *m, struct manager_change *ch, int saved)
@@ -478,246 +466,6 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 	if (ch->old_trie_fd >= 0)
 		close(ch->old_trie_fd);
 	*ch = (struct manager_change){.old_trie_fd = -EBADF};
-}
-
-/* ---- bindings ---- */
-
-struct np_bind *manager_binding_by_target(struct manager *m, const char *target)
-{
-	for (size_t i = 0; i < m->n_binds; i++)
-		if (strcmp(m->binds[i].target, target) == 0)
-			return &m->binds[i];
-	return NULL;
-}
-
-struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id)
-{
-	for (size_t i = 0; i < m->n_binds; i++)
-		if (m->binds[i].cgroup_id == cgroup_id)
-			return &m->binds[i];
-	return NULL;
-}
-
-struct np_bind *manager_binding_for_path(struct manager *m, const char *path)
-{
-	struct np_bind *best = NULL;
-
-	for (size_t i = 0; i < m->n_binds; i++)
-		if (target_path_below(path, m->binds[i].path) &&
-		    (!best || strlen(m->binds[i].path) > strlen(best->path)))
-			best = &m->binds[i];
-	return best;
-}
-
-int manager_push_binding(struct manager *m, const struct target *t, uint32_t policy_id, enum np_origin origin,
-			 struct np_bind **ret)
-{
-	struct np_bind b = {.cgroup_id = t->cgroup_id, .policy_id = policy_id, .origin = origin};
-
-	if (m->n_binds == m->cap_binds) {
-		size_t cap = m->cap_binds ? m->cap_binds * 2 : 16;
-		struct np_bind *v = realloc(m->binds, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		m->binds = v;
-		m->cap_binds = cap;
-	}
-	b.target = strdup(t->target);
-	b.path = strdup(t->path);
-	if (!b.target || !b.path) {
-		bind_done(&b);
-		return -ENOMEM;
-	}
-	m->binds[m->n_binds] = b;
-	if (ret)
-		*ret = &m->binds[m->n_binds];
-	m->n_binds++;
-	m->pols[policy_id]->n_bound++;
-	cgroup_watch_parent(&m->cgroup_watch, t->path);
-	return 0;
-}
-
-static void drop_binding(struct manager *m, struct np_bind *b)
-{
-	struct np_pol *pol = manager_policy_by_id(m, b->policy_id);
-
-	if (pol && pol->n_bound > 0)
-		pol->n_bound--;
-	bind_done(b);
-	*b = m->binds[--m->n_binds];
-}
-
-static void set_binding_policy(struct manager *m, struct np_bind *b, uint32_t policy_id, enum np_origin origin)
-{
-	struct np_pol *old = manager_policy_by_id(m, b->policy_id);
-
-	if (old && old->n_bound > 0)
-		old->n_bound--;
-	b->policy_id = policy_id;
-	b->origin = origin;
-	m->pols[policy_id]->n_bound++;
-}
-
-/* A source changes only the bindings it made; an explicit request (a
- * person's) changes any, and the binding becomes explicit. */
-static bool may_change(const struct np_bind *b, enum np_origin origin)
-{
-	return origin == NP_ORIGIN_EXPLICIT || b->origin == origin;
-}
-
-/* Re-applying to a bound cgroup replaces its policy in one map update. */
-static int rebind(struct manager *m, struct np_bind *b, struct np_pol *pol, enum np_origin origin)
-{
-	enum np_origin old_origin = b->origin;
-	uint32_t old = b->policy_id;
-	int r, k;
-
-	r = np_dataplane_bind(m->dp, b->cgroup_id, pol->id);
-	if (r < 0)
-		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", b->target,
-				       pol->policy->name);
-	set_binding_policy(m, b, pol->id, origin);
-	r = save_bindings(m, NULL);
-	if (r < 0) {
-		k = np_dataplane_bind(m->dp, b->cgroup_id, old);
-		if (k < 0)
-			rollback_failed(m, k, "the binding of", b->target);
-		set_binding_policy(m, b, old, old_origin);
-		return r;
-	}
-	return 0;
-}
-
-static struct np_bind *stale_binding(struct manager *m, const struct target *t)
-{
-	for (size_t i = 0; i < m->n_binds; i++)
-		if (m->binds[i].cgroup_id != t->cgroup_id && strcmp(m->binds[i].target, t->target) == 0)
-			return &m->binds[i];
-	return NULL;
-}
-
-static int bind_new(struct manager *m, const struct target *t, struct np_pol *pol, enum np_origin origin)
-{
-	struct np_bind *b, *stale;
-	int r, k;
-
-	if (m->n_binds >= NP_MAX_BINDINGS)
-		return -ENOSPC;
-	r = np_dataplane_bind(m->dp, t->cgroup_id, pol->id);
-	if (r < 0)
-		return log_error_errno(r, "Failed to bind '%s' to policy '%s': %m", t->target,
-				       pol->policy->name);
-	r = manager_push_binding(m, t, pol->id, origin, &b);
-	if (r < 0) {
-		(void)np_dataplane_unbind(m->dp, t->cgroup_id);
-		return log_oom();
-	}
-	/* The same name may still be bound to a cgroup that was removed and
-	 * created again: that stale id goes with this change. */
-	stale = stale_binding(m, t);
-	r = save_bindings(m, stale);
-	if (r < 0) {
-		k = np_dataplane_unbind(m->dp, t->cgroup_id);
-		if (k < 0)
-			rollback_failed(m, k, "the binding of", t->target);
-		drop_binding(m, b);
-		return r;
-	}
-	if (stale) {
-		(void)np_dataplane_unbind(m->dp, stale->cgroup_id);
-		drop_binding(m, stale);
-	}
-	return 0;
-}
-
-int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, enum np_origin origin,
-		 struct np_bind **ret)
-{
-	struct np_bind *b = manager_binding_by_cgroup(m, t->cgroup_id);
-	int r;
-
-	r = change_begin(m);
-	if (r < 0)
-		return r;
-	if (b && !may_change(b, origin))
-		return -EBUSY;
-	if (b)
-		r = rebind(m, b, pol, origin);
-	else
-		r = bind_new(m, t, pol, origin);
-	if (r < 0)
-		return r;
-	log_info("Bound '%s' (cgroup id %llu) to policy '%s'.", t->target, (unsigned long long)t->cgroup_id,
-		 pol->policy->name);
-	if (ret)
-		*ret = manager_binding_by_cgroup(m, t->cgroup_id);
-	return 0;
-}
-
-static int unbind(struct manager *m, struct np_bind *b)
-{
-	_cleanup_free_ char *target = strdup(b->target), *path = strdup(b->path);
-	struct target t = {.target = target, .path = path, .cgroup_id = b->cgroup_id};
-	enum np_origin origin = b->origin;
-	uint32_t policy_id = b->policy_id;
-	int r, k;
-
-	if (!target || !path)
-		return log_oom();
-	r = np_dataplane_unbind(m->dp, t.cgroup_id);
-	if (r < 0 && r != -ENOENT)
-		return log_error_errno(r, "Failed to unbind '%s': %m", target);
-	drop_binding(m, b);
-	r = save_bindings(m, NULL);
-	if (r < 0) {
-		k = np_dataplane_bind(m->dp, t.cgroup_id, policy_id);
-		if (k >= 0)
-			k = manager_push_binding(m, &t, policy_id, origin, NULL);
-		if (k < 0)
-			rollback_failed(m, k, "the unbinding of", target);
-		return r;
-	}
-	log_info("Unbound '%s'.", target);
-	return 0;
-}
-
-int manager_unbind(struct manager *m, const char *target, enum np_origin origin)
-{
-	struct np_bind *b = manager_binding_by_target(m, target);
-	int r;
-
-	r = change_begin(m);
-	if (r < 0)
-		return r;
-	if (!b)
-		return -ENOENT;
-	if (!may_change(b, origin))
-		return -EBUSY;
-	return unbind(m, b);
-}
-
-static bool binding_gone(const struct np_bind *b)
-{
-	uint64_t id;
-	int r = np_cgroup_id(b->path, &id);
-
-	return r == -ENOENT || (r == 0 && id != b->cgroup_id);
-}
-
-/* A directory went below the parent of a bound cgroup (cgroup-watch.h). */
-static void drop_removed_cgroups(void *userdata)
-{
-	struct manager *m = userdata;
-
-	/* From the end: dropping a binding moves the last one into its slot. */
-	for (size_t i = m->n_binds; i-- > 0;) {
-		if (!binding_gone(&m->binds[i]))
-			continue;
-		log_info("The cgroup of '%s' was removed; dropping its binding.", m->binds[i].target);
-		if (change_begin(m) >= 0)
-			(void)unbind(m, &m->binds[i]);
-	}
 }
 
 char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)

@@ -79,6 +79,8 @@ struct manager {
 
 	/* Parents of bound cgroups, watched for removals (rmdir). */
 	struct cgroup_watch cgroup_watch;
+	/* bindings.json to be written at the next turn of the loop. */
+	sd_event_source *save_soon;
 	/* Cgroup id -> path, for cgroups that are not bound themselves. */
 	struct cgroup_names cgroup_names;
 };
@@ -164,6 +166,22 @@ struct np_bind *manager_binding_for_path(struct manager *m, const char *path);
 int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, enum np_origin origin,
 		 struct np_bind **ret);
 int manager_unbind(struct manager *m, const char *target, enum np_origin origin);
+/* A named target (a container) is gone for good: its binding goes,
+ * whoever made it. -ENOENT when it has none. */
+int manager_forget(struct manager *m, const char *target);
+/*
+ * Named targets (target.h: t->match set) keep their binding while they
+ * have no cgroup, and are bound in the kernel on each cgroup they get:
+ * manager_realize() when a source learns where it is (a container's
+ * /proc/PID/cgroup); and by itself the moment a matching directory is made
+ * in a watched one, so that a source watches the directories its runtimes
+ * make cgroups in (manager_watch_cgroup_dir(), a directory that does not
+ * exist yet is watched for). Logged; -ENOENT: no such named binding, or
+ * the cgroup is gone; -EXDEV outside the attach cgroup; -EEXIST: the
+ * cgroup is bound under another target.
+ */
+int manager_realize(struct manager *m, const char *target, const char *path);
+void manager_watch_cgroup_dir(struct manager *m, const char *dir);
 
 /* How a cgroup id is shown: the bound target, the cgroup's path below the
  * attach cgroup, or "cgroup-id:N". malloc()ed; NULL on OOM. */

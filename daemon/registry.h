@@ -19,9 +19,10 @@ struct np_pol {
 };
 
 struct np_bind {
-	char *target; /* normalized: "cgroup:/a/b" */
-	char *path;   /* the cgroup directory */
-	uint64_t cgroup_id;
+	char *target;	    /* normalized: "cgroup:/a/b", "container:ID" */
+	char *path;	    /* the cgroup directory; NULL: none now (named targets) */
+	uint64_t cgroup_id; /* 0 with path NULL */
 	uint32_t policy_id;
 	enum np_origin origin; /* who asked for it */
+	char *match;	       /* named targets: how their next cgroup is known (target.h) */
 };

@@ -221,6 +221,8 @@ static int parse_policies(struct np_state_error *err, const char *file, json_t *
 
 static const char *const origin_names[NP_ORIGIN_MAX] = {
     [NP_ORIGIN_EXPLICIT] = "explicit",
+    [NP_ORIGIN_LABEL] = "label",
+    [NP_ORIGIN_DEFAULT] = "default",
 };
 
 const char *np_origin_name(enum np_origin o)
@@ -251,9 +253,38 @@ static int parse_origin(struct np_state_error *err, const char *file, const char
 	if (!json_is_string(o))
 		return fail(err, file, entry, "\"origin\" must be a string, not %s", np_json_type_name(o));
 	if (np_origin_from_name(json_string_value(o), ret) < 0)
-		return fail(err, file, entry, "unknown origin '%s' (known: explicit)",
+		return fail(err, file, entry, "unknown origin '%s' (known: explicit, label, default)",
 			    shown(json_string_value(o), buf));
 	return 0;
+}
+
+/* A container's cgroup, as a cgroup target's path is written. */
+static int parse_saved_cgroup(struct np_state_error *err, const char *file, const char *entry, json_t *e,
+			      enum target_kind kind, char **ret)
+{
+	_cleanup_free_ char *normal = NULL;
+	json_t *c = json_object_get(e, "cgroup");
+	const char *why = "";
+	char *path;
+	int r;
+
+	if (!c || json_is_null(c))
+		return 0;
+	if (kind != TARGET_CONTAINER)
+		return fail(err, file, entry, "\"cgroup\" is only for container targets");
+	if (!json_is_string(c))
+		return fail(err, file, entry, "\"cgroup\" must be a string, not %s", np_json_type_name(c));
+	r = asprintf(&path, "cgroup:%s", json_string_value(c));
+	if (r < 0)
+		return -ENOMEM;
+	r = target_normalize(path, &normal, &why);
+	free(path);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return fail(err, file, entry, "\"cgroup\": %s", why);
+	*ret = strdup(normal + strlen("cgroup:"));
+	return *ret ? 0 : -ENOMEM;
 }
 
 static int target_cmp(const void *a, const void *b)
@@ -269,10 +300,11 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 			 size_t i, const struct name_index *index, size_t n_index,
 			 struct np_state_binding *ret)
 {
-	_cleanup_free_ char *target = NULL;
+	_cleanup_free_ char *target = NULL, *cgroup = NULL;
 	char entry[sizeof(err->entry)], buf[NAME_SHOWN];
 	const char *why = "";
 	struct name_index key = {}, *found;
+	enum target_kind kind;
 	enum np_origin origin;
 	json_t *t, *p;
 	int r;
@@ -284,14 +316,20 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 	if (!json_is_string(t))
 		return fail(err, file, entry, "needs \"target\", a string%s%s", t ? ", not " : "",
 			    t ? np_json_type_name(t) : "");
-	r = target_normalize(json_string_value(t), &target, &why);
+	r = target_parse(json_string_value(t), &kind, &target, &why);
 	if (r == -ENOMEM)
 		return r;
 	snprintf(entry, sizeof(entry), "bindings[%zu] (target '%s')", i,
 		 shown(target ?: json_string_value(t), buf));
 	if (r < 0)
 		return fail(err, file, entry, "%s", why);
-	r = check_keys(err, file, entry, e, (const char *const[]){"target", "policy", "origin", NULL});
+	if (kind == TARGET_CONTAINER && !target_is_container_id(strchr(target, ':') + 1))
+		return fail(err, file, entry, "a saved container target names the container by its full id");
+	r = check_keys(err, file, entry, e,
+		       (const char *const[]){"target", "policy", "origin", "cgroup", NULL});
+	if (r < 0)
+		return r;
+	r = parse_saved_cgroup(err, file, entry, e, kind, &cgroup);
 	if (r < 0)
 		return r;
 	r = parse_origin(err, file, entry, e, &origin);
@@ -306,8 +344,8 @@ static int parse_binding(struct np_state_error *err, const char *file, const cha
 	if (!found)
 		return fail(err, file, entry, "names policy '%s', which %s does not list",
 			    shown(key.name, buf), policies_file);
-	*ret =
-	    (struct np_state_binding){.target = TAKE_PTR(target), .policy_id = found->id, .origin = origin};
+	*ret = (struct np_state_binding){
+	    .target = TAKE_PTR(target), .policy_id = found->id, .origin = origin, .cgroup = TAKE_PTR(cgroup)};
 	return 0;
 }
 
@@ -411,8 +449,10 @@ void np_state_done(struct np_saved_state *s)
 		np_compiled_free(s->policies[i].compiled);
 	}
 	free(s->policies);
-	for (size_t i = 0; i < s->n_bindings; i++)
+	for (size_t i = 0; i < s->n_bindings; i++) {
 		free(s->bindings[i].target);
+		free(s->bindings[i].cgroup);
+	}
 	free(s->bindings);
 	*s = (struct np_saved_state){};
 }

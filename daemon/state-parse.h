@@ -47,13 +47,18 @@ struct np_state_policy {
  * before origins: every binding there was explicit. */
 enum np_origin {
 	NP_ORIGIN_EXPLICIT, /* a client's apply */
+	NP_ORIGIN_LABEL,    /* a container's label (the container source) */
+	NP_ORIGIN_DEFAULT,  /* the container default, on the runtimes' parent cgroups */
 	NP_ORIGIN_MAX,
 };
 
 struct np_state_binding {
-	char *target; /* normalized */
+	char *target; /* normalized; a container's by its full id */
 	uint32_t policy_id;
 	enum np_origin origin;
+	/* A container's cgroup when it was saved (below the cgroup root, as
+	 * "/docker/ID"); NULL: it had none. */
+	char *cgroup;
 };
 
 /* Bindings keep the order of the file: bindings[i] is the file's entry i. */

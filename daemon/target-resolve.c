@@ -83,6 +83,11 @@ int target_resolve(const struct target_root *root, const char *s, struct target 
 	case TARGET_CGROUP:
 		r = resolve_cgroup(root, strchr(t.target, ':') + 1, &t, why);
 		break;
+	case TARGET_CONTAINER:
+		/* Only netpold's container sources know containers. */
+		*why = "no such container (netpold follows no container engine that knows it)";
+		r = -ENOENT;
+		break;
 	default:
 		r = -EINVAL;
 	}

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -52,6 +53,58 @@ static int normalize_cgroup_path(const char *s, char **ret, const char **why)
 	return 0;
 }
 
+bool target_is_container_id(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n == TARGET_CONTAINER_ID_LEN && s[n] == '\0';
+}
+
+/* Docker's rule for names ([a-zA-Z0-9][a-zA-Z0-9_.-]+), which short ids
+ * also follow; a full id in any case becomes lowercase. */
+static int normalize_container(const char *s, char **ret, const char **why)
+{
+	size_t n = strlen(s);
+
+	if (n == 0) {
+		*why = "'container:' needs a container name or id";
+		return -EINVAL;
+	}
+	if (n > 253) {
+		*why = "the container name is too long (at most 253 characters)";
+		return -EINVAL;
+	}
+	if (!isalnum((unsigned char)s[0]) ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+		*why = "a container name starts with a letter or digit and has only letters, digits, "
+		       "'_', '.' and '-'";
+		return -EINVAL;
+	}
+	*ret = strdup(s);
+	if (!*ret)
+		return -ENOMEM;
+	if (n == TARGET_CONTAINER_ID_LEN && strspn(s, "0123456789abcdefABCDEF") == n)
+		for (char *p = *ret; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+	return 0;
+}
+
+bool target_cgroup_name_is(const char *name, const char *id)
+{
+	size_t n = strlen(name), k = strlen(id);
+
+	if (k == 0)
+		return false;
+	if (n > 6 && strcmp(name + n - 6, ".scope") == 0)
+		n -= 6;
+	if (n < k || strncmp(name + n - k, id, k) != 0)
+		return false;
+	if (n == k)
+		return true;
+	/* A runtime's prefix: "docker-", "libpod-", "cri-containerd-". */
+	return name[n - k - 1] == '-' && !memmem(name, n - k, "conmon", 6);
+}
+
 static const struct {
 	const char *prefix;
 	enum target_kind kind;
@@ -59,14 +112,16 @@ static const struct {
 	int (*normalize)(const char *rest, char **ret, const char **why);
 } kinds[] = {
     {"cgroup:", TARGET_CGROUP, normalize_cgroup_path},
+    {"container:", TARGET_CONTAINER, normalize_container},
 };
 
 int target_parse(const char *s, enum target_kind *ret_kind, char **ret, const char **why)
 {
+	_cleanup_free_ char *rest = NULL;
+	int r;
+
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		_cleanup_free_ char *rest = NULL;
 		size_t n = strlen(kinds[i].prefix);
-		int r;
 
 		if (strncmp(s, kinds[i].prefix, n) != 0)
 			continue;
@@ -78,7 +133,18 @@ int target_parse(const char *s, enum target_kind *ret_kind, char **ret, const ch
 		*ret_kind = kinds[i].kind;
 		return 0;
 	}
-	*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount)";
+	/* A bare word names a container, as docker's own commands take it. */
+	if (s[0] && !strchr(s, ':') && s[0] != '/') {
+		r = normalize_container(s, &rest, why);
+		if (r < 0)
+			return r;
+		if (asprintf(ret, "container:%s", rest) < 0)
+			return -ENOMEM;
+		*ret_kind = TARGET_CONTAINER;
+		return 0;
+	}
+	*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount), "
+	       "'container:NAME' or a container's name or id";
 	return -EINVAL;
 }
 
@@ -111,5 +177,6 @@ void target_done(struct target *t)
 {
 	free(t->target);
 	free(t->path);
+	free(t->match);
 	*t = (struct target){};
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Targets: what a binding names, as "KIND:REST". The grammar lives here
- * alone, one parser entry per kind in target.c's table; today the only kind
- * is "cgroup:/path" (below the cgroup root). Adding one (container:, unit:,
- * pod:) is one entry there, and its case in target_resolve(). The text
+ * alone, one parser entry per kind in target.c's table: "cgroup:/path"
+ * (below the cgroup root) names a cgroup; "container:ID" names a container,
+ * whose cgroup comes and goes with its runs (netpold's container source
+ * knows it; a name or short id is resolved there, not here). Adding one
+ * (unit:, pod:) is one entry there, and its case in target_resolve(). The text
  * functions (target.c) touch no file system: the state parser, the fuzzers
  * and the unit tests share them. target_resolve() (target-resolve.c, in
  * netpold) looks at the cgroup tree. Never logs: on failure *why says what
@@ -15,8 +17,11 @@
 #include <stdint.h>
 
 enum target_kind {
-	TARGET_CGROUP, /* "cgroup:/a/b" */
+	TARGET_CGROUP,	  /* "cgroup:/a/b" */
+	TARGET_CONTAINER, /* "container:<64 hex>", or a name or short id to resolve */
 };
+
+#define TARGET_CONTAINER_ID_LEN 64
 
 /* Where targets resolve: canonical paths, attach_cgroup below cgroup_root. */
 struct target_root {
@@ -27,8 +32,12 @@ struct target_root {
 /* A target resolved to the cgroup it names now. */
 struct target {
 	char *target; /* normalized: "cgroup:/a/b" */
-	char *path;   /* the cgroup directory */
+	char *path;   /* the cgroup directory; NULL: none now (a stopped container) */
 	uint64_t cgroup_id;
+	/* Set for a target whose binding outlives its cgroups: how a new cgroup
+	 * of it is recognised. "/..." the cgroup directory's own path; else an
+	 * id that the directory's name carries (target_cgroup_name_is()). */
+	char *match;
 };
 
 /* s's kind, and s normalized ("cgroup:/a//b/./c/" -> "cgroup:/a/b/c").
@@ -37,6 +46,12 @@ int target_parse(const char *s, enum target_kind *ret_kind, char **ret, const ch
 int target_normalize(const char *s, char **ret, const char **why);
 /* True if target (as named by manager_cgroup_target) is filter or lies below it. */
 bool target_matches(const char *target, const char *filter);
+/* True if s is a full container id (64 lowercase hex digits). */
+bool target_is_container_id(const char *s);
+/* True if a cgroup directory named name is the one a runtime makes for
+ * container id: "ID", "PREFIX-ID" or either with ".scope" (docker-ID.scope,
+ * libpod-ID, cri-containerd-ID.scope), never podman's conmon cgroup. */
+bool target_cgroup_name_is(const char *name, const char *id);
 /* True if path is dir or below it (both canonical). */
 bool target_path_below(const char *path, const char *dir);
 void target_done(struct target *t);

@@ -56,6 +56,39 @@ static void test_defaults_and_overrides(void)
 	config_done(&c);
 }
 
+static void test_containers(void)
+{
+	static const char text[] = "container_sockets = /run/a.sock\t/run/b.sock\n"
+				   "container_cgroup_parents = //docker/ /ctr//x\n"
+				   "container_default_policy = deny-all\n"
+				   "container_label = com.example/policy\n";
+	struct np_config c, d;
+	struct np_config_error err;
+
+	CHECK(parse(&c, NULL, 0, &err) == 0);
+	CHECK(c.container_sockets[0] && strcmp(c.container_sockets[0], "/var/run/docker.sock") == 0);
+	CHECK(strcmp(c.container_label, "bpf.network.policy") == 0);
+	CHECK(!c.container_default_policy);
+	CHECK(strcmp(c.container_cgroup_parents[0], "/docker") == 0);
+	CHECK(parse(&d, text, strlen(text), &err) == 0);
+	CHECK(!config_containers_equal(&c, &d));
+	CHECK(strcmp(d.container_sockets[0], "/run/a.sock") == 0 && strcmp(d.container_sockets[1], "/run/b.sock") == 0 &&
+	      !d.container_sockets[2]);
+	CHECK(strcmp(d.container_cgroup_parents[0], "/docker") == 0 &&
+	      strcmp(d.container_cgroup_parents[1], "/ctr/x") == 0 && !d.container_cgroup_parents[2]);
+	CHECK(d.container_default_policy && strcmp(d.container_default_policy, "deny-all") == 0);
+	CHECK(strcmp(d.container_label, "com.example/policy") == 0);
+	config_done(&c);
+	CHECK(parse(&c, text, strlen(text), &err) == 0);
+	CHECK(config_containers_equal(&c, &d));
+	config_done(&c);
+	/* an empty list follows no engine */
+	CHECK(parse(&c, "container_sockets =\n", 20, &err) == 0);
+	CHECK(c.container_sockets && !c.container_sockets[0]);
+	config_done(&c);
+	config_done(&d);
+}
+
 static void test_limits_and_groups(void)
 {
 	static const char text[] = "admin_group = netpol-admin\n"
@@ -154,7 +187,13 @@ static void test_refusals(void)
 	/* the refusal names every key there is */
 	BAD("x = 1\n", 1,
 	    "(known: admin_group, socket_group, socket_mode, idle_timeout, max_clients, max_clients_per_uid, "
-	    "writer_clients)");
+	    "writer_clients, container_sockets, container_label, container_default_policy, "
+	    "container_cgroup_parents)");
+	BAD("container_sockets = docker.sock\n", 1, "container_sockets: 'docker.sock' must be an absolute path");
+	BAD("container_cgroup_parents = /docker x\n", 1, "'/docker x' must be a cgroup path starting with '/'");
+	BAD("container_cgroup_parents = /a/../b\n", 1, "'..' is not allowed");
+	BAD("container_label = Bpf.Policy\n", 1, "container_label must be a label key");
+	BAD("container_label =\n", 1, "container_label must be a label key");
 	/* the default writer_clients (16) with a smaller max_clients */
 	BAD("max_clients = 16\n", 0, "writer_clients (16) must be below max_clients (16)");
 	/* each line is right, together they are not: no line to name */
@@ -230,6 +269,7 @@ int main(void)
 {
 	test_values();
 	test_defaults_and_overrides();
+	test_containers();
 	test_limits_and_groups();
 	test_partial();
 	test_refusals();

@@ -53,10 +53,20 @@ static void test_normalize(void)
 	GOOD("cgroup:/a b/c.d/...", "cgroup:/a b/c.d/...");
 	GOOD("cgroup:/..a/b..", "cgroup:/..a/b..");
 	BAD("", "must look like 'cgroup:/path'");
-	BAD("cgroup", "must look like 'cgroup:/path'");
+	GOOD("cgroup", "container:cgroup"); /* a container may be called that */
 	BAD("Cgroup:/a", "must look like 'cgroup:/path'");
 	BAD("/a/b", "must look like 'cgroup:/path'");
-	BAD("container:web", "must look like 'cgroup:/path'");
+	BAD("pod:web", "must look like 'cgroup:/path'");
+	GOOD("container:web", "container:web");
+	GOOD("web", "container:web");
+	GOOD("shop_web.1-a", "container:shop_web.1-a");
+	GOOD("container:3F2A", "container:3F2A");
+	GOOD("container:0123456789ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef",
+	     "container:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	BAD("container:", "needs a container name or id");
+	BAD("container:-web", "starts with a letter or digit");
+	BAD("container:web/x", "only letters, digits");
+	BAD("web app", "only letters, digits");
 	BAD("cgroup:", "must start with '/'");
 	BAD("cgroup:a/b", "must start with '/'");
 	BAD("cgroup:/a/../b", "'..' is not allowed");
@@ -85,6 +95,32 @@ static void test_matches(void)
 	CHECK(target_path_below("/sys/fs/cgroup/a", "/sys/fs/cgroup/"));
 	CHECK(!target_path_below("/sys/fs/cgroupx", "/sys/fs/cgroup"));
 	CHECK(target_path_below("/a", "/"));
+}
+
+static void test_container_names(void)
+{
+	const char *id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char buf[128];
+
+	CHECK(target_is_container_id(id));
+	CHECK(!target_is_container_id("0123"));
+	CHECK(!target_is_container_id("0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
+	CHECK(target_cgroup_name_is(id, id));
+	snprintf(buf, sizeof(buf), "docker-%s.scope", id);
+	CHECK(target_cgroup_name_is(buf, id));
+	snprintf(buf, sizeof(buf), "libpod-%s", id);
+	CHECK(target_cgroup_name_is(buf, id));
+	snprintf(buf, sizeof(buf), "cri-containerd-%s.scope", id);
+	CHECK(target_cgroup_name_is(buf, id));
+	/* podman's monitor is not the container */
+	snprintf(buf, sizeof(buf), "libpod-conmon-%s.scope", id);
+	CHECK(!target_cgroup_name_is(buf, id));
+	snprintf(buf, sizeof(buf), "x%s", id);
+	CHECK(!target_cgroup_name_is(buf, id));
+	snprintf(buf, sizeof(buf), "%s-1", id);
+	CHECK(!target_cgroup_name_is(buf, id));
+	CHECK(!target_cgroup_name_is("docker", id));
+	CHECK(!target_cgroup_name_is(id, ""));
 }
 
 static void bad_resolve(const char *file, int line, const struct target_root *root, const char *in, int want,
@@ -145,6 +181,7 @@ int main(void)
 {
 	test_normalize();
 	test_matches();
+	test_container_names();
 	test_resolve();
 	printf("test-target: %u passed, %u failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;

@@ -88,8 +88,8 @@ refused "the same target bound twice" "$S/bindings.json: bindings\[1\] \(target 
 edit bindings.json 'j["bindings"][0]["polcy"] = "p"'
 refused "binding with an unknown key" "$S/bindings.json: bindings\[0\] \(target '$APP'\): .*\"polcy\""
 
-edit bindings.json 'j["bindings"][0]["origin"] = "label"'
-refused "binding of an unknown origin" "$S/bindings.json: bindings\[0\] \(target '$APP'\): .*origin 'label'"
+edit bindings.json 'j["bindings"][0]["origin"] = "kubelet"'
+refused "binding of an unknown origin" "$S/bindings.json: bindings\[0\] \(target '$APP'\): .*origin 'kubelet'"
 
 edit bindings.json 'j["bindings"][0]["origin"] = 1'
 refused "binding whose origin is not a string" "$S/bindings.json: bindings\[0\] \(target '$APP'\): .*\"origin\""
