@@ -1,18 +1,41 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* apply, unbind, bindings. */
 #include <errno.h>
+#include <string.h>
 
 #include "cleanup-util.h"
 #include "ctl-methods.h"
 #include "ctl-params.h"
 #include "manager.h"
 
+/* The cgroup as a cgroup target names it, null while there is none. */
+static json_t *cgroup_json(struct manager *m, const struct np_bind *b)
+{
+	size_t n = strcmp(m->cgroup_root, "/") == 0 ? 0 : strlen(m->cgroup_root);
+
+	if (!b->path || !target_path_below(b->path, m->cgroup_root))
+		return json_null();
+	return json_string(b->path[n] ? b->path + n : "/");
+}
+
 static json_t *binding_json(struct manager *m, const struct np_bind *b)
 {
 	struct np_pol *pol = manager_policy_by_id(m, b->policy_id);
+	_cleanup_json_ json_t *j = NULL, *warnings = json_array();
+	json_t *info;
 
-	return json_pack("{s:s, s:s, s:I, s:s}", "target", b->target, "policy", pol ? pol->policy->name : "",
-			 "cgroup_id", (json_int_t)b->cgroup_id, "origin", np_origin_name(b->origin));
+	j = json_pack("{s:s, s:s, s:I, s:o, s:s}", "target", b->target, "policy", pol ? pol->policy->name : "",
+		      "cgroup_id", (json_int_t)b->cgroup_id, "cgroup", cgroup_json(m, b), "origin",
+		      np_origin_name(b->origin));
+	if (!j || !warnings)
+		return NULL;
+	info = manager_target_info(m, b->target);
+	if (info && json_object_set_new(j, "container", info) < 0)
+		return NULL;
+	manager_target_warnings(m, b->target, warnings);
+	if (json_array_size(warnings) > 0 && json_object_set(j, "warnings", warnings) < 0)
+		return NULL;
+	return TAKE_PTR(j);
 }
 
 /* apply's params */
@@ -44,6 +67,10 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 	r = manager_bind(m, &p.target, p.pol, NP_ORIGIN_EXPLICIT, &b);
 	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
+	if (r == -EEXIST)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target",
+				"the cgroup of '%s' is bound as '%s' already; unbind that first", p.target.target,
+				manager_binding_by_cgroup(m, p.target.cgroup_id)->target);
 	if (r < 0)
 		return ctl_fail_change(call, r);
 	return ctl_set_result(call, binding_json(m, b));
@@ -68,13 +95,15 @@ int ctl_method_unbind(struct ctl_call *call, json_t *params)
 	r = manager_unbind(m, target, NP_ORIGIN_EXPLICIT);
 	if (r < 0)
 		return ctl_fail_change(call, r);
+	/* Without the client's binding, a container's label decides again. */
+	manager_target_released(m, target);
 	return ctl_set_result(call, json_object());
 }
 
 int ctl_method_bindings(struct ctl_call *call, json_t *params)
 {
 	struct manager *m = call->userdata;
-	_cleanup_json_ json_t *arr = json_array();
+	_cleanup_json_ json_t *arr = json_array(), *problems = NULL;
 	int r;
 
 	r = ctl_params_dispatch(call, params, ctl_no_params, NULL);
@@ -85,5 +114,9 @@ int ctl_method_bindings(struct ctl_call *call, json_t *params)
 	for (size_t i = 0; i < m->n_binds; i++)
 		if (json_array_append_new(arr, binding_json(m, &m->binds[i])) < 0)
 			return -ENOMEM;
-	return ctl_set_result(call, json_pack("{s:o}", "bindings", TAKE_PTR(arr)));
+	problems = json_array();
+	if (!problems)
+		return -ENOMEM;
+	manager_sources_problems(m, problems);
+	return ctl_set_result(call, json_pack("{s:o, s:O}", "bindings", TAKE_PTR(arr), "problems", problems));
 }

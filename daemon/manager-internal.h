@@ -27,3 +27,6 @@ void manager_bindings_free(struct manager *m);
 /* cgroup-watch.h's callbacks. */
 void manager_cgroups_gone(void *userdata);
 void manager_cgroup_made(void *userdata, const char *path);
+
+/* manager-sources.c: the target a source knows at a cgroup path, or NULL. */
+char *manager_sources_target_of_cgroup(struct manager *m, const char *path);
