@@ -8,6 +8,7 @@
 #   dk ARGS...                docker against the private dockerd
 #   pm ARGS...                podman on the private store (run and create
 #                             get the cgroup parent below IT_CG)
+#   dc ARGS...                docker-compose against the private dockerd
 #   first_run ENGINE NAME [RUN-OPTS...] -- FIRST-ARGS...
 #                             a detached container NAME whose entrypoint is
 #                             tests/integration/first.c with FIRST-ARGS
@@ -66,10 +67,18 @@ dk() {
 	"$DK" -H "unix://$DK_SOCK" "$@"
 }
 
+# docker-compose (1.29) against the private dockerd. A compose file must
+# give every service network_mode "container:$IT_NET_NAME" (or "none"):
+# compose's default network is a bridge on the host.
+dc() {
+	DOCKER_HOST=unix://$DK_SOCK docker-compose "$@"
+}
+
 # The CLI joins the service's mount namespace, where the store's mounts are.
 # Podman has no engine-wide cgroup parent for cgroupfs (its default is
 # /libpod_parent, outside the test's cgroup): run and create get one here;
-# API clients must set HostConfig.CgroupParent themselves.
+# API clients must set HostConfig.CgroupParent themselves (compose:
+# cgroup_parent).
 pm() {
 	local sub=$1
 	shift

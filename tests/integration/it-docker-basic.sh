@@ -20,10 +20,11 @@ for e in docker podman; do
 
 	# Before any binding: the listener answers, another port refuses.
 	first_run "$e" open -- -s 0 connect "$IT_NET_ADDR" "$IT_NET_PORT" 198.51.100.9 "$IT_NET_PORT" \
-		203.0.113.7 1 || not_ok "$e: container 'open' runs"
+		2001:db8::7 "$IT_NET_PORT" 203.0.113.7 1 || not_ok "$e: container 'open' runs"
 	check_eq "$e: unbound, first connect to the listener goes through" OK "$(first_result "$e" open 1)"
 	check_eq "$e: unbound, 198.51.100.9 is local too" OK "$(first_result "$e" open 2)"
-	check_eq "$e: unbound, a closed port refuses" ECONNREFUSED "$(first_result "$e" open 3)"
+	check_eq "$e: unbound, 2001:db8::7 too" OK "$(first_result "$e" open 3)"
+	check_eq "$e: unbound, a closed port refuses" ECONNREFUSED "$(first_result "$e" open 4)"
 
 	# deny-all on the engine's cgroup parent (an explicit binding).
 	check "$e: apply deny-all to cgroup:$parent" ctl apply "cgroup:$parent" deny-all
