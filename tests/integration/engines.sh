@@ -43,7 +43,9 @@ IT_IMAGE=netpol-it-bb:1
 IT_NET_ADDR=203.0.113.7
 IT_NET_PORT=80
 IT_NET_NAME=netpol-it-net
-DK=/usr/bin/docker # /usr/local/bin may hold an unrelated client
+# Debian's docker.io; /usr/local/bin may hold an unrelated client.
+DK=/usr/bin/docker
+DOCKERD=/usr/sbin/dockerd
 DK_SOCK=$IT_TMP/d.sock
 DK_CGROUP=$IT_CG_REL/docker
 DK_PID=
@@ -94,7 +96,7 @@ pm() {
 # Every v1 hierarchy gets the engines' cgroups too (hybrid set-up, cgroup
 # "v1" as Docker and runc see it): removed like IT_CG.
 it_remove_v1_cgroups() {
-	local root
+	local root d pid
 	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup") print $5; break } }' \
 		/proc/self/mountinfo | while read -r root; do
 		[ -d "$root$IT_CG_REL" ] || continue
@@ -181,7 +183,7 @@ start_dockerd() {
 	mkdir -p /run/containerd || return 1
 	unshare --mount --propagation slave sh -c '
 		mount -t tmpfs -o mode=0711 netpol-it /run/containerd && exec "$@"' sh \
-		/usr/sbin/dockerd --data-root "$d/data" --exec-root "$d/x" --pidfile "$d/pid" \
+		"$DOCKERD" --data-root "$d/data" --exec-root "$d/x" --pidfile "$d/pid" \
 		-H "unix://$DK_SOCK" --iptables=false --ip6tables=false --bridge=none --ip-masq=false \
 		--userland-proxy=false --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "$DK_CGROUP" \
 		--storage-driver "$DK_DRIVER" >>"$IT_TMP/dockerd.log" 2>&1 &
@@ -288,7 +290,14 @@ engine_start() {
 # engine_up ENGINE: engine_start as a test point; the script cannot go on
 # without it.
 engine_up() {
-	local t0=$EPOCHREALTIME
+	local t0=$EPOCHREALTIME p
+	case $1 in
+	docker) p="$DK $DOCKERD" ;;
+	podman) p=podman ;;
+	esac
+	for p in $p unshare curl; do
+		command -v "$p" >/dev/null || it_skip "needs $p (scripts/setup installs it)"
+	done
 	engine_start "$1" || { not_ok "$1 starts"; it_finish; }
 	ok "$1 starts ($(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f s", b - a }'))"
 }
