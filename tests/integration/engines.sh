@@ -34,8 +34,10 @@
 #
 # Each engine runs in a mount namespace of its own (the podman CLI joins the
 # service's): their overlay and shm mounts never show on the host and go
-# with them. dockerd also gets its own containerd, never the machine's: a
-# tmpfs hides /run/containerd in its namespace.
+# with them. There, tmpfs mounts hide what they would share with the
+# machine's engines: /run/containerd (dockerd then starts a containerd of
+# its own, never uses the machine's) and /var/lib/containers (podman's image
+# cache). Their mount points are made, empty, where missing.
 #
 # Environment: NETPOL_FIRST (the static entrypoint; meson sets it).
 
@@ -178,8 +180,6 @@ net_setup() {
 start_dockerd() {
 	local d=$IT_TMP/dk
 	mkdir -p "$d" || return 1
-	# The mount point of the tmpfs that hides the machine's containerd;
-	# an empty directory where the docker.io package would make it anyway.
 	mkdir -p /run/containerd || return 1
 	unshare --mount --propagation slave sh -c '
 		mount -t tmpfs -o mode=0711 netpol-it /run/containerd && exec "$@"' sh \
@@ -223,9 +223,12 @@ start_podman() {
 		[network]
 		network_config_dir = "$PM_DIR/net"
 	EOF
-	CONTAINERS_CONF=$PM_DIR/containers.conf unshare --mount --propagation slave \
-		podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" \
-		--storage-driver "$PM_DRIVER" \
+	# import writes a cache beside the machine's store, whatever --root
+	# says: a tmpfs hides it (the mount point is made, empty, if missing).
+	mkdir -p /var/lib/containers || return 1
+	CONTAINERS_CONF=$PM_DIR/containers.conf unshare --mount --propagation slave sh -c '
+		mount -t tmpfs -o mode=0700 netpol-it /var/lib/containers && exec "$@"' sh \
+		podman --root "$PM_DIR/root" --runroot "$PM_DIR/run" --storage-driver "$PM_DRIVER" \
 		system service --time=0 "unix://$PM_SOCK" >>"$IT_TMP/podman.log" 2>&1 &
 	PM_PID=$!
 	wait_api "$PM_SOCK" "$PM_PID"
