@@ -15,6 +15,10 @@
 #   first_result ENGINE NAME [N]
 #                             the result (OK, EPERM, ECONNREFUSED...) of its
 #                             Nth attempt (1st by default), once written
+#   first_line ENGINE NAME [N]
+#                             the whole line, with the entrypoint's start time
+#   container_cgroup ENGINE NAME
+#                             a running container's cgroup (for cgroup:...)
 #
 # Where things are:
 #   DK_SOCK, PM_SOCK          the engines' API sockets (for netpold's
@@ -324,17 +328,31 @@ first_run() {
 		"${opts[@]}" "$IT_IMAGE" /bin/first -o "/out/$name" -s -1 "$@" >/dev/null
 }
 
-# first_result ENGINE NAME [N]: waits at most 20 s for the container's
-# results; prints the Nth ("none" if it never wrote them).
-first_result() {
+# first_line ENGINE NAME [N]: waits at most 20 s for the container's
+# results; prints the Nth line, "RESULT ADDR PORT T0" (T0: the entrypoint's
+# CLOCK_REALTIME at entry), or "none" if it never wrote them.
+first_line() {
 	local f=$IT_TMP/out-$1/$2 i
 	for i in $(seq 200); do
 		[ -f "$f" ] && break
 		sleep 0.1
 	done
 	if [ -f "$f" ]; then
-		awk -v n="${3:-1}" 'NR == n { print $1 }' "$f"
+		sed -n "${3:-1}p" "$f"
 	else
 		echo none
 	fi
+}
+
+# first_result ENGINE NAME [N]: the RESULT of that line.
+first_result() {
+	first_line "$@" | awk '{ print $1 }'
+}
+
+# container_cgroup ENGINE NAME: the running container's cgroup2 path,
+# relative to the mount (as a cgroup: target names it).
+container_cgroup() {
+	local pid
+	pid=$(engine "$1" inspect -f '{{.State.Pid}}' "$2") || return 1
+	sed -n 's/^0:://p' "/proc/$pid/cgroup"
 }

@@ -33,8 +33,7 @@ for e in docker podman; do
 	check_eq "$e: bound, the first instruction's connect is denied" EPERM "$(first_result "$e" denied 1)"
 	check_eq "$e: bound, IPv6 too" EPERM "$(first_result "$e" denied 2)"
 
-	pid=$(engine "$e" inspect -f '{{.State.Pid}}' denied)
-	cg=$(sed -n 's/^0:://p' "/proc/$pid/cgroup" 2>/dev/null)
+	cg=$(container_cgroup "$e" denied)
 	case $cg in
 	"$parent"/*) ok "$e: the container's cgroup is below the test's ($cg)" ;;
 	*) not_ok "$e: the container's cgroup is below $parent (it is '$cg')" ;;
