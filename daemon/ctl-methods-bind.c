@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* apply, unbind, bindings. */
+/* apply, unbind, bindings, container-hook. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cleanup-util.h"
@@ -119,4 +121,60 @@ int ctl_method_bindings(struct ctl_call *call, json_t *params)
 		return -ENOMEM;
 	manager_sources_problems(m, problems);
 	return ctl_set_result(call, json_pack("{s:o, s:O}", "bindings", TAKE_PTR(arr), "problems", problems));
+}
+
+/* container-hook's params */
+struct hook_params {
+	const char *id;
+	json_int_t pid;
+};
+
+static int param_container_id(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	if (!target_is_container_id(json_string_value(v)))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "a container id is 64 lowercase hex digits");
+	*(const char **)ret = json_string_value(v);
+	return 0;
+}
+
+static int param_pid(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	json_int_t pid = json_integer_value(v);
+
+	if (pid <= 0 || pid > INT32_MAX)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "a pid is a positive number");
+	*(json_int_t *)ret = pid;
+	return 0;
+}
+
+/* An OCI createRuntime hook: the container's cgroup exists, its first
+ * instruction has not run. The reply comes when its binding is in place. */
+int ctl_method_container_hook(struct ctl_call *call, json_t *params)
+{
+	static const struct ctl_param table[] = {
+	    {"id", CTL_PARAM_STRING, true, param_container_id, offsetof(struct hook_params, id)},
+	    {"pid", CTL_PARAM_INTEGER, true, param_pid, offsetof(struct hook_params, pid)},
+	    {},
+	};
+	struct manager *m = call->userdata;
+	_cleanup_free_ char *target = NULL;
+	struct hook_params p = {};
+	const char *why = "";
+	struct np_bind *b;
+	int r;
+
+	r = ctl_params_dispatch(call, params, table, &p);
+	if (r < 0)
+		return r;
+	if (asprintf(&target, "container:%s", p.id) < 0)
+		return -ENOMEM;
+	r = manager_prepare_target(m, target, (pid_t)p.pid, &why);
+	if (r == -ENOENT)
+		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, "params.id", "'%s': %s", p.id, why);
+	if (r < 0)
+		return ctl_fail_change(call, r);
+	b = manager_binding_by_target(m, target);
+	if (!b) /* no label: the container default decides */
+		return ctl_set_result(call, json_pack("{s:s, s:n}", "target", target, "policy"));
+	return ctl_set_result(call, binding_json(m, b));
 }

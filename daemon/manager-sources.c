@@ -113,6 +113,19 @@ void manager_policy_added(struct manager *m, const char *name)
 			m->sources[i].ops->policy_added(m->sources[i].userdata, name);
 }
 
+int manager_prepare_target(struct manager *m, const char *target, pid_t pid, const char **why)
+{
+	for (size_t i = 0; i < m->n_sources; i++) {
+		const struct np_source_ops *ops = m->sources[i].ops;
+		int r = ops->prepare ? ops->prepare(m->sources[i].userdata, target, pid, why) : -EOPNOTSUPP;
+
+		if (r != -EOPNOTSUPP)
+			return r;
+	}
+	*why = "no container engine followed knows it";
+	return -ENOENT;
+}
+
 void manager_sources_problems(struct manager *m, json_t *problems)
 {
 	for (size_t i = 0; i < m->n_sources; i++)

@@ -212,6 +212,8 @@ json_t *manager_target_info(struct manager *m, const char *target);
 /* A client removed target's binding: its source's own may apply again. */
 void manager_target_released(struct manager *m, const char *target);
 void manager_policy_added(struct manager *m, const char *name);
+/* An OCI hook: target's first process pid runs soon (source.h: prepare). */
+int manager_prepare_target(struct manager *m, const char *target, pid_t pid, const char **why);
 /* The sources' problems and target's warnings, appended to the arrays. */
 void manager_sources_problems(struct manager *m, json_t *problems);
 void manager_target_warnings(struct manager *m, const char *target, json_t *warnings);

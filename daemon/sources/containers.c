@@ -610,6 +610,23 @@ static int containers_resolve(void *userdata, const char *target, struct target 
 	return 0;
 }
 
+static int containers_prepare(void *userdata, const char *target, pid_t pid, const char **why)
+{
+	struct containers *cs = userdata;
+	const char *id = target_id(target);
+	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
+
+	if (!id)
+		return -EOPNOTSUPP;
+	if (!c) {
+		*why = "no such container (its create event has not come yet)";
+		return -ENOENT;
+	}
+	apply_label(cs, c);
+	ctr_running(cs, c, pid);
+	return 0;
+}
+
 static json_t *ctr_json(const struct ctr *c)
 {
 	json_t *j = json_pack("{s:s, s:s?, s:s?, s:s?}", "id", c->id, "name", c->name, "image", c->image,
@@ -734,6 +751,7 @@ const struct np_source_ops containers_source_ops = {
     .describe = containers_describe,
     .target_of_cgroup = containers_target_of_cgroup,
     .released = containers_released,
+    .prepare = containers_prepare,
     .policy_added = containers_policy_added,
     .status = containers_status,
     .problems = containers_problems,

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <sys/types.h>
 #include <systemd/sd-event.h>
 
 #include "state-parse.h"
@@ -52,6 +53,10 @@ struct np_source_ops {
 	/* A client removed the binding of one of its targets: the source's own
 	 * binding (a label's) applies again, if it has one. */
 	void (*released)(void *userdata, const char *target);
+	/* The target's first process, pid, is about to run (an OCI hook
+	 * asks): its binding goes on pid's cgroup now. -ENOENT: unknown (yet),
+	 * -EOPNOTSUPP: not this source's kind; *why. */
+	int (*prepare)(void *userdata, const char *target, pid_t pid, const char **why);
 	/* A policy was added: what named it before it existed binds now. */
 	void (*policy_added)(void *userdata, const char *name);
 	/* For `status`: its state (new reference), or NULL. */
