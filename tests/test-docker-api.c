@@ -41,7 +41,8 @@ static struct {
 	const char *extra_entry; /* one more raw entry in the list */
 	char slow_id[65];	 /* its inspect answers after 300 ms */
 	unsigned list_delay_ms;
-	int events_fd; /* the /events connection, -1: none */
+	bool events_400; /* /events answers as to a too new version */
+	int events_fd;	 /* the /events connection, -1: none */
 	unsigned n_subscribes, n_too_new;
 	char paths[MAX_LOG][512];
 	unsigned n_paths;
@@ -192,6 +193,11 @@ static void serve(int fd, const char *path)
 		srv.n_too_new++;
 		pthread_mutex_unlock(&srv_lock);
 		return send_body(fd, "400 Bad Request", "{\"message\":\"client version is too new\"}");
+	}
+	if (strncmp(rest, "/events?", 8) == 0 && srv.events_400) {
+		pthread_mutex_unlock(&srv_lock);
+		return send_body(fd, "400 Bad Request",
+				 "{\"message\":\"client version 1.41 is too new.\\nMaximum: 1.40\"}");
 	}
 	if (strncmp(rest, "/events?", 8) == 0)
 		return serve_events(fd);
@@ -547,7 +553,9 @@ static void test_docker(void)
 	CHECK(served("%22remove%22") && served("%22destroy%22") && served("%22container%22"));
 	CHECK(served("/v1.41/containers/" ID_A "/json"));
 	CHECK(!served("/containers/" ID_B "/json"));
+	pthread_mutex_lock(&srv_lock);
 	CHECK(srv.n_too_new == 0);
+	pthread_mutex_unlock(&srv_lock);
 
 	/* create: from the attributes, no inspect. */
 	push_event("create", ID_C,
@@ -680,6 +688,18 @@ static void test_versions(void)
 	CHECK(wait_for("lost", 1));
 	CHECK(log_find("lost -93 the server needs API 1.90 or newer", 0) >= 0);
 	docker_client_free(c);
+
+	/* An error status on /events: its message, without control characters. */
+	server_reset();
+	pthread_mutex_lock(&srv_lock);
+	srv.events_400 = true;
+	pthread_mutex_unlock(&srv_lock);
+	server_start("refuse.sock", path, sizeof(path));
+	c = client_new(path);
+	CHECK(wait_for("lost", 1));
+	CHECK(log_has("lost -71 the events stream: HTTP 400: client version 1.41 is too new.?Maximum: 1.40"));
+	CHECK(!served("/containers/json"));
+	docker_client_free(c);
 }
 
 /* No socket yet: lost, retried, and synced once the server is there. */
@@ -771,6 +791,7 @@ static void test_bad_input(void)
 	CHECK(docker_client_inspect(c, "../x", inspect_done, NULL) == -EINVAL);
 	CHECK(docker_client_inspect(c, "", inspect_done, NULL) == -EINVAL);
 	CHECK(docker_client_inspect(c, "a-web", inspect_done, NULL) == 0);
+	CHECK(log_count("inspected") == 0); /* never inside the call */
 	CHECK(wait_for("inspected", 1));
 	CHECK(inspect_error == 0 && strcmp(inspect_id, ID_A) == 0);
 	CHECK(docker_client_inspect(c, "aaaaaa", inspect_done, NULL) == 0);
@@ -835,9 +856,9 @@ int main(void)
 	np_curl_free(curl);
 	sd_event_unref(event);
 	{
-		static const char *const socks[] = {"docker.sock", "sync.sock", "podman.sock",
-						    "new.sock",	   "old.sock",	"newer.sock",
-						    "late.sock",   "bad.sock",	"free.sock"};
+		static const char *const socks[] = {"docker.sock", "sync.sock",	 "podman.sock", "new.sock",
+						    "old.sock",	   "newer.sock", "refuse.sock", "late.sock",
+						    "bad.sock",	   "free.sock"};
 		char p[256];
 
 		for (size_t i = 0; i < ELEMENTSOF(socks); i++) {

@@ -71,6 +71,7 @@ struct docker_client {
 	char api_version[16]; /* "" before the first negotiation */
 	uint64_t backoff_usec;
 	sd_event_source *retry;
+	sd_event_source *kick; /* starts users' jobs outside docker_client_inspect() */
 	struct np_curl_request *version_req, *events_req, *list_req;
 
 	/* Jobs waiting for a slot, and those in flight. */
@@ -396,7 +397,7 @@ static struct job *job_new(struct docker_client *c, enum job_kind kind, const ch
 }
 
 /* Users' first: a hook waits on them. */
-static void job_queue(struct docker_client *c, struct job *j)
+static void job_add(struct docker_client *c, struct job *j)
 {
 	struct job **p = &c->waiting;
 
@@ -408,6 +409,11 @@ static void job_queue(struct docker_client *c, struct job *j)
 			p = &(*p)->next;
 	j->next = *p;
 	*p = j;
+}
+
+static void job_queue(struct docker_client *c, struct job *j)
+{
+	job_add(c, j);
 	jobs_run(c);
 }
 
@@ -959,6 +965,7 @@ void docker_client_free(struct docker_client *c)
 	teardown(c);
 	jobs_cancel(c, true);
 	sd_event_source_disable_unref(c->retry);
+	sd_event_source_disable_unref(c->kick);
 	sd_event_unref(c->event);
 	free(c->socket_path);
 	free(c->label_key);
@@ -985,21 +992,36 @@ bool docker_client_connected(const struct docker_client *c)
 	return c->state == STATE_LIVE;
 }
 
+static int kick_fire(sd_event_source *s, void *userdata)
+{
+	struct docker_client *c = userdata;
+
+	(void)s;
+	jobs_run(c);
+	return 0;
+}
+
 int docker_client_inspect(struct docker_client *c, const char *name_or_id,
 			  void (*done)(void *userdata, int error, const struct docker_container *ct),
 			  void *userdata)
 {
 	struct job *j;
+	int r;
 
 	if (!name_or_id || !name_or_id_valid(name_or_id) || !done)
 		return -EINVAL;
 	if (!*c->api_version)
 		return -ENOTCONN;
+	if (!c->kick) {
+		r = sd_event_add_defer(c->event, &c->kick, kick_fire, c);
+		if (r < 0)
+			return r;
+	}
 	j = job_new(c, JOB_USER, name_or_id);
 	if (!j)
 		return -ENOMEM;
 	j->done = done;
 	j->userdata = userdata;
-	job_queue(c, j);
-	return 0;
+	job_add(c, j);
+	return sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
 }

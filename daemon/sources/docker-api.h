@@ -83,7 +83,8 @@ struct docker_client_ops {
 	void (*event)(void *userdata, struct docker_client *c, enum docker_action a,
 		      const struct docker_container *ct);
 	/* The stream ended or could not be opened, after every failed attempt
-	 * (error: -errno; message: for the log); the client retries by itself
+	 * (error: -errno; message: for the log), so every 5 s while the engine
+	 * is away: log changes, not each call. The client retries by itself
 	 * and calls synced() when back. */
 	void (*lost)(void *userdata, struct docker_client *c, int error, const char *message);
 	/* Optional: input dropped as invalid (an event, a list entry). */
@@ -106,10 +107,11 @@ const char *docker_client_api_version(const struct docker_client *c);
 bool docker_client_connected(const struct docker_client *c);
 
 /* Inspects one container by id, short id or name (for an explicit apply by
- * name, for a hook that races the create event). done gets 0 and the
- * container, or -ENOENT (no such container), -ENOTCONN (no version yet), or
- * another -errno, with ct NULL. Not called once the client is freed.
- * -EINVAL at once for a name_or_id that no container can have. */
+ * name, for a hook that races the create event), ahead of the client's own
+ * inspects. done gets 0 and the container, or -errno (-ENOENT: no such
+ * container) and NULL; it runs from the loop, never inside this call, and
+ * not once the client is freed. Fails at once with -EINVAL for what no
+ * container can be called, -ENOTCONN before the first negotiation. */
 int docker_client_inspect(struct docker_client *c, const char *name_or_id,
 			  void (*done)(void *userdata, int error, const struct docker_container *ct),
 			  void *userdata);
