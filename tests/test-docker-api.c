@@ -735,12 +735,13 @@ static void *push_huge(void *arg)
 static int inspect_error = 1;
 static char inspect_id[65];
 
-static void inspect_done(void *userdata, int error, const struct docker_container *ct)
+static void inspect_done(void *userdata, int error, const char *message, const struct docker_container *ct)
 {
 	(void)userdata;
+	CHECK((error < 0) == (message != NULL));
 	inspect_error = error;
 	snprintf(inspect_id, sizeof(inspect_id), "%s", ct ? ct->id : "");
-	logf_("inspected %d", error);
+	logf_("inspected %d %s", error, message ?: "-");
 }
 
 /* Hostile input: rejected or left out, and the client goes on. */
@@ -800,6 +801,7 @@ static void test_bad_input(void)
 	CHECK(docker_client_inspect(c, "no-such", inspect_done, NULL) == 0);
 	CHECK(wait_for("inspected", 3));
 	CHECK(inspect_error == -ENOENT);
+	CHECK(log_has("inspected -2 HTTP 404: No such container: x"));
 
 	/* A line over the cap ends the stream; the client resyncs. */
 	if (pthread_create(&t, NULL, push_huge, NULL) != 0)

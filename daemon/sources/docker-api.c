@@ -45,9 +45,9 @@ struct job {
 	enum job_kind kind;
 	struct np_curl_request *req; /* NULL while waiting */
 	char target[256];
-	size_t index;								    /* JOB_SYNC */
-	struct pending *event;							    /* JOB_EVENT */
-	void (*done)(void *userdata, int error, const struct docker_container *ct); /* JOB_USER */
+	size_t index;	       /* JOB_SYNC */
+	struct pending *event; /* JOB_EVENT */
+	void (*done)(void *userdata, int error, const char *message, const struct docker_container *ct);
 	void *userdata;
 };
 
@@ -458,7 +458,7 @@ static void job_done(struct np_curl_request *req, const struct np_curl_result *r
 	struct docker_client *c = j->client;
 	_cleanup_(container_freep) struct docker_container *ct = NULL;
 	_cleanup_json_ json_t *json = NULL;
-	char msg[400];
+	char msg[400] = "";
 	int r = 0;
 
 	(void)req;
@@ -533,7 +533,7 @@ static void job_finish(struct docker_client *c, struct job *j, int error, const 
 {
 	switch (j->kind) {
 	case JOB_USER:
-		j->done(j->userdata, error, ct);
+		j->done(j->userdata, error, error < 0 ? message : NULL, ct);
 		break;
 	case JOB_EVENT:
 		if (ct && memcmp(ct->id, j->event->ct.id, 64) == 0) {
@@ -563,7 +563,6 @@ static void job_finish(struct docker_client *c, struct job *j, int error, const 
 			sync_finish(c);
 		break;
 	}
-	(void)message;
 	free(j);
 }
 
@@ -1002,7 +1001,8 @@ static int kick_fire(sd_event_source *s, void *userdata)
 }
 
 int docker_client_inspect(struct docker_client *c, const char *name_or_id,
-			  void (*done)(void *userdata, int error, const struct docker_container *ct),
+			  void (*done)(void *userdata, int error, const char *message,
+				       const struct docker_container *ct),
 			  void *userdata)
 {
 	struct job *j;

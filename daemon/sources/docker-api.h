@@ -109,11 +109,12 @@ bool docker_client_connected(const struct docker_client *c);
 /* Inspects one container by id, short id or name (for an explicit apply by
  * name, for a hook that races the create event), ahead of the client's own
  * inspects. done gets 0 and the container, or -errno (-ENOENT: no such
- * container) and NULL; it runs from the loop, never inside this call, and
- * not once the client is freed. Fails at once with -EINVAL for what no
- * container can be called, -ENOTCONN before the first negotiation. */
+ * container), a message for the user (the engine's own words) and NULL; it runs from the loop, never inside
+ * this call, and not once the client is freed. Fails at once with -EINVAL for what no container can be
+ * called, -ENOTCONN before the first negotiation. */
 int docker_client_inspect(struct docker_client *c, const char *name_or_id,
-			  void (*done)(void *userdata, int error, const struct docker_container *ct),
+			  void (*done)(void *userdata, int error, const char *message,
+				       const struct docker_container *ct),
 			  void *userdata);
 
 /* The rules above, for the caller's own input. */
