@@ -12,9 +12,11 @@
  *                               Podman names itself in its Components)
  *   GET /vX/events?filters=...  subscribes first; when its headers are in:
  *   GET /vX/containers/json?all=1, then /vX/containers/{id}/json for each
- *                               running one (State.Pid), DOCKER_API_INSPECTS
+ *                               running one (State.Pid), DOCKER_INSPECTS
  *                               at a time; then synced(), then the events
  *                               that came meanwhile, in stream order.
+ * DOCKER_API_MAX is above Docker 20.10's 1.41 because Docker 29 refuses
+ * anything below 1.44; the fields read here are the same in all of them.
  * The stream is read as it comes, never paused (dockerd skips a subscriber
  * that takes over 100 ms). When it ends or any step fails: lost(), a retry
  * after a backoff (0.1 s doubling to 5 s, back to 0.1 s after a sync), and
@@ -72,14 +74,20 @@ const char *docker_action_name(enum docker_action a);
 struct docker_client_ops {
 	/* The events stream is live and here is every container that exists:
 	 * at the first connect and after every reconnect, for the caller to
-	 * reconcile (what is not in v is gone). Events follow it. */
+	 * reconcile (what is not in v is gone). A running container whose
+	 * inspect failed (not with 404) is there with pid 0. The events that
+	 * came during the sync follow, and the list may already show them:
+	 * apply events as states (a CREATE for a container known running,
+	 * a DESTROY for one not known), not as steps. */
 	void (*synced)(void *userdata, struct docker_client *c, struct docker_container *const *v, size_t n);
 	/* Per container in stream order (across containers, an event may pass
 	 * another container's START that waits for its inspect).
 	 * CREATE: at once, from the event's attributes (labels, name, image),
-	 * running false. START: after an inspect, with State.Pid; pid 0 and the
-	 * attributes if the inspect failed (the container is gone already).
-	 * DIE, DESTROY: the attributes, running false. RENAME: the new name. */
+	 * running false. START: after an inspect, with State.Pid; running false
+	 * and pid 0 if it died meanwhile, and the event's attributes if the
+	 * inspect failed (the container is gone already). DIE, DESTROY: the
+	 * attributes, running false; a DESTROY may come with no DIE before it
+	 * (podman rm -f). RENAME: the new name. */
 	void (*event)(void *userdata, struct docker_client *c, enum docker_action a,
 		      const struct docker_container *ct);
 	/* The stream ended or could not be opened, after every failed attempt
