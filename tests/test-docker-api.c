@@ -668,6 +668,17 @@ static void test_podman(void)
 	CHECK(docker_client_engine(c) && strcmp(docker_client_engine(c), "podman") == 0);
 	push_event("remove", ID_A, "{\"name\":\"p-web\",\"podId\":\"\"}");
 	CHECK(wait_for("destroy aaaaaaaa name=p-web", 1));
+	/* A stream that ends cleanly (the last chunk, then the server closes)
+	 * is lost all the same. */
+	pthread_mutex_lock(&srv_lock);
+	if (srv.events_fd >= 0) {
+		(void)send_all(srv.events_fd, "0\r\n\r\n", 5);
+		shutdown(srv.events_fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&srv_lock);
+	CHECK(wait_for("lost", 1));
+	CHECK(log_has("lost -104 the events stream ended"));
+	CHECK(wait_for("synced", 2));
 	docker_client_free(c);
 }
 
