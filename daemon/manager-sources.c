@@ -6,7 +6,7 @@
 
 #include "cleanup-util.h"
 #include "log.h"
-#include "manager.h"
+#include "manager-internal.h"
 #include "source.h"
 
 void manager_start_sources(struct manager *m)
@@ -97,6 +97,13 @@ char *manager_sources_target_of_cgroup(struct manager *m, const char *path)
 			return t;
 	}
 	return NULL;
+}
+
+void manager_sources_cgroup_made(struct manager *m, const char *path)
+{
+	for (size_t i = 0; i < m->n_sources; i++)
+		if (m->sources[i].ops->cgroup_made)
+			m->sources[i].ops->cgroup_made(m->sources[i].userdata, path);
 }
 
 void manager_target_released(struct manager *m, const char *target)

@@ -26,6 +26,15 @@
 
 struct containers;
 
+/* Inspects in flight for cgroups of containers not known yet; beyond it,
+ * the container's own events bind it. */
+#define CONTAINERS_EARLY_MAX 64
+
+struct early {
+	struct containers *cs;
+	struct engine *engine;
+};
+
 /* One Engine API socket followed. */
 struct engine {
 	struct containers *cs;
@@ -59,6 +68,9 @@ struct containers {
 	size_t n_ctrs;
 	struct np_pol *default_pol;
 	char *default_problem;
+	/* Inspects of containers seen first as a cgroup (early.c below). */
+	struct early *early[CONTAINERS_EARLY_MAX];
+	size_t n_early;
 };
 
 static void containers_problems(void *userdata, json_t *problems);
@@ -95,6 +107,8 @@ static void containers_free(struct containers *cs)
 	for (size_t i = 0; i < cs->n_ctrs; i++)
 		ctr_free(cs->ctrs[i]);
 	free(cs->ctrs);
+	for (size_t i = 0; i < cs->n_early; i++)
+		free(cs->early[i]);
 	np_curl_free(cs->curl);
 	free(cs->default_problem);
 	free(cs->mount);
@@ -471,6 +485,8 @@ static void on_event(void *userdata, struct docker_client *client, enum docker_a
 	struct containers *cs = en->cs;
 	struct ctr *c;
 
+	log_debug("%s: %s %.12s (%s, pid %d)", en->socket, docker_action_name(a), d->id, d->name ?: "?",
+		  (int)d->pid);
 	if (a == DOCKER_DESTROY) {
 		c = ctr_by_id(cs, d->id);
 		if (c)
@@ -627,6 +643,81 @@ static int containers_prepare(void *userdata, const char *target, pid_t pid, con
 	return 0;
 }
 
+/* The id a runtime's cgroup name carries ("[PREFIX-]ID[.scope]"). */
+static bool id_of_cgroup(const char *path, char id[TARGET_CONTAINER_ID_LEN + 1])
+{
+	const char *name = strrchr(path, '/');
+	size_t n;
+
+	if (!name)
+		return false;
+	name++;
+	n = strlen(name);
+	if (n > 6 && strcmp(name + n - 6, ".scope") == 0)
+		n -= 6;
+	if (n < TARGET_CONTAINER_ID_LEN)
+		return false;
+	memcpy(id, name + n - TARGET_CONTAINER_ID_LEN, TARGET_CONTAINER_ID_LEN);
+	id[TARGET_CONTAINER_ID_LEN] = '\0';
+	return target_is_container_id(id) && target_cgroup_name_is(name, id);
+}
+
+static void early_done(struct containers *cs, struct early *x)
+{
+	for (size_t i = 0; i < cs->n_early; i++)
+		if (cs->early[i] == x) {
+			cs->early[i] = cs->early[--cs->n_early];
+			break;
+		}
+	free(x);
+}
+
+static void on_early_inspect(void *userdata, int error, const char *message, const struct docker_container *d)
+{
+	struct early *x = userdata;
+	struct containers *cs = x->cs;
+	struct ctr *c;
+
+	if (error < 0)
+		log_debug("Inspecting a container seen first as a cgroup failed: %s", message ?: strerror(-error));
+	if (error >= 0 && d && !ctr_by_id(cs, d->id)) {
+		log_debug("Inspected container %.12s (%s) when its cgroup appeared.", d->id, d->name ?: "?");
+		c = ctr_upsert(cs, x->engine, d);
+		if (c)
+			apply_label(cs, c);
+	}
+	early_done(cs, x);
+}
+
+/* A container's cgroup came before its create event (podman's events come
+ * through a file, a second or more late): ask the engines at once, so that
+ * its label binds before its first instruction, as for Docker. */
+static void containers_cgroup_made(void *userdata, const char *path)
+{
+	struct containers *cs = userdata;
+	char id[TARGET_CONTAINER_ID_LEN + 1];
+
+	if (!id_of_cgroup(path, id) || ctr_by_id(cs, id))
+		return;
+	log_debug("Cgroup '%s' of a container not known yet: inspecting it.", path);
+	for (size_t i = 0; i < cs->n_engines && cs->n_early < CONTAINERS_EARLY_MAX; i++) {
+		struct engine *en = &cs->engines[i];
+		struct early *x;
+
+		if (!docker_client_connected(en->client))
+			continue;
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			return;
+		*x = (struct early){cs, en};
+		if (docker_client_inspect(en->client, id, on_early_inspect, x) < 0) {
+			free(x);
+			continue;
+		}
+		cs->early[cs->n_early++] = x;
+	}
+}
+
 static json_t *ctr_json(const struct ctr *c)
 {
 	json_t *j = json_pack("{s:s, s:s?, s:s?, s:s?}", "id", c->id, "name", c->name, "image", c->image,
@@ -750,6 +841,7 @@ const struct np_source_ops containers_source_ops = {
     .resolve = containers_resolve,
     .describe = containers_describe,
     .target_of_cgroup = containers_target_of_cgroup,
+    .cgroup_made = containers_cgroup_made,
     .released = containers_released,
     .prepare = containers_prepare,
     .policy_added = containers_policy_added,

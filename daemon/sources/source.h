@@ -50,6 +50,10 @@ struct np_source_ops {
 	/* The target whose cgroup path is (an unbound container under the
 	 * default), malloc()ed, or NULL. */
 	char *(*target_of_cgroup)(void *userdata, const char *path);
+	/* A cgroup directory no binding knows was made in a watched
+	 * directory: it may be one of the source's targets that it has not
+	 * heard of yet (a container whose create event is late). */
+	void (*cgroup_made)(void *userdata, const char *path);
 	/* A client removed the binding of one of its targets: the source's own
 	 * binding (a label's) applies again, if it has one. */
 	void (*released)(void *userdata, const char *target);
