@@ -294,8 +294,8 @@ static void test_key(void)
 	CHECK(c.v[0]->rule == 2 && c.v[0]->policy_id == 7 && strcmp(c.v[0]->policy, "web") == 0);
 	for (size_t i = 1; i < c.n; i++)
 		CHECKF(c.v[i]->count == 1, "violation %zu: count %llu", i, (unsigned long long)c.v[i]->count);
-	CHECK(c.v[7]->pid == 43 && strcmp(c.v[7]->comm, "curl") == 0);
-	CHECK(c.v[8]->pid == 42 && strcmp(c.v[8]->comm, "wget") == 0);
+	CHECK(c.n == 9 && c.v[7]->pid == 43 && strcmp(c.v[7]->comm, "curl") == 0);
+	CHECK(c.n == 9 && c.v[8]->pid == 42 && strcmp(c.v[8]->comm, "wget") == 0);
 	teardown(&f);
 }
 
