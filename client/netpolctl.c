@@ -950,7 +950,8 @@ static const struct verb verbs[] = {
 	 "Say what the kernel would decide for one destination (one address, one port;\n"
 	 "protocol tcp unless given): the verdict, the policy and the deciding rule."},
 	{"violations", verb_violations, 0, 0, "violations [--follow] [--since T] [--target TARGET]",
-	 "List denied (and audited) connections, repeats within a second folded.\n"
+	 "List denied (and audited) connections, each with its process and program;\n"
+	 "one process's repeats within a second are folded into one line.\n"
 	 "  --follow      keep printing new violations until interrupted\n"
 	 "  --since T     only since T: 30s, 10m, 2h, 1d ago, an epoch, or RFC 3339\n"
 	 "  --target T    only those of one target"},
