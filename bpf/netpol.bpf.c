@@ -234,13 +234,13 @@ static __always_inline void np_egress_decision(struct np_decision *d, struct __s
 {
 	d->hook = NP_HOOK_EGRESS;
 	d->cgroup_id = bpf_skb_cgroup_id(skb);
-	if (sk->type == SOCK_STREAM) {
-		d->named_by = NP_NAMED_BY_NONE;
-	} else if (sk->type == SOCK_RAW || np_is_ping_socket(sk)) {
+	if (sk->type == SOCK_RAW || np_is_ping_socket(sk)) {
 		d->named_by = NP_NAMED_BY_OWNER;
 		d->sk = sk;
-	} else {
+	} else if (sk->type == SOCK_DGRAM) {
 		d->named_by = NP_NAMED_BY_CGROUP;
+	} else {
+		d->named_by = NP_NAMED_BY_NONE;
 	}
 }
 

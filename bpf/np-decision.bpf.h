@@ -10,8 +10,10 @@
 enum {
 	NP_NAMED_BY_CURRENT = 0, /* the current task: a socket hook's caller */
 	NP_NAMED_BY_OWNER,	 /* the socket's np_sk_owner (raw, ping) */
-	NP_NAMED_BY_CGROUP,	 /* the current task if in the socket's cgroup (UDP) */
-	NP_NAMED_BY_NONE,	 /* no one (TCP: ACKs, retransmits from softirq) */
+	NP_NAMED_BY_CGROUP,	 /* the current task if in the socket's cgroup (UDP):
+				  * such a socket sends in its caller's context,
+				  * but for a packet sent on by a qdisc or tunnel */
+	NP_NAMED_BY_NONE,	 /* no one (TCP, SCTP: ACKs, retransmits from softirq) */
 };
 
 /* What one decision was: filled by the hook, consumed by np_report(). */
