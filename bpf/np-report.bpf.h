@@ -91,17 +91,19 @@ static __always_inline void np_event_task(struct np_event *e, const struct np_de
 	case NP_NAMED_BY_CURRENT:
 		np_event_current(e);
 		break;
+	case NP_NAMED_BY_OWNER:
+		o = d->sk ? bpf_sk_storage_get(&np_sk_owner, d->sk, 0, 0) : NULL;
+		if (o) {
+			e->pid = o->pid;
+			e->uid = o->uid;
+			__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+			break;
+		}
+		/* Made before anything was bound: no record. */
+		/* fallthrough */
 	case NP_NAMED_BY_CGROUP:
 		if (bpf_get_current_cgroup_id() == d->cgroup_id)
 			np_event_current(e);
-		break;
-	case NP_NAMED_BY_OWNER:
-		o = d->sk ? bpf_sk_storage_get(&np_sk_owner, d->sk, 0, 0) : NULL;
-		if (!o)
-			break;
-		e->pid = o->pid;
-		e->uid = o->uid;
-		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
 		break;
 	}
 }
