@@ -253,8 +253,9 @@ static inline __u16 np_verdict_cell(__u64 w)
  * the calling task; on the packet path (hook NP_HOOK_EGRESS), where the
  * current task may be unrelated (softirq), a raw or ping socket's packet
  * names the process that made the socket (np_sk_owner; thread empty), a
- * UDP socket's the current task if it is in the socket's cgroup, a TCP
- * socket's none. Zero: no one can be named.
+ * UDP socket's (and a raw or ping socket's without np_sk_owner) the current
+ * task if it is in the socket's cgroup, a TCP socket's none. Zero: no one
+ * can be named.
  */
 struct np_event {
 	__u64 ts_ns;     /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */

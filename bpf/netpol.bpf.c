@@ -224,10 +224,11 @@ static __always_inline int np_is_ping_socket(struct bpf_sock *sk)
 }
 
 /*
- * The egress may run in softirq (TCP ACKs and retransmits; a packet sent on
- * by a qdisc or a tunnel), where the current task is whatever ran on the
- * CPU: its event names who np-decision.bpf.h's NP_NAMED_BY_* says. A raw or
- * ping socket's packet names the process that made the socket.
+ * The egress may run in softirq (TCP ACKs and retransmits, an asynchronous
+ * IPsec transform resuming) or for a task that did not send (a netfilter
+ * queue's verdict), where the current task is whatever ran on the CPU: its
+ * event names who np-decision.bpf.h's NP_NAMED_BY_* says. A raw or ping
+ * socket's packet names the process that made the socket.
  */
 static __always_inline void np_egress_decision(struct np_decision *d, struct __sk_buff *skb,
 					       struct bpf_sock *sk)

@@ -14,7 +14,7 @@ enum {
 				  * NP_NAMED_BY_CGROUP */
 	NP_NAMED_BY_CGROUP,	 /* the current task if in the socket's cgroup (UDP):
 				  * such a socket sends in its caller's context,
-				  * but for a packet sent on by a qdisc or tunnel */
+				  * but for a netfilter queue's or IPsec's */
 	NP_NAMED_BY_NONE,	 /* no one (TCP, SCTP: ACKs, retransmits from softirq) */
 };
 
