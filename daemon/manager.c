@@ -31,6 +31,9 @@ struct manager *manager_free(struct manager *m)
 	if (!m)
 		return NULL;
 	manager_stop_sources(m);
+	/* Cgroups realized in the last turn of the loop. */
+	if (m->save_soon)
+		(void)manager_save_bindings(m, NULL);
 	manager_pins_final(m);
 	sd_event_source_disable_unref(m->pins_source);
 	if (m->pins_inotify_fd >= 0)
