@@ -33,6 +33,7 @@ struct containers;
 struct early {
 	struct containers *cs;
 	struct engine *engine;
+	char id[TARGET_CONTAINER_ID_LEN + 1];
 };
 
 /* One Engine API socket followed. */
@@ -246,7 +247,8 @@ static void apply_label(struct containers *cs, struct ctr *c)
 		return;
 	r = manager_bind(cs->m, &t, pol, NP_ORIGIN_LABEL, NULL);
 	if (r < 0 && r != -EBUSY)
-		log_warning_errno(r, "Failed to bind container '%s' (%.12s) to policy '%s' from its label: %m",
+		log_warning_errno(r,
+				  "Failed to bind container '%s' (%.12s) to policy '%s' from its label: %m",
 				  shown_name(c), c->id, c->policy);
 }
 
@@ -320,7 +322,8 @@ static void ctr_running(struct containers *cs, struct ctr *c, pid_t pid)
 		return;
 	if (manager_binding_by_target(cs->m, target))
 		(void)manager_realize(cs->m, target, cgroup);
-	if (c->net_raw && !c->warned_net_raw && (manager_binding_by_target(cs->m, target) || cs->default_pol)) {
+	if (c->net_raw && !c->warned_net_raw &&
+	    (manager_binding_by_target(cs->m, target) || cs->default_pol)) {
 		c->warned_net_raw = true;
 		log_warning("Container '%s' (%.12s) is policed, but its processes may hold CAP_NET_RAW: "
 			    "packets sent through AF_PACKET sockets pass no cgroup hook. Start it with "
@@ -443,7 +446,8 @@ static void sweep_unknown(struct containers *cs)
 	}
 }
 
-static void on_synced(void *userdata, struct docker_client *client, struct docker_container *const *v, size_t n)
+static void on_synced(void *userdata, struct docker_client *client, struct docker_container *const *v,
+		      size_t n)
 {
 	struct engine *en = userdata;
 	struct containers *cs = en->cs;
@@ -574,7 +578,8 @@ static int containers_start(struct manager *m, sd_event *e, void **ret)
 				      &en->client);
 		if (r < 0) {
 			containers_free(cs);
-			return log_error_errno(r, "Failed to follow the container engine at '%s': %m", sockets[i]);
+			return log_error_errno(r, "Failed to follow the container engine at '%s': %m",
+					       sockets[i]);
 		}
 	}
 	*ret = cs;
@@ -599,7 +604,8 @@ static int containers_resolve(void *userdata, const char *target, struct target 
 	if (!s)
 		return -EOPNOTSUPP;
 	for (size_t i = 0; i < cs->n_ctrs && !found; i++)
-		if (strcmp(cs->ctrs[i]->id, s) == 0 || (cs->ctrs[i]->name && strcmp(cs->ctrs[i]->name, s) == 0))
+		if (strcmp(cs->ctrs[i]->id, s) == 0 ||
+		    (cs->ctrs[i]->name && strcmp(cs->ctrs[i]->name, s) == 0))
 			found = cs->ctrs[i];
 	for (size_t i = 0; i < cs->n_ctrs && !found; i++) {
 		if (strncmp(cs->ctrs[i]->id, s, strlen(s)) != 0)
@@ -623,23 +629,6 @@ static int containers_resolve(void *userdata, const char *target, struct target 
 		if (!ret->path)
 			return -ENOMEM;
 	}
-	return 0;
-}
-
-static int containers_prepare(void *userdata, const char *target, pid_t pid, const char **why)
-{
-	struct containers *cs = userdata;
-	const char *id = target_id(target);
-	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
-
-	if (!id)
-		return -EOPNOTSUPP;
-	if (!c) {
-		*why = "no such container (its create event has not come yet)";
-		return -ENOENT;
-	}
-	apply_label(cs, c);
-	ctr_running(cs, c, pid);
 	return 0;
 }
 
@@ -679,7 +668,8 @@ static void on_early_inspect(void *userdata, int error, const char *message, con
 	struct ctr *c;
 
 	if (error < 0)
-		log_debug("Inspecting a container seen first as a cgroup failed: %s", message ?: strerror(-error));
+		log_debug("Inspecting a container seen first as a cgroup failed: %s",
+			  message ?: strerror(-error));
 	if (error >= 0 && d && !ctr_by_id(cs, d->id)) {
 		log_debug("Inspected container %.12s (%s) when its cgroup appeared.", d->id, d->name ?: "?");
 		c = ctr_upsert(cs, x->engine, d);
@@ -687,6 +677,31 @@ static void on_early_inspect(void *userdata, int error, const char *message, con
 			apply_label(cs, c);
 	}
 	early_done(cs, x);
+}
+
+/* Asks every engine about a container not known yet, once at a time. */
+static void inspect_early(struct containers *cs, const char *id)
+{
+	for (size_t i = 0; i < cs->n_early; i++)
+		if (strcmp(cs->early[i]->id, id) == 0)
+			return;
+	for (size_t i = 0; i < cs->n_engines && cs->n_early < CONTAINERS_EARLY_MAX; i++) {
+		struct engine *en = &cs->engines[i];
+		struct early *x;
+
+		if (!docker_client_connected(en->client))
+			continue;
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			return;
+		*x = (struct early){.cs = cs, .engine = en};
+		memcpy(x->id, id, sizeof(x->id));
+		if (docker_client_inspect(en->client, id, on_early_inspect, x) < 0) {
+			free(x);
+			continue;
+		}
+		cs->early[cs->n_early++] = x;
+	}
 }
 
 /* A container's cgroup came before its create event (podman's events come
@@ -700,22 +715,26 @@ static void containers_cgroup_made(void *userdata, const char *path)
 	if (!id_of_cgroup(path, id) || ctr_by_id(cs, id))
 		return;
 	log_debug("Cgroup '%s' of a container not known yet: inspecting it.", path);
-	for (size_t i = 0; i < cs->n_engines && cs->n_early < CONTAINERS_EARLY_MAX; i++) {
-		struct engine *en = &cs->engines[i];
-		struct early *x;
+	inspect_early(cs, id);
+}
 
-		if (!docker_client_connected(en->client))
-			continue;
-		x = calloc(1, sizeof(*x));
-		if (!x)
-			return;
-		*x = (struct early){cs, en};
-		if (docker_client_inspect(en->client, id, on_early_inspect, x) < 0) {
-			free(x);
-			continue;
-		}
-		cs->early[cs->n_early++] = x;
+static int containers_prepare(void *userdata, const char *target, pid_t pid, const char **why)
+{
+	struct containers *cs = userdata;
+	const char *id = target_id(target);
+	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
+
+	if (!id)
+		return -EOPNOTSUPP;
+	if (!c) {
+		/* The hook asks again; the engines' answer is on its way. */
+		inspect_early(cs, id);
+		*why = "no such container (not known yet: ask again)";
+		return -ENOENT;
 	}
+	apply_label(cs, c);
+	ctr_running(cs, c, pid);
+	return 0;
 }
 
 static json_t *ctr_json(const struct ctr *c)
@@ -769,7 +788,8 @@ static void containers_policy_added(void *userdata, const char *name)
 {
 	struct containers *cs = userdata;
 
-	if (cs->m->config.container_default_policy && strcmp(cs->m->config.container_default_policy, name) == 0)
+	if (cs->m->config.container_default_policy &&
+	    strcmp(cs->m->config.container_default_policy, name) == 0)
 		apply_default(cs);
 	for (size_t i = 0; i < cs->n_ctrs; i++)
 		if (cs->ctrs[i]->policy && strcmp(cs->ctrs[i]->policy, name) == 0) {
@@ -791,11 +811,11 @@ static json_t *containers_status(void *userdata)
 
 		for (size_t k = 0; k < cs->n_ctrs; k++)
 			n += cs->ctrs[k]->engine == en;
-		if (json_array_append_new(engines,
-					  json_pack("{s:s, s:s?, s:s?, s:b, s:i, s:s?}", "socket", en->socket,
-						    "engine", docker_client_engine(en->client), "api_version",
-						    docker_client_api_version(en->client), "connected",
-						    en->connected, "containers", (int)n, "error", en->message)) < 0)
+		if (json_array_append_new(
+			engines, json_pack("{s:s, s:s?, s:s?, s:b, s:i, s:s?}", "socket", en->socket,
+					   "engine", docker_client_engine(en->client), "api_version",
+					   docker_client_api_version(en->client), "connected", en->connected,
+					   "containers", (int)n, "error", en->message)) < 0)
 			return NULL;
 	}
 	containers_problems(cs, problems);
@@ -816,8 +836,9 @@ void containers_problems(void *userdata, json_t *problems)
 		if (!c->problem)
 			continue;
 		snprintf(target, sizeof(target), "container:%s", c->id);
-		(void)json_array_append_new(problems, json_pack("{s:s, s:o, s:s}", "target", target, "container",
-								ctr_json(c), "message", c->problem));
+		(void)json_array_append_new(problems,
+					    json_pack("{s:s, s:o, s:s}", "target", target, "container",
+						      ctr_json(c), "message", c->problem));
 	}
 }
 
@@ -829,8 +850,9 @@ static void containers_warnings(void *userdata, const char *target, json_t *warn
 
 	if (c && c->net_raw)
 		(void)json_array_append_new(
-		    warnings, json_string("its processes may hold CAP_NET_RAW: packets sent through AF_PACKET "
-					  "pass no cgroup hook; start it with --cap-drop NET_RAW"));
+		    warnings,
+		    json_string("its processes may hold CAP_NET_RAW: packets sent through AF_PACKET "
+				"pass no cgroup hook; start it with --cap-drop NET_RAW"));
 }
 
 const struct np_source_ops containers_source_ops = {
