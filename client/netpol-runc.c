@@ -109,7 +109,8 @@ static json_t *hook_entry(void)
 			 arg_timeout);
 }
 
-/* Adds the hook to config (0), or says it is there already (1). */
+/* Adds the hook to config. An entry of the same hook is replaced: the
+ * hook runs once, with the options given now. */
 static int add_hook(json_t *config, const char **why)
 {
 	json_t *hooks = json_object_get(config, "hooks"), *stage, *entry, *h;
@@ -136,17 +137,17 @@ static int add_hook(json_t *config, const char **why)
 		*why = "\"hooks.createRuntime\" is not an array";
 		return -EINVAL;
 	}
+	entry = hook_entry();
+	if (!entry)
+		return -ENOMEM;
 	json_array_foreach(stage, i, h)
 	{
 		const char *path = json_string_value(json_object_get(h, "path"));
 
 		if (path && strcmp(path, arg_hook) == 0)
-			return 1;
+			return json_array_set_new(stage, i, entry) < 0 ? -ENOMEM : 0;
 	}
-	entry = hook_entry();
-	if (!entry || json_array_append_new(stage, entry) < 0)
-		return -ENOMEM;
-	return 0;
+	return json_array_append_new(stage, entry) < 0 ? -ENOMEM : 0;
 }
 
 static int read_config(int dfd, struct stat *st, json_t **ret, const char **why)
@@ -225,8 +226,8 @@ static int edit_bundle(const char *bundle, const char **why)
 	if (r < 0)
 		return r;
 	r = add_hook(config, why);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
 	return write_config(bundle, dfd, &st, config);
 }
 
