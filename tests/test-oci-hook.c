@@ -253,18 +253,34 @@ static void expect_failed_open(const char *file, int line, struct child *c, cons
 }
 #define EXPECT_FAILED_OPEN(c, why) expect_failed_open(__FILE__, __LINE__, c, why)
 
+/* j as compact text for a message, in a buffer of the caller's. */
+static const char *text_of(const json_t *j, char *buf, size_t size)
+{
+	size_t n;
+
+	if (!j)
+		return "none";
+	n = json_dumpb(j, buf, size, JSON_COMPACT);
+	if (n >= size) /* cut: json_dumpb() wrote size bytes, no NUL */
+		memcpy(buf + size - 4, "...", 4);
+	else
+		buf[n] = '\0';
+	return buf;
+}
+
 /* Request i was container-hook with the id and pid. */
 static void expect_request(const char *file, int line, struct child *c, size_t i, long pid)
 {
 	json_t *req = json_array_get(c->requests, i);
 	json_t *want = json_pack("{s:s, s:I}", "id", id, "pid", (json_int_t)pid);
 	json_t *params = json_object_get(req, "params");
+	char b1[1024], b2[1024];
 
 	check(json_is_string(json_object_get(req, "command")) &&
 		  strcmp(json_string_value(json_object_get(req, "command")), "container-hook") == 0 &&
 		  json_equal(params, want) && json_integer_value(json_object_get(req, "version")) == 1,
-	      file, line, "request %zu: %s, want container-hook with %s", i,
-	      req ? json_dumps(req, JSON_COMPACT) : "none", json_dumps(want, JSON_COMPACT));
+	      file, line, "request %zu: %s, want container-hook with %s", i, text_of(req, b1, sizeof(b1)),
+	      text_of(want, b2, sizeof(b2)));
 	json_decref(want);
 }
 #define EXPECT_REQUEST(c, i, pid) expect_request(__FILE__, __LINE__, c, i, pid)
@@ -579,18 +595,19 @@ static void expect_hooked(const char *file, int line, const char *original, cons
 	json_t *seen = load(out_dir, "seen.json"), *orig = json_loads(original, 0, NULL),
 	       *w = json_loads(want, 0, NULL);
 	json_t *got_hooks = json_object_get(json_object_get(seen, "hooks"), "createRuntime");
+	char buf[4096];
 
 	if (!orig || !w)
 		die("json");
 	check(json_equal(got_hooks, w), file, line, "hooks.createRuntime %s, want %s",
-	      got_hooks ? json_dumps(got_hooks, JSON_COMPACT) : "none", want);
+	      text_of(got_hooks, buf, sizeof(buf)), want);
 	/* the rest as it was */
 	if (seen && json_object_get(seen, "hooks"))
 		json_object_del(json_object_get(seen, "hooks"), "createRuntime");
 	if (json_object_size(json_object_get(seen, "hooks")) == 0)
 		json_object_del(seen, "hooks");
 	check(json_equal(seen, orig), file, line, "config.json changed beyond the hook: %s",
-	      seen ? json_dumps(seen, JSON_COMPACT) : "(runc saw none)");
+	      seen ? text_of(seen, buf, sizeof(buf)) : "(runc saw none)");
 	json_decref(seen);
 	json_decref(orig);
 	json_decref(w);
