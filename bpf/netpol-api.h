@@ -174,6 +174,15 @@ enum {
 				    * connect()ed: its packets are egress */
 };
 
+/* np_sk_owner: who made a raw or ping socket (socket-local storage,
+ * recorded by sock_create, in the creator's own context), so that its
+ * packets name a process even when the kernel sends them from softirq. */
+struct np_sk_owner {
+	__u32 pid;     /* tgid */
+	__u32 uid;
+	char comm[16]; /* the program: the thread group leader's comm */
+};
+
 /* np_policy_meta[policy id]: what user space installed; never read by BPF. */
 struct np_policy_meta {
 	char name[NP_POLICY_NAME_MAX];
@@ -234,13 +243,26 @@ static inline __u16 np_verdict_cell(__u64 w)
 	return w & 0xffff;
 }
 
-/* Ring-buffer event, one per denial (and audit hit, and allow with LOG_ALL). */
+/*
+ * Ring-buffer event, one per denial (and audit hit, and allow with LOG_ALL).
+ * Fields are only ever added at the end, so that the events of an earlier
+ * loader's programs, still in the ring when a new loader replaced them, read
+ * as a prefix (NP_EVENT_MIN_SIZE) with the new fields zero.
+ *
+ * pid, uid, comm and thread name who made the attempt: in the socket hooks
+ * the calling task; on the packet path (hook NP_HOOK_EGRESS), where the
+ * current task may be unrelated (softirq), a raw or ping socket's packet
+ * names the process that made the socket (np_sk_owner; thread empty), a
+ * UDP socket's (and a raw or ping socket's without np_sk_owner) the current
+ * task if it is in the socket's cgroup, a TCP socket's none. Zero: no one
+ * can be named.
+ */
 struct np_event {
 	__u64 ts_ns;     /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
 	__u64 cgroup_id; /* the cgroup the decision was made for */
-	__u32 pid;       /* tgid of the current task (may be unrelated in softirq) */
+	__u32 pid;       /* the process (tgid), 0: none */
 	__u32 uid;
-	char comm[16];
+	char comm[16];   /* the program: the thread group leader's comm */
 	__u8 addr[16];   /* network byte order, v4-mapped for IPv4 */
 	__u32 policy_id;
 	__u16 port;      /* host byte order */
@@ -251,7 +273,11 @@ struct np_event {
 	__u8 family;     /* AF_INET or AF_INET6 of the socket */
 	__u8 reason;	 /* NP_REASON_* */
 	__u8 _pad[3];
+	char thread[16]; /* the thread's own comm (prctl(PR_SET_NAME)) */
 };
+
+/* The size of the first np_event, without thread. */
+#define NP_EVENT_MIN_SIZE 72
 
 /* np_counters (per-CPU array) indices. */
 enum {
@@ -326,12 +352,14 @@ _Static_assert(sizeof(struct np_cg_cache_val) == 8, "np_cg_cache_val");
 _Static_assert(sizeof(struct np_state) == 16, "np_state");
 _Static_assert(sizeof(struct np_sk_cache) == 40, "np_sk_cache");
 _Static_assert(sizeof(struct np_policy_meta) == 80, "np_policy_meta");
+_Static_assert(sizeof(struct np_sk_owner) == 24, "np_sk_owner");
 _Static_assert(sizeof(struct np_stats_key) == 32, "np_stats_key");
 _Static_assert(sizeof(struct np_stats_val) == 32, "np_stats_val");
 _Static_assert(NP_MAX_POLICIES <= 1 << NP_VERDICT_POLICY_BITS, "policy ids fit the verdict word");
 _Static_assert((NP_POL_AUDIT | NP_POL_LOG_ALL) < 1 << NP_VERDICT_FLAG_BITS,
 	       "the flags a cached verdict needs fit the verdict word");
-_Static_assert(sizeof(struct np_event) == 72, "np_event");
+_Static_assert(sizeof(struct np_event) == 88, "np_event");
+_Static_assert(__builtin_offsetof(struct np_event, thread) == NP_EVENT_MIN_SIZE, "np_event grows at its end");
 #endif
 
 #endif

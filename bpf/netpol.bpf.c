@@ -11,12 +11,14 @@
  *                   its first datagram, ping sendto(), raw sockets, sockets
  *                   connected before a policy existed, source routes
  *   sock_create     refuses SOCK_RAW inet sockets unless the policy allows,
- *                   and ping sockets where it allows no ICMP of their family
+ *                   and ping sockets where it allows no ICMP of their family;
+ *                   records who made the others (np_sk_owner)
  *
  * No sockops program: it would run for every TCP callback of both ends of
  * every connection, only to tell accepted sockets (np_tcp_has_backlog).
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -216,14 +218,31 @@ static __always_inline int np_dest_of_socket(struct bpf_sock *sk, struct np_deci
 	return 1;
 }
 
-/* TCP sends from softirq too (ACKs, retransmits): its packets name no task.
- * Datagram, ping and raw sockets send in their caller's context. */
+static __always_inline int np_is_ping_socket(struct bpf_sock *sk)
+{
+	return sk->type == SOCK_DGRAM && (sk->protocol == IPPROTO_ICMP || sk->protocol == IPPROTO_ICMPV6_NR);
+}
+
+/*
+ * The egress may run in softirq (TCP ACKs and retransmits, an asynchronous
+ * IPsec transform resuming) or for a task that did not send (a netfilter
+ * queue's verdict), where the current task is whatever ran on the CPU: its
+ * event names who np-decision.bpf.h's NP_NAMED_BY_* says. A raw or ping
+ * socket's packet names the process that made the socket.
+ */
 static __always_inline void np_egress_decision(struct np_decision *d, struct __sk_buff *skb,
 					       struct bpf_sock *sk)
 {
 	d->hook = NP_HOOK_EGRESS;
-	d->no_task = sk->type == SOCK_STREAM;
 	d->cgroup_id = bpf_skb_cgroup_id(skb);
+	if (sk->type == SOCK_RAW || np_is_ping_socket(sk)) {
+		d->named_by = NP_NAMED_BY_OWNER;
+		d->sk = sk;
+	} else if (sk->type == SOCK_DGRAM) {
+		d->named_by = NP_NAMED_BY_CGROUP;
+	} else {
+		d->named_by = NP_NAMED_BY_NONE;
+	}
 }
 
 /* A source-routed packet of a policed socket is refused, whatever its
@@ -310,11 +329,6 @@ static __always_inline int np_egress(struct __sk_buff *skb)
 	return np_decide(&d, sc, &src, gen) ? NP_PASS : NP_DROP;
 }
 
-static __always_inline int np_is_ping_socket(struct bpf_sock *sk)
-{
-	return sk->type == SOCK_DGRAM && (sk->protocol == IPPROTO_ICMP || sk->protocol == IPPROTO_ICMPV6_NR);
-}
-
 /* Whether a policy with these flags refuses the socket being made: a raw
  * inet socket unless it allows them, a ping socket where it allows no ICMP
  * of its family (ICMPv6 ping's sendto() reports no egress drop). */
@@ -323,6 +337,20 @@ static __always_inline int np_sock_refused(struct bpf_sock *sk, __u16 flags)
 	if (sk->type == SOCK_RAW)
 		return !(flags & NP_POL_RAW_ALLOW);
 	return flags & (sk->family == AF_INET ? NP_POL_NO_ICMP4 : NP_POL_NO_ICMP6);
+}
+
+/* The creator of a raw or ping socket, for its packets' events: the egress
+ * may run in softirq, where the current task is not the sender. */
+static __always_inline void np_sk_owner_record(struct bpf_sock *sk)
+{
+	struct np_sk_owner *o = bpf_sk_storage_get(&np_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	if (!o)
+		return;
+	o->pid = bpf_get_current_pid_tgid() >> 32;
+	o->uid = (__u32)bpf_get_current_uid_gid();
+	BPF_CORE_READ_STR_INTO(&o->comm, t, group_leader, comm);
 }
 
 static __always_inline int np_sock_create(struct bpf_sock *sk)
@@ -339,13 +367,16 @@ static __always_inline int np_sock_create(struct bpf_sock *sk)
 		return NP_PASS;
 
 	d.cgroup_id = bpf_get_current_cgroup_id();
-	if (!np_policy_of(&d, &caller, gen) || !np_sock_refused(sk, d.flags))
-		return NP_PASS;
-	d.hook = NP_HOOK_SOCK_CREATE;
-	d.family = sk->family;
-	d.ipproto = sk->protocol;
-	d.proto = np_proto_class(sk->protocol);
-	return np_refuse(&d, gen) ? NP_PASS : NP_DROP;
+	if (np_policy_of(&d, &caller, gen) && np_sock_refused(sk, d.flags)) {
+		d.hook = NP_HOOK_SOCK_CREATE;
+		d.family = sk->family;
+		d.ipproto = sk->protocol;
+		d.proto = np_proto_class(sk->protocol);
+		if (!np_refuse(&d, gen))
+			return NP_DROP;
+	}
+	np_sk_owner_record(sk);
+	return NP_PASS;
 }
 
 SEC("cgroup/connect4") int np_connect4(struct bpf_sock_addr *ctx) { return np_sock_addr(ctx, NP_HOOK_CONNECT4, 0); }

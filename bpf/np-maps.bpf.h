@@ -65,6 +65,13 @@ struct {
 } np_sk_cache SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct np_sk_owner);
+} np_sk_owner SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NP_EVENTS_BYTES);
 } np_events SEC(".maps");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "netpol-api.h"
@@ -64,6 +65,49 @@ static __always_inline void np_stats_add(const struct np_decision *d, struct np_
 		*(volatile __u64 *)&v->verdict = w; /* one store */
 }
 
+/* The current task's process, program and thread. */
+static __always_inline void np_event_current(struct np_event *e)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(e->thread, sizeof(e->thread));
+	/* A thread may rename itself (prctl(PR_SET_NAME)): the program is
+	 * its thread group leader's name, as ps shows it. */
+	BPF_CORE_READ_STR_INTO(&e->comm, t, group_leader, comm);
+}
+
+/* Who made the attempt, as d->named_by says (np-decision.bpf.h). */
+static __always_inline void np_event_task(struct np_event *e, const struct np_decision *d)
+{
+	struct np_sk_owner *o;
+
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	__builtin_memset(e->thread, 0, sizeof(e->thread));
+	e->pid = 0;
+	e->uid = 0;
+	switch (d->named_by) {
+	case NP_NAMED_BY_CURRENT:
+		np_event_current(e);
+		break;
+	case NP_NAMED_BY_OWNER:
+		o = d->sk ? bpf_sk_storage_get(&np_sk_owner, d->sk, 0, 0) : NULL;
+		if (o) {
+			e->pid = o->pid;
+			e->uid = o->uid;
+			__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+			break;
+		}
+		/* Made before anything was bound: no record. */
+		/* fallthrough */
+	case NP_NAMED_BY_CGROUP:
+		if (bpf_get_current_cgroup_id() == d->cgroup_id)
+			np_event_current(e);
+		break;
+	}
+}
+
 static __always_inline void np_event_emit(const struct np_decision *d, __u64 now)
 {
 	struct np_event *e = bpf_ringbuf_reserve(&np_events, sizeof(*e), 0);
@@ -74,15 +118,7 @@ static __always_inline void np_event_emit(const struct np_decision *d, __u64 now
 	}
 	e->ts_ns = now;
 	e->cgroup_id = d->cgroup_id;
-	if (d->no_task) {
-		e->pid = 0;
-		e->uid = 0;
-		__builtin_memset(e->comm, 0, sizeof(e->comm));
-	} else {
-		e->pid = bpf_get_current_pid_tgid() >> 32;
-		e->uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
-	}
+	np_event_task(e, d);
 	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
 	e->policy_id = d->policy_id;
 	e->port = d->port;

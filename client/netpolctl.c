@@ -518,8 +518,8 @@ static int print_test(json_t *result)
 
 static int print_violations(json_t *result)
 {
-	static const char *const header[] = {"TIME",	    "TARGET", "POLICY", "VERDICT",
-					     "DESTINATION", "PID",    "COMM",	"COUNT"};
+	static const char *const header[] = {"TIME",	    "TARGET", "POLICY",	 "VERDICT",
+					     "DESTINATION", "PID",    "PROGRAM", "COUNT"};
 	_cleanup_(table_freep) struct table *t = table_new(header, ELEMENTSOF(header));
 	json_int_t lost = json_integer_value(json_object_get(result, "lost"));
 	json_t *v;
@@ -540,7 +540,7 @@ static int print_violations(json_t *result)
 		r |= json_integer_value(json_object_get(v, "pid")) > 0
 			 ? table_add(t, value_text(json_object_get(v, "pid")))
 			 : table_addf(t, "-");
-		r |= table_add(t, value_text(json_object_get(v, "comm")));
+		r |= table_add(t, format_program(v));
 		r |= table_addf(t, "x%" JSON_INTEGER_FORMAT, count > 0 ? count : 1);
 	}
 	if (r < 0)
@@ -950,7 +950,8 @@ static const struct verb verbs[] = {
 	 "Say what the kernel would decide for one destination (one address, one port;\n"
 	 "protocol tcp unless given): the verdict, the policy and the deciding rule."},
 	{"violations", verb_violations, 0, 0, "violations [--follow] [--since T] [--target TARGET]",
-	 "List denied (and audited) connections, repeats within a second folded.\n"
+	 "List denied (and audited) connections, each with its process and program;\n"
+	 "one process's repeats within a second are folded into one line.\n"
 	 "  --follow      keep printing new violations until interrupted\n"
 	 "  --since T     only since T: 30s, 10m, 2h, 1d ago, an epoch, or RFC 3339\n"
 	 "  --target T    only those of one target"},

@@ -212,6 +212,21 @@ char *format_dest(const json_t *dest, const json_t *port, const json_t *protocol
 	return s;
 }
 
+char *format_program(const json_t *v)
+{
+	const char *comm = json_string_value(json_object_get(v, "comm"));
+	const char *thread = json_string_value(json_object_get(v, "thread"));
+	char *s = NULL;
+
+	if (!comm || !*comm)
+		return strdup("-");
+	if (thread && *thread && strcmp(thread, comm) != 0)
+		(void)!asprintf(&s, "%s (thread %s)", comm, thread);
+	else
+		s = strdup(comm);
+	return s;
+}
+
 char *format_violation(const json_t *v)
 {
 	_cleanup_free_ char *time = value_text(json_object_get(v, "time"));
@@ -220,7 +235,7 @@ char *format_violation(const json_t *v)
 	_cleanup_free_ char *verdict = value_text(json_object_get(v, "verdict"));
 	_cleanup_free_ char *dest = format_dest(json_object_get(v, "dest"), json_object_get(v, "port"),
 						json_object_get(v, "protocol"));
-	_cleanup_free_ char *comm = value_text(json_object_get(v, "comm"));
+	_cleanup_free_ char *program = format_program(v);
 	const char *reason = json_string_value(json_object_get(v, "reason"));
 	json_int_t pid = json_integer_value(json_object_get(v, "pid"));
 	json_int_t count = json_integer_value(json_object_get(v, "count"));
@@ -233,6 +248,6 @@ char *format_violation(const json_t *v)
 	/* The usual reason goes unsaid; another (a source route) is shown. */
 	(void)!asprintf(&s, "%s  %s  %s  %s%s%s%s  %s  pid %s  %s  x%" JSON_INTEGER_FORMAT, time, target,
 			policy, verdict, by_policy ? "" : " (", by_policy ? "" : reason, by_policy ? "" : ")",
-			dest ?: "?", pidbuf, comm, count > 0 ? count : 1);
+			dest ?: "?", pidbuf, program ?: "?", count > 0 ? count : 1);
 	return s;
 }

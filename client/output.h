@@ -44,4 +44,7 @@ struct table *table_free(struct table *t);
 /* "203.0.113.1:443/tcp", "[2001:db8::1]:53/udp", "10.0.0.1/icmp". */
 char *format_dest(const json_t *dest, const json_t *port, const json_t *protocol);
 /* One violation V (docs/protocol.md) as one human line. */
+/* A violation's program, and its thread where that has another name:
+ * "dig (thread isc-net-0000)"; "-" when no process could be named. */
+char *format_program(const json_t *v);
 char *format_violation(const json_t *v);

@@ -1,18 +1,43 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* apply, unbind, bindings. */
+/* apply, unbind, bindings, container-hook. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "cleanup-util.h"
 #include "ctl-methods.h"
 #include "ctl-params.h"
 #include "manager.h"
 
+/* The cgroup as a cgroup target names it, null while there is none. */
+static json_t *cgroup_json(struct manager *m, const struct np_bind *b)
+{
+	size_t n = strcmp(m->cgroup_root, "/") == 0 ? 0 : strlen(m->cgroup_root);
+
+	if (!b->path || !target_path_below(b->path, m->cgroup_root))
+		return json_null();
+	return json_string(b->path[n] ? b->path + n : "/");
+}
+
 static json_t *binding_json(struct manager *m, const struct np_bind *b)
 {
 	struct np_pol *pol = manager_policy_by_id(m, b->policy_id);
+	_cleanup_json_ json_t *j = NULL, *warnings = json_array();
+	json_t *info;
 
-	return json_pack("{s:s, s:s, s:I, s:s}", "target", b->target, "policy", pol ? pol->policy->name : "",
-			 "cgroup_id", (json_int_t)b->cgroup_id, "origin", np_origin_name(b->origin));
+	j = json_pack("{s:s, s:s, s:I, s:o, s:s}", "target", b->target, "policy", pol ? pol->policy->name : "",
+		      "cgroup_id", (json_int_t)b->cgroup_id, "cgroup", cgroup_json(m, b), "origin",
+		      np_origin_name(b->origin));
+	if (!j || !warnings)
+		return NULL;
+	info = manager_target_info(m, b->target);
+	if (info && json_object_set_new(j, "container", info) < 0)
+		return NULL;
+	manager_target_warnings(m, b->target, warnings);
+	if (json_array_size(warnings) > 0 && json_object_set(j, "warnings", warnings) < 0)
+		return NULL;
+	return TAKE_PTR(j);
 }
 
 /* apply's params */
@@ -44,6 +69,10 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 	r = manager_bind(m, &p.target, p.pol, NP_ORIGIN_EXPLICIT, &b);
 	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
+	if (r == -EEXIST)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target",
+				"the cgroup of '%s' is bound as '%s' already; unbind that first", p.target.target,
+				manager_binding_by_cgroup(m, p.target.cgroup_id)->target);
 	if (r < 0)
 		return ctl_fail_change(call, r);
 	return ctl_set_result(call, binding_json(m, b));
@@ -68,13 +97,15 @@ int ctl_method_unbind(struct ctl_call *call, json_t *params)
 	r = manager_unbind(m, target, NP_ORIGIN_EXPLICIT);
 	if (r < 0)
 		return ctl_fail_change(call, r);
+	/* Without the client's binding, a container's label decides again. */
+	manager_target_released(m, target);
 	return ctl_set_result(call, json_object());
 }
 
 int ctl_method_bindings(struct ctl_call *call, json_t *params)
 {
 	struct manager *m = call->userdata;
-	_cleanup_json_ json_t *arr = json_array();
+	_cleanup_json_ json_t *arr = json_array(), *problems = NULL;
 	int r;
 
 	r = ctl_params_dispatch(call, params, ctl_no_params, NULL);
@@ -85,5 +116,65 @@ int ctl_method_bindings(struct ctl_call *call, json_t *params)
 	for (size_t i = 0; i < m->n_binds; i++)
 		if (json_array_append_new(arr, binding_json(m, &m->binds[i])) < 0)
 			return -ENOMEM;
-	return ctl_set_result(call, json_pack("{s:o}", "bindings", TAKE_PTR(arr)));
+	problems = json_array();
+	if (!problems)
+		return -ENOMEM;
+	manager_sources_problems(m, problems);
+	return ctl_set_result(call, json_pack("{s:o, s:O}", "bindings", TAKE_PTR(arr), "problems", problems));
+}
+
+/* container-hook's params */
+struct hook_params {
+	const char *id;
+	json_int_t pid;
+};
+
+static int param_container_id(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	if (!target_is_container_id(json_string_value(v)))
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "a container id is 64 lowercase hex digits");
+	*(const char **)ret = json_string_value(v);
+	return 0;
+}
+
+static int param_pid(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	json_int_t pid = json_integer_value(v);
+
+	if (pid <= 0 || pid > INT32_MAX)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "a pid is a positive number");
+	*(json_int_t *)ret = pid;
+	return 0;
+}
+
+/* An OCI createRuntime hook: the container's cgroup exists, its first
+ * instruction has not run. The reply comes when its binding is in place. */
+int ctl_method_container_hook(struct ctl_call *call, json_t *params)
+{
+	static const struct ctl_param table[] = {
+	    {"id", CTL_PARAM_STRING, true, param_container_id, offsetof(struct hook_params, id)},
+	    {"pid", CTL_PARAM_INTEGER, true, param_pid, offsetof(struct hook_params, pid)},
+	    {},
+	};
+	struct manager *m = call->userdata;
+	_cleanup_free_ char *target = NULL;
+	struct hook_params p = {};
+	const char *why = "";
+	struct np_bind *b;
+	int r;
+
+	r = ctl_params_dispatch(call, params, table, &p);
+	if (r < 0)
+		return r;
+	if (asprintf(&target, "container:%s", p.id) < 0)
+		return -ENOMEM;
+	r = manager_prepare_target(m, target, (pid_t)p.pid, &why);
+	if (r == -ENOENT)
+		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, "params.id", "'%s': %s", p.id, why);
+	if (r < 0)
+		return ctl_fail_change(call, r);
+	b = manager_binding_by_target(m, target);
+	if (!b) /* no label: the container default decides */
+		return ctl_set_result(call, json_pack("{s:s, s:n}", "target", target, "policy"));
+	return ctl_set_result(call, binding_json(m, b));
 }

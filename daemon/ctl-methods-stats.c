@@ -51,7 +51,9 @@ static int collect_stat(const struct np_stats_key *k, const struct np_stats_val 
 {
 	struct sfilter *f = userdata;
 	_cleanup_free_ char *target = manager_cgroup_target(f->m, k->cgroup_id);
+	_cleanup_json_ json_t *e = NULL;
 	char dest[64], seen[40];
+	json_t *info;
 
 	if (!target)
 		return -ENOMEM;
@@ -61,14 +63,14 @@ static int collect_stat(const struct np_stats_key *k, const struct np_stats_val 
 		return -ENOMEM;
 	np_addr_format(k->addr, dest, sizeof(dest));
 	format_realtime(mono_to_realtime_ns(v->last_ns), seen, sizeof(seen));
-	return json_array_append_new(f->out,
-				     json_pack("{s:s, s:I, s:s, s:i, s:s, s:I, s:I, s:s}", "target", target,
-					       "cgroup_id", (json_int_t)k->cgroup_id, "dest", dest, "port",
-					       (int)k->port, "protocol", proto_class_name(k->proto),
-					       "allowed", (json_int_t)v->allowed, "denied",
-					       (json_int_t)v->denied, "last_seen", seen)) < 0
-		   ? -ENOMEM
-		   : 0;
+	e = json_pack("{s:s, s:I, s:s, s:i, s:s, s:I, s:I, s:s}", "target", target, "cgroup_id",
+		      (json_int_t)k->cgroup_id, "dest", dest, "port", (int)k->port, "protocol",
+		      proto_class_name(k->proto), "allowed", (json_int_t)v->allowed, "denied",
+		      (json_int_t)v->denied, "last_seen", seen);
+	info = manager_target_info(f->m, target);
+	if (!e || (info && json_object_set_new(e, "container", info) < 0))
+		return -ENOMEM;
+	return json_array_append_new(f->out, TAKE_PTR(e)) < 0 ? -ENOMEM : 0;
 }
 
 /* Read, then clear: the reply holds what the reset discarded. A key that

@@ -79,5 +79,9 @@ int ctl_method_status(struct ctl_call *call, json_t *params)
 		(json_int_t)violations_total(m->violations), "started", started));
 	if (r < 0)
 		return r;
-	return add_pins(m, call->result);
+	r = add_pins(m, call->result);
+	if (r < 0)
+		return r;
+	/* Each source under its name: {"containers": {...}}. */
+	return json_object_update_new(call->result, manager_sources_status(m)) < 0 ? -ENOMEM : 0;
 }

@@ -13,6 +13,7 @@
 #include "violations.h"
 
 struct vfilter {
+	struct manager *m;
 	uint64_t since_ns; /* CLOCK_REALTIME */
 	const char *target;
 	uint64_t cgroup_id;
@@ -27,7 +28,7 @@ static int collect_violation(const struct violation *v, void *userdata)
 		return 0;
 	if (!ctl_matches_target(f->target, f->cgroup_id, v->target, v->cgroup_id))
 		return 0;
-	return json_array_append_new(f->out, violation_to_json(v)) < 0 ? -ENOMEM : 0;
+	return json_array_append_new(f->out, manager_violation_json(f->m, v)) < 0 ? -ENOMEM : 0;
 }
 
 /* A follower's filter is a struct target_filter: its cgroup, or the targets below it. */
@@ -81,6 +82,7 @@ int ctl_method_violations(struct ctl_call *call, json_t *params)
 	if (!arr)
 		return -ENOMEM;
 	f = (struct vfilter){
+	    .m = m,
 	    .since_ns = p.since_ns, .target = target, .cgroup_id = p.filter.cgroup_id, .out = arr};
 	/* Following without "since" starts from now. */
 	if (!p.follow || json_object_get(params, "since")) {

@@ -34,7 +34,7 @@ int ctl_param_target(struct ctl_call *call, const char *field, json_t *v, void *
 	struct manager *m = call->userdata;
 	int r;
 
-	r = target_resolve(&m->targets, s, ret, &why);
+	r = manager_resolve_target(m, s, ret, &why);
 	if (r == -ENOENT)
 		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, field, "'%s': %s", s, why);
 	if (r == -ENOMEM)
@@ -49,7 +49,7 @@ int ctl_param_target_name(struct ctl_call *call, const char *field, json_t *v, v
 	const char *s = json_string_value(v), *why = "";
 	int r;
 
-	r = target_normalize(s, ret, &why);
+	r = manager_target_name(call->userdata, s, ret, &why);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
@@ -68,7 +68,7 @@ int ctl_param_target_filter(struct ctl_call *call, const char *field, json_t *v,
 	r = ctl_param_target_name(call, field, v, &f->target);
 	if (r < 0)
 		return r;
-	if (target_resolve(&m->targets, json_string_value(v), &t, &why) >= 0)
+	if (manager_resolve_target(m, json_string_value(v), &t, &why) >= 0)
 		f->cgroup_id = t.cgroup_id;
 	return 0;
 }
@@ -146,5 +146,6 @@ const struct ctl_method ctl_methods[] = {
     {NP_CMD_TEST, ctl_method_test, NP_PRIV_READ},
     {NP_CMD_VIOLATIONS, ctl_method_violations, NP_PRIV_READ},
     {NP_CMD_STATS, ctl_method_stats, NP_PRIV_READ}, /* reset: checked in the method */
+    {NP_CMD_CONTAINER_HOOK, ctl_method_container_hook, NP_PRIV_WRITE},
     {},
 };

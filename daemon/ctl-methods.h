@@ -83,3 +83,4 @@ int ctl_method_rule_remove(struct ctl_call *call, json_t *params);
 int ctl_method_test(struct ctl_call *call, json_t *params);
 int ctl_method_violations(struct ctl_call *call, json_t *params);
 int ctl_method_stats(struct ctl_call *call, json_t *params);
+int ctl_method_container_hook(struct ctl_call *call, json_t *params);

@@ -237,16 +237,21 @@ static bool is_its_cgroup(const struct np_bind *b, const char *path)
 void manager_cgroup_made(void *userdata, const char *path)
 {
 	struct manager *m = userdata;
+	bool known = false;
 
 	for (size_t i = 0; i < m->n_binds; i++) {
 		struct np_bind *b = &m->binds[i];
 
-		if (is_its_cgroup(b, path))
+		if (is_its_cgroup(b, path)) {
 			(void)realize(m, b, path);
-		else if (b->match && b->match[0] == '/' && !b->path && target_path_below(b->match, path))
+			known = true;
+		} else if (b->match && b->match[0] == '/' && !b->path && target_path_below(b->match, path))
 			/* On the way to an exact match: watch one level deeper. */
 			(void)watch_towards(m, b->match);
 	}
+	/* A source may learn of it only now (podman's events come late). */
+	if (!known)
+		manager_sources_cgroup_made(m, path);
 }
 
 int manager_realize(struct manager *m, const char *target, const char *path)
@@ -279,6 +284,7 @@ static int watch_towards(struct manager *m, const char *match)
 struct find_ctx {
 	struct manager *m;
 	struct np_bind *b;
+	bool log;
 };
 
 static void find_existing_one(void *userdata, const char *path)
@@ -286,24 +292,29 @@ static void find_existing_one(void *userdata, const char *path)
 	struct find_ctx *c = userdata;
 
 	if (!c->b->path && is_its_cgroup(c->b, path))
-		(void)realize(c->m, c->b, path);
+		(void)realize_logged(c->m, c->b, path, c->log);
 }
 
 /* A named target bound while its cgroup exists already (made before the
  * source learnt of it, or before netpold started). */
-static void find_existing(struct manager *m, struct np_bind *b)
+static void find_existing_logged(struct manager *m, struct np_bind *b, bool log)
 {
-	struct find_ctx c = {m, b};
+	struct find_ctx c = {m, b, log};
 
 	if (b->path || !b->match)
 		return;
 	if (b->match[0] == '/') {
 		(void)watch_towards(m, b->match);
 		if (access(b->match, F_OK) == 0)
-			(void)realize(m, b, b->match);
+			(void)realize_logged(m, b, b->match, log);
 		return;
 	}
 	cgroup_watch_foreach_child(&m->cgroup_watch, find_existing_one, &c);
+}
+
+static void find_existing(struct manager *m, struct np_bind *b)
+{
+	find_existing_logged(m, b, true);
 }
 
 void manager_watch_cgroup_dir(struct manager *m, const char *dir)
@@ -428,7 +439,7 @@ int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, 
 	if (t->match && t->path)
 		(void)realize_logged(m, b, t->path, false);
 	else
-		find_existing(m, b);
+		find_existing_logged(m, b, false);
 	if (b->cgroup_id)
 		log_info("Bound '%s' (cgroup id %llu) to policy '%s'.", t->target,
 			 (unsigned long long)b->cgroup_id, pol->policy->name);

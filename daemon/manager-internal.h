@@ -27,3 +27,8 @@ void manager_bindings_free(struct manager *m);
 /* cgroup-watch.h's callbacks. */
 void manager_cgroups_gone(void *userdata);
 void manager_cgroup_made(void *userdata, const char *path);
+
+/* manager-sources.c: the target a source knows at a cgroup path, or NULL. */
+char *manager_sources_target_of_cgroup(struct manager *m, const char *path);
+/* A cgroup that no binding knows was made in a watched directory. */
+void manager_sources_cgroup_made(struct manager *m, const char *path);

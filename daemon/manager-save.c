@@ -80,7 +80,7 @@ static json_t *saved_cgroup(const struct np_bind *b, const char *cgroup_root)
 {
 	size_t n = strcmp(cgroup_root, "/") == 0 ? 0 : strlen(cgroup_root);
 
-	if (!b->match || !b->path || !target_path_below(b->path, cgroup_root))
+	if (strncmp(b->target, "container:", 10) != 0 || !b->path || !target_path_below(b->path, cgroup_root))
 		return NULL;
 	return json_string(b->path[n] ? b->path + n : "/");
 }

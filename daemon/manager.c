@@ -30,6 +30,7 @@ struct manager *manager_free(struct manager *m)
 {
 	if (!m)
 		return NULL;
+	manager_stop_sources(m);
 	manager_pins_final(m);
 	sd_event_source_disable_unref(m->pins_source);
 	if (m->pins_inotify_fd >= 0)
@@ -452,6 +453,7 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 	} else if (ch->kind == MANAGER_POLICY_ADD) {
 		log_info("Added policy '%s' (id %u, %zu entries).", pol->policy->name, pol->id,
 			 pol->compiled->n_entries);
+		manager_policy_added(m, pol->policy->name);
 	} else if (ch->kind == MANAGER_POLICY_REPLACE) {
 		np_policy_free(TAKE_PTR(ch->policy));
 		np_compiled_free(TAKE_PTR(ch->compiled));
@@ -471,8 +473,19 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)
 {
 	struct np_bind *b = manager_binding_by_cgroup(m, cgroup_id);
+	_cleanup_free_ char *name = NULL, *path = NULL;
+	char *owner;
 
-	return b ? strdup(b->target) : cgroup_names_get(&m->cgroup_names, cgroup_id);
+	if (b)
+		return strdup(b->target);
+	name = cgroup_names_get(&m->cgroup_names, cgroup_id);
+	if (!name || m->n_sources == 0 || strncmp(name, "cgroup:/", 8) != 0)
+		return TAKE_PTR(name);
+	/* An unbound container (under the default) is named as the container. */
+	if (asprintf(&path, "%s%s", strcmp(m->cgroup_root, "/") == 0 ? "" : m->cgroup_root, name + 7) < 0)
+		return TAKE_PTR(name);
+	owner = manager_sources_target_of_cgroup(m, path);
+	return owner ?: TAKE_PTR(name);
 }
 
 /* ---- events ---- */
@@ -489,12 +502,29 @@ static const char *vops_policy_name(void *userdata, uint32_t policy_id)
 	return pol ? pol->policy->name : NULL;
 }
 
+json_t *manager_violation_json(struct manager *m, const struct violation *v)
+{
+	json_t *j = violation_to_json(v);
+	json_t *info = j && v->target ? manager_target_info(m, v->target) : NULL;
+
+	if (info && json_object_set_new(j, "container", info) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 static void vops_publish(void *userdata, const struct violation *v, json_t *json)
 {
 	struct manager *m = userdata;
+	json_t *info;
 
-	if (m->publish)
-		m->publish(m->publish_userdata, v, json);
+	if (!m->publish)
+		return;
+	info = v->target ? manager_target_info(m, v->target) : NULL;
+	if (info)
+		(void)json_object_set_new(json, "container", info);
+	m->publish(m->publish_userdata, v, json);
 }
 
 static const struct violations_ops vops = {

@@ -28,8 +28,17 @@
 #include "state-parse.h"
 #include "target.h"
 
+struct np_source_ops;
 struct violation;
 struct violations;
+
+/* A binding source that runs (sources/source.h). */
+struct manager_source {
+	const struct np_source_ops *ops;
+	void *userdata;
+};
+
+#define MANAGER_MAX_SOURCES 8
 
 struct manager_opts {
 	const char *pin_dir;
@@ -83,6 +92,9 @@ struct manager {
 	sd_event_source *save_soon;
 	/* Cgroup id -> path, for cgroups that are not bound themselves. */
 	struct cgroup_names cgroup_names;
+
+	struct manager_source sources[MANAGER_MAX_SOURCES];
+	size_t n_sources;
 };
 
 /* Checks the host and opens (or adopts) the data plane; logs the cause of a
@@ -182,6 +194,35 @@ int manager_forget(struct manager *m, const char *target);
  */
 int manager_realize(struct manager *m, const char *target, const char *path);
 void manager_watch_cgroup_dir(struct manager *m, const char *dir);
+
+/* ---- binding sources (manager-sources.c) ---- */
+
+/* Starts every source (sources/source.h), after the restore. One that
+ * fails is logged and left out: what is bound stays enforced. */
+void manager_start_sources(struct manager *m);
+void manager_stop_sources(struct manager *m);
+/* A client's target: cgroups from the tree, containers from the sources
+ * (a name or short id becomes the full id). As target_resolve(). */
+int manager_resolve_target(struct manager *m, const char *s, struct target *ret, const char **why);
+/* A client's target as it is bound: s normalized, a container's name as
+ * its full id when a source knows it. malloc()ed in *ret; -EINVAL with *why. */
+int manager_target_name(struct manager *m, const char *s, char **ret, const char **why);
+/* What the sources tell about target ({"name", ...}; new reference), or NULL. */
+json_t *manager_target_info(struct manager *m, const char *target);
+/* A client removed target's binding: its source's own may apply again. */
+void manager_target_released(struct manager *m, const char *target);
+void manager_policy_added(struct manager *m, const char *name);
+/* An OCI hook: target's first process pid runs soon (source.h: prepare). */
+int manager_prepare_target(struct manager *m, const char *target, pid_t pid, const char **why);
+/* The sources' problems and target's warnings, appended to the arrays. */
+void manager_sources_problems(struct manager *m, json_t *problems);
+void manager_target_warnings(struct manager *m, const char *target, json_t *warnings);
+/* {"containers": ...}: each source's status under its name. */
+json_t *manager_sources_status(struct manager *m);
+
+/* A violation as clients get it: violation_to_json() and the container
+ * it happened in. */
+json_t *manager_violation_json(struct manager *m, const struct violation *v);
 
 /* How a cgroup id is shown: the bound target, the cgroup's path below the
  * attach cgroup, or "cgroup-id:N". malloc()ed; NULL on OOM. */

@@ -209,10 +209,17 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 		log_warning("Keeping the previous configuration.");
 		config_done(&c);
 	} else {
+		bool restart = !config_containers_equal(&m->config, &c);
+
+		/* The sources read the configuration when they start. */
+		if (restart)
+			manager_stop_sources(m);
 		config_done(&m->config);
 		m->config = c;
 		if (d->server)
 			ctl_server_set_config(d->server, &m->config);
+		if (restart)
+			manager_start_sources(m);
 		log_info("Reloaded the configuration from '%s'.", m->config_path);
 	}
 	(void)sd_notify(0, "READY=1");
@@ -323,6 +330,7 @@ static int run(const struct args *a)
 	}
 	m->publish = ctl_watch_publish;
 	m->publish_userdata = d.server;
+	manager_start_sources(m);
 	/* Pings WATCHDOG=1 at half of WATCHDOG_USEC from the loop itself, so a
 	 * wedged loop is noticed. */
 	r = sd_event_set_watchdog(e, true);

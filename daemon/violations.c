@@ -130,20 +130,21 @@ json_t *violation_to_json(const struct violation *v)
 
 	format_realtime(mono_to_realtime_ns(v->first_ns), time, sizeof(time));
 	np_addr_format(v->addr, dest, sizeof(dest));
-	return json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s?, s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:I}", "time",
-			 time, "target", v->target ?: "", "cgroup_id", (json_int_t)v->cgroup_id, "policy",
-			 v->policy[0] ? v->policy : NULL, "rule_index",
+	return json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s?, s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I}",
+			 "time", time, "target", v->target ?: "", "cgroup_id", (json_int_t)v->cgroup_id,
+			 "policy", v->policy[0] ? v->policy : NULL, "rule_index",
 			 v->rule == NP_CELL_RULE_DEFAULT ? json_null() : json_integer(v->rule), "dest",
 			 v->hook == NP_HOOK_SOCK_CREATE ? NULL : dest, "port", v->port, "protocol",
 			 ip_proto_name(v->proto, pbuf), "hook", hook_name(v->hook), "verdict",
 			 verdict_name(v->verdict), "reason", reason_name(v->reason), "pid", (int)v->pid,
-			 "comm", v->comm, "count", (json_int_t)v->count);
+			 "comm", v->comm, "thread", v->thread, "count", (json_int_t)v->count);
 }
 
 static void log_violation(struct violations *vs, const struct violation *v)
 {
 	char dest[64], pbuf[8], f_verdict[32], f_dest[96], f_target[512];
 	const char *fields[] = {f_verdict, f_dest, f_target, NULL};
+	bool other_thread = v->thread[0] && strcmp(v->thread, v->comm) != 0;
 	int level = LOG_DEBUG;
 
 	if (v->verdict != NP_VERDICT_ALLOW) {
@@ -166,9 +167,10 @@ static void log_violation(struct violations *vs, const struct violation *v)
 	snprintf(f_verdict, sizeof(f_verdict), "NETPOL_VERDICT=%s", verdict_name(v->verdict));
 	snprintf(f_dest, sizeof(f_dest), "NETPOL_DEST=%s", dest);
 	snprintf(f_target, sizeof(f_target), "NETPOL_TARGET=%s", v->target ?: "");
-	log_struct_internal(level, 0, fields, "%s %s:%u/%s from %s (pid %u, '%s', policy '%s'%s) x%llu",
+	log_struct_internal(level, 0, fields, "%s %s:%u/%s from %s (pid %u, '%s'%s%s%s, policy '%s'%s) x%llu",
 			    verdict_name(v->verdict), dest, v->port, ip_proto_name(v->proto, pbuf),
-			    v->target ?: "?", v->pid, v->comm, v->policy,
+			    v->target ?: "?", v->pid, v->comm, other_thread ? " thread '" : "",
+			    other_thread ? v->thread : "", other_thread ? "'" : "", v->policy,
 			    v->reason == NP_REASON_SOURCE_ROUTE ? ", source-routed" : "",
 			    (unsigned long long)v->count);
 }
@@ -253,16 +255,20 @@ static uint32_t fold_hash(const struct np_event *ev)
 	for (size_t p = 0; p < ELEMENTSOF(parts); p++)
 		for (size_t i = 0; i < lens[p]; i++)
 			h = (h ^ parts[p][i]) * 1099511628211ull;
+	for (size_t i = 0; i < sizeof(ev->pid); i++)
+		h = (h ^ ((ev->pid >> (8 * i)) & 0xff)) * 1099511628211ull;
 	h = (h ^ ev->proto) * 1099511628211ull;
 	h = (h ^ ev->verdict) * 1099511628211ull;
 	h = (h ^ ev->reason) * 1099511628211ull;
 	return (uint32_t)(h ^ (h >> 32)) % FOLD_SLOTS;
 }
 
+/* Per process too: the pid, and the program, since a pid is reused. */
 static bool same_key(const struct violation *v, const struct np_event *ev)
 {
 	return v->cgroup_id == ev->cgroup_id && v->port == ev->port && v->proto == ev->proto &&
-	       v->verdict == ev->verdict && v->reason == ev->reason &&
+	       v->verdict == ev->verdict && v->reason == ev->reason && v->pid == ev->pid &&
+	       strncmp(v->comm, ev->comm, sizeof(v->comm) - 1) == 0 &&
 	       memcmp(v->addr, ev->addr, sizeof(v->addr)) == 0;
 }
 
@@ -312,6 +318,18 @@ static uint32_t pick_slot(struct violations *vs, uint32_t base)
 	return oldest;
 }
 
+/* A task's name, from a program that may be hostile: any bytes but NUL
+ * (terminal escapes, invalid UTF-8, which JSON refuses). Printable ASCII
+ * is kept, the rest shown as '?'. */
+static void copy_task_name(char dst[16], const char src[16])
+{
+	size_t i;
+
+	for (i = 0; i < 15 && src[i]; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
 static void fill(struct violations *vs, struct violation *v, const struct np_event *ev)
 {
 	const char *policy = vs->ops->policy_name ? vs->ops->policy_name(vs->userdata, ev->policy_id) : NULL;
@@ -329,8 +347,8 @@ static void fill(struct violations *vs, struct violation *v, const struct np_eve
 	v->verdict = ev->verdict;
 	v->hook = ev->hook;
 	v->reason = ev->reason;
-	memcpy(v->comm, ev->comm, sizeof(v->comm));
-	v->comm[sizeof(v->comm) - 1] = '\0';
+	copy_task_name(v->comm, ev->comm);
+	copy_task_name(v->thread, ev->thread);
 	snprintf(v->policy, sizeof(v->policy), "%s", policy ?: "");
 	v->target = vs->ops->target_name ? vs->ops->target_name(vs->userdata, ev->cgroup_id) : NULL;
 }

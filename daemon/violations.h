@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Violations: ring-buffer events folded into what a person wants to read.
- * Repeats of the same (cgroup, destination, port, protocol, verdict, reason) within
- * one second become one violation with a count. The last VIOLATIONS_MAX are
+ * Repeats of the same (cgroup, destination, port, protocol, verdict, reason)
+ * by the same process (pid and program) within one second become one
+ * violation with a count: another process's attempts make a violation of
+ * their own, so that none is hidden behind the first. The last VIOLATIONS_MAX are
  * kept for `violations --since`. Followers get the first occurrence at once
  * (count 1) and, when the one-second window closes, the repeats as one more
  * event with their count; the log gets each violation once, when it closes.
@@ -36,7 +38,8 @@ struct violation {
 	uint8_t verdict;
 	uint8_t hook;
 	uint8_t reason; /* NP_REASON_* */
-	char comm[16];
+	char comm[16];	 /* the program: the process's leader's comm */
+	char thread[16]; /* the first attempt's thread, "" if not known */
 	char policy[NP_POLICY_NAME_MAX];
 	char *target; /* as named when the first event arrived */
 };

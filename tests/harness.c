@@ -7,12 +7,14 @@
 #include <limits.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -831,6 +833,48 @@ int np_test_worker_probe(struct np_test_worker *w, np_probe_fn probe, const stru
 	struct probe_call pc = {.probe = probe, .dest = *d};
 
 	return np_test_worker_call(w, probe_trampoline, &pc, sizeof(pc), 10000);
+}
+
+/* The same from a thread of the worker that renamed itself, as the worker
+ * threads of resolvers and servers do. */
+struct probe_thread_call {
+	struct probe_call pc;
+	char name[16];
+	int result;
+};
+
+static void *probe_thread(void *arg)
+{
+	struct probe_thread_call *tc = arg;
+
+	if (prctl(PR_SET_NAME, tc->name) < 0)
+		tc->result = -errno;
+	else
+		tc->result = tc->pc.probe(&tc->pc.dest);
+	return NULL;
+}
+
+static int probe_thread_trampoline(void *arg, size_t len)
+{
+	struct probe_thread_call *tc = arg;
+	pthread_t t;
+	int r;
+
+	assert(len == sizeof(*tc));
+	r = pthread_create(&t, NULL, probe_thread, tc);
+	if (r != 0)
+		return -r;
+	pthread_join(t, NULL);
+	return tc->result;
+}
+
+int np_test_worker_probe_thread(struct np_test_worker *w, const char *thread_name, np_probe_fn probe,
+				const struct np_dest *d)
+{
+	struct probe_thread_call tc = {.pc = {.probe = probe, .dest = *d}};
+
+	snprintf(tc.name, sizeof(tc.name), "%s", thread_name);
+	return np_test_worker_call(w, probe_thread_trampoline, &tc, sizeof(tc), 10000);
 }
 
 int np_test_probe_in(struct np_test_env *env, const char *rel, np_probe_fn probe, const struct np_dest *d)

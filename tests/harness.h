@@ -148,6 +148,9 @@ struct np_dest np_dest_mapped(const char *ipv4, uint16_t port); /* AF_INET6, ::f
 
 /* Run a probe in a worker / in a one-shot child. */
 int np_test_worker_probe(struct np_test_worker *w, np_probe_fn probe, const struct np_dest *d);
+/* The same from a new thread of the worker, named thread_name (prctl). */
+int np_test_worker_probe_thread(struct np_test_worker *w, const char *thread_name, np_probe_fn probe,
+				const struct np_dest *d);
 int np_test_probe_in(struct np_test_env *env, const char *rel, np_probe_fn probe, const struct np_dest *d);
 
 /* ---- listeners (created by the test process in srv) ---- */

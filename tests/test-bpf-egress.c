@@ -29,6 +29,10 @@ static void case_ping_sendto(struct np_test_env *env)
 		 np_dest_str(&d));
 	NP_CHECK(ev.proto == 1 && ev.port == 0, "egress event: proto %u port %u, expected 1/0", ev.proto,
 		 ev.port);
+	/* a ping socket's packet names the process that made the socket */
+	NP_CHECK(ev.pid == (uint32_t)w.sb.pid && strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0,
+		 "egress event of a ping socket: pid %u comm '%.16s', expected %d np-worker", ev.pid, ev.comm,
+		 (int)w.sb.pid);
 }
 
 /* ---- established TCP connection, policy tightened and loosened ---- */

@@ -271,6 +271,51 @@ static void case_log_all(struct np_test_env *env)
 	np_test_tcp_drain(env);
 }
 
+/* A multi-threaded program's worker thread, named otherwise (as resolvers
+ * and servers name theirs: "isc-net-0000"), is reported under the program's
+ * name, with the thread's own name beside it. */
+static void case_event_names_program(struct np_test_env *env)
+{
+	_cleanup_worker_ struct np_test_worker w = {};
+	struct np_dest d4 = np_dest_v4(D4, TCP_PORT), d6 = np_dest_v6(D6, 5353);
+	struct np_event_match m = {.verdict = NP_VERDICT_DENY, .match_addr = true};
+	struct np_event ev;
+
+	m.policy_id = NP_SETUP_BOUND(env, "threads", basic_json, &w);
+	m.cgroup_id = np_test_cgroup_id(env, "threads");
+	np_test_events_clear(env);
+	NP_CHECK(np_test_worker_probe_thread(&w, "isc-net-0000", np_probe_tcp_connect, &d4) == -EPERM,
+		 "connect from a thread to %s was not refused", np_dest_str(&d4));
+	np_dest_addr16(&d4, m.addr);
+	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no event for the thread's connect to %s",
+		 np_dest_str(&d4));
+	NP_CHECK(ev.hook == NP_HOOK_CONNECT4, "hook %u, expected CONNECT4", ev.hook);
+	NP_CHECK(ev.pid == (uint32_t)w.sb.pid, "pid %u, expected the process %d", ev.pid, (int)w.sb.pid);
+	NP_CHECK(strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0,
+		 "comm '%.16s', expected the program np-worker", ev.comm);
+	NP_CHECK(strncmp(ev.thread, "isc-net-0000", sizeof(ev.thread)) == 0,
+		 "thread '%.16s', expected isc-net-0000", ev.thread);
+
+	/* the same through sendmsg6, and from the main thread: thread = comm */
+	NP_CHECK(np_test_worker_probe_thread(&w, "udp-worker", np_probe_udp_sendto, &d6) == -EPERM,
+		 "sendto from a thread to %s was not refused", np_dest_str(&d6));
+	np_dest_addr16(&d6, m.addr);
+	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no event for the thread's sendto to %s",
+		 np_dest_str(&d6));
+	NP_CHECK(ev.hook == NP_HOOK_SENDMSG6 && ev.pid == (uint32_t)w.sb.pid &&
+		     strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0 &&
+		     strncmp(ev.thread, "udp-worker", sizeof(ev.thread)) == 0,
+		 "sendmsg6 event: hook %u pid %u comm '%.16s' thread '%.16s'", ev.hook, ev.pid, ev.comm,
+		 ev.thread);
+	np_test_events_clear(env);
+	PROBE(&w, np_probe_tcp_connect, d4, -EPERM);
+	np_dest_addr16(&d4, m.addr);
+	NP_CHECK(np_test_event_wait(env, &m, 2000, &ev), "no event for the main thread's connect");
+	NP_CHECK(strncmp(ev.comm, "np-worker", sizeof(ev.comm)) == 0 &&
+		     strncmp(ev.thread, "np-worker", sizeof(ev.thread)) == 0,
+		 "main thread: comm '%.16s' thread '%.16s', expected np-worker twice", ev.comm, ev.thread);
+}
+
 /* ---- atomic replacement ---- */
 
 struct atomic_counts {
@@ -401,6 +446,7 @@ int main(int argc, char **argv)
 	np_test_run(env, "audit mode", case_audit);
 	np_test_run(env, "events and counters", case_events_and_stats);
 	np_test_run(env, "log all", case_log_all);
+	np_test_run(env, "an event names the program, not the thread", case_event_names_program);
 	np_test_run(env, "atomic policy replacement", case_atomic_update);
 	np_test_run(env, "unbound cgroup below the attach cgroup", case_unbound);
 	return np_test_finish(env);

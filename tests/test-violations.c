@@ -105,6 +105,7 @@ static struct np_event event_at(uint64_t ts_ns)
 	    .cgroup_id = 1000,
 	    .pid = 42,
 	    .comm = "curl",
+	    .thread = "curl",
 	    .addr = {[10] = 0xff, [11] = 0xff, [12] = 203, [13] = 0, [14] = 113, [15] = 1},
 	    .policy_id = 7,
 	    .port = 443,
@@ -240,9 +241,10 @@ static void test_timer(void)
 	teardown(&f);
 }
 
-/* Each part of the key (cgroup, address, port, protocol, verdict, reason)
- * makes a violation of its own; the rest (pid, comm, hook, rule, policy)
- * is the first event's. */
+/* Each part of the key (cgroup, address, port, protocol, verdict, reason,
+ * pid, program) makes a violation of its own: another process's attempts
+ * are never hidden in the first one's count. The rest (thread, hook, rule,
+ * policy) is the first event's. */
 static void test_key(void)
 {
 	static struct collected c;
@@ -269,29 +271,38 @@ static void test_key(void)
 	ev = event_at(f.t0);
 	ev.reason = NP_REASON_SOURCE_ROUTE;
 	feed(&f, ev);
-	CHECK(violations_total(f.vs) == 7);
+	/* another process, and a reused pid running another program */
+	ev = event_at(f.t0);
+	ev.pid = 43;
+	feed(&f, ev);
+	ev = event_at(f.t0);
+	strcpy(ev.comm, "wget");
+	feed(&f, ev);
+	CHECK(violations_total(f.vs) == 9);
 
 	ev = event_at(f.t0 + 1);
-	ev.pid = 43;
-	strcpy(ev.comm, "wget");
+	strcpy(ev.thread, "curl-worker");
 	ev.hook = NP_HOOK_SENDMSG4;
 	ev.rule = 3;
 	ev.policy_id = 8;
 	feed(&f, ev);
-	CHECK(violations_total(f.vs) == 7);
-	CHECK(collect(&f, &c) == 7);
+	CHECK(violations_total(f.vs) == 9);
+	CHECK(collect(&f, &c) == 9);
 	CHECK(c.v[0]->count == 2);
 	CHECK(c.v[0]->pid == 42 && strcmp(c.v[0]->comm, "curl") == 0 && c.v[0]->hook == NP_HOOK_CONNECT4);
+	CHECK(strcmp(c.v[0]->thread, "curl") == 0);
 	CHECK(c.v[0]->rule == 2 && c.v[0]->policy_id == 7 && strcmp(c.v[0]->policy, "web") == 0);
 	for (size_t i = 1; i < c.n; i++)
 		CHECKF(c.v[i]->count == 1, "violation %zu: count %llu", i, (unsigned long long)c.v[i]->count);
+	CHECK(c.n == 9 && c.v[7]->pid == 43 && strcmp(c.v[7]->comm, "curl") == 0);
+	CHECK(c.n == 9 && c.v[8]->pid == 42 && strcmp(c.v[8]->comm, "wget") == 0);
 	teardown(&f);
 }
 
 /* Two events that differ in one part of the key never fold, also when their
  * fold slots lie within one probe: among 2000 such pairs some do, for
- * cgroup, address, port and protocol (the hash alone keeps a verdict or
- * reason apart; same_key() is what keeps the others apart). */
+ * cgroup, address, port, protocol and program (the hash alone keeps a
+ * verdict, reason or pid apart; same_key() is what keeps the others apart). */
 static void vary_cgroup(struct np_event *ev)
 {
 	ev->cgroup_id++;
@@ -322,6 +333,16 @@ static void vary_reason(struct np_event *ev)
 	ev->reason = NP_REASON_SOURCE_ROUTE;
 }
 
+static void vary_pid(struct np_event *ev)
+{
+	ev->pid++;
+}
+
+static void vary_comm(struct np_event *ev)
+{
+	ev->comm[0] = 'C';
+}
+
 static void test_key_pairs(void)
 {
 	enum { PAIRS = 2000 };
@@ -329,8 +350,8 @@ static void test_key_pairs(void)
 		const char *part;
 		void (*vary)(struct np_event *ev);
 	} parts[] = {
-	    {"cgroup", vary_cgroup}, {"addr", vary_addr},	{"port", vary_port},
-	    {"proto", vary_proto},   {"verdict", vary_verdict}, {"reason", vary_reason},
+	    {"cgroup", vary_cgroup},   {"addr", vary_addr},	{"port", vary_port}, {"proto", vary_proto},
+	    {"verdict", vary_verdict}, {"reason", vary_reason}, {"pid", vary_pid},   {"comm", vary_comm},
 	};
 
 	for (size_t p = 0; p < ELEMENTSOF(parts); p++) {
@@ -453,6 +474,7 @@ static void test_json(void)
 	CHECK(strcmp(json_string_value(json_object_get(j, "reason")), "policy") == 0);
 	CHECK(json_integer_value(json_object_get(j, "pid")) == 42);
 	CHECK(strcmp(json_string_value(json_object_get(j, "comm")), "a-very-long-com") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(j, "thread")), "curl") == 0);
 	CHECK(json_integer_value(json_object_get(j, "count")) == 2);
 
 	/* a socket refused at creation has no destination, an unknown policy
@@ -476,6 +498,19 @@ static void test_json(void)
 	CHECK(strcmp(json_string_value(json_object_get(k, "hook")), "sock_create") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(k, "verdict")), "audit") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(k, "reason")), "source-route") == 0);
+	json_decref(k);
+
+	/* a program names itself as it likes: invalid UTF-8, terminal escapes */
+	ev = event_at(f.t0);
+	ev.port = 7;
+	memcpy(ev.comm, "\xff\x1b[2Jevil", sizeof("\xff\x1b[2Jevil"));
+	memcpy(ev.thread, "t\x7f\xc3", sizeof("t\x7f\xc3"));
+	feed(&f, ev);
+	CHECK(collect(&f, &c) == 3);
+	k = violation_to_json(c.v[2]);
+	CHECK(k != NULL);
+	CHECK(k && strcmp(json_string_value(json_object_get(k, "comm")), "??[2Jevil") == 0);
+	CHECK(k && strcmp(json_string_value(json_object_get(k, "thread")), "t??") == 0);
 	teardown(&f);
 }
 

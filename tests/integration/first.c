@@ -23,6 +23,8 @@
  * packet, T0 the CLOCK_REALTIME at entry (seconds.nanoseconds). With -o the
  * lines go to FILE.tmp, renamed to FILE once all are written, so that a
  * reader waiting for FILE never sees half of them; else to stdout.
+ * -w MS: wait that long before the first attempt (a test of what a policy
+ * allows, not of the first instruction).
  * -s: then sleep that long (-1: until SIGTERM, which ends it at once even as
  * a container's pid 1). Exit 0 when the lines were written.
  *
@@ -221,7 +223,7 @@ int main(int argc, char **argv)
 	struct timespec t0;
 	const char *out = NULL, *mode;
 	char tmp[4096], name[64];
-	long sleep_s = 0;
+	long sleep_s = 0, wait_ms = 0;
 	FILE *f = stdout;
 	int i;
 
@@ -232,6 +234,8 @@ int main(int argc, char **argv)
 			out = argv[i + 1];
 		else if (!strcmp(argv[i], "-s"))
 			sleep_s = strtol(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "-w"))
+			wait_ms = strtol(argv[i + 1], NULL, 10);
 		else
 			return usage();
 	}
@@ -253,6 +257,12 @@ int main(int argc, char **argv)
 
 	if (n > 64)
 		return usage();
+	if (wait_ms > 0) {
+		struct timespec w = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+
+		nanosleep(&w, NULL);
+		clock_gettime(CLOCK_REALTIME, &t0);
+	}
 	for (int k = 0; k < n; k++) {
 		union addr a;
 		socklen_t len;

@@ -82,6 +82,18 @@ fi
 # ---- folding ----
 # 7 denied connects from one process to one destination within well under a second.
 probe app --count 7 loop udp 198.51.100.8 4243 0 >/dev/null
+# The same denied attempt by two processes, one after the other (well within
+# a second): folding must not hide the second behind the first.
+pids_two=""
+for i in 1 2; do
+	out=$(probe app udp 198.51.100.10 4245)
+	pids_two="$pids_two $(echo "$out" | sed -n 's/.* pid=\([0-9]*\).*/\1/p')"
+done
+# A thread that renamed itself, as resolvers name theirs: the record names
+# the program, and the thread beside it.
+out=$(probe app --thread isc-net-0000 udp 198.51.100.9 4244)
+check_eq "the thread's denied connect gets EPERM" 1 "$?"
+thread_pid=$(echo "$out" | sed -n 's/.* pid=\([0-9]*\).*/\1/p')
 sleep 2.5
 sum_follow=$(sed 's/^[0-9]* //' "$FOLLOW" | python3 -c 'import json, sys
 n = e = 0
@@ -98,6 +110,24 @@ sum_hist=$(echo "$hist" | jget '(sum(v["count"] for v in j["violations"] if v["d
 	len([v for v in j["violations"] if v["dest"] == "198.51.100.8"]))')
 check_eq "history: the repeats add up to count 7" 7 "$(echo "$sum_hist" | tr -d '(),' | cut -d' ' -f1)"
 check_eq "history: lost is a number" true "$(echo "$hist" | jget 'isinstance(j["lost"], int)')"
+
+two=$(echo "$hist" | jget '" ".join(sorted("%d:%d" % (v["pid"], v["count"]) for v in j["violations"]
+	if v["dest"] == "198.51.100.10"))')
+want_two=$(for p in $pids_two; do echo "$p:1"; done | sort | tr '\n' ' ')
+check_eq "history: two processes' same attempt are two violations, one each" "${want_two% }" "$two"
+follow_two=$(sed 's/^[0-9]* //' "$FOLLOW" | python3 -c 'import json, sys
+print(" ".join(sorted(set(str(m["pid"]) for m in (json.loads(l).get("event") for l in sys.stdin)
+	if m and m["dest"] == "198.51.100.10"))))')
+check_eq "follow: both processes' attempts are shown" "$(echo $pids_two | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//')" \
+	"$follow_two"
+check_eq "a thread's attempt: pid, program (not the thread's name), thread" \
+	"$thread_pid|probe|isc-net-0000" "$(echo "$hist" | jget '"|".join(str(v.get(k)) for v in j["violations"]
+		if v["dest"] == "198.51.100.9" for k in ("pid", "comm", "thread"))')"
+human=$(ctl violations --since 1m)
+echo "$human" | grep '198\.51\.100\.9:4244/udp' | grep -q " $thread_pid  *probe (thread isc-net-0000) " &&
+	ok "human violations: the program and its thread" ||
+	not_ok "human violations: the program and its thread ($(echo "$human" | grep '198\.51\.100\.9:'))"
+check_eq "human violations: one line per process" 2 "$(echo "$human" | grep -c '198\.51\.100\.10:4245/udp')"
 
 # ---- --since and --target ----
 has() { echo "$1" | jget "any(v['dest'] == '$2' for v in j['violations'])"; }

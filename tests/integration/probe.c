@@ -16,16 +16,20 @@
  *   probe [OPTS] exec CMD [ARGS...]
  *
  * OPTS: --cgroup DIR (a cgroup2 directory), --netns PATH (/run/netns/X),
- * --count N. Traffic only ever goes where the caller says, and the callers
- * only name addresses of the test's own network namespace.
+ * --count N, --thread NAME (one attempt made from a second thread, named
+ * NAME with prctl(PR_SET_NAME), as resolvers and servers name theirs).
+ * Traffic only ever goes where the caller says, and the callers only name
+ * addresses of the test's own network namespace.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +89,8 @@ static int parse_mode(const char *s, enum mode *ret)
 	return 0;
 }
 
+static const char *thread_name; /* --thread */
+
 /* One attempt: 0, or negative errno. */
 static int attempt(enum mode mode, const struct np_dest *d)
 {
@@ -95,6 +101,36 @@ static int attempt(enum mode mode, const struct np_dest *d)
 	};
 
 	return probes[mode](d);
+}
+
+struct thread_attempt {
+	enum mode mode;
+	const struct np_dest *d;
+	int r;
+};
+
+static void *attempt_thread(void *arg)
+{
+	struct thread_attempt *a = arg;
+
+	a->r = prctl(PR_SET_NAME, thread_name) < 0 ? -errno : attempt(a->mode, a->d);
+	return NULL;
+}
+
+/* The attempt, from a thread named --thread if given. */
+static int attempt_named(enum mode mode, const struct np_dest *d)
+{
+	struct thread_attempt a = {.mode = mode, .d = d};
+	pthread_t t;
+	int r;
+
+	if (!thread_name)
+		return attempt(mode, d);
+	r = pthread_create(&t, NULL, attempt_thread, &a);
+	if (r != 0)
+		return -r;
+	pthread_join(t, NULL);
+	return a.r;
 }
 
 static long long realtime_ns(void)
@@ -109,7 +145,7 @@ static long long realtime_ns(void)
 static int run_once(enum mode mode, const struct np_dest *d, const char *what)
 {
 	long long t = realtime_ns();
-	int r = attempt(mode, d);
+	int r = attempt_named(mode, d);
 
 	if (r == 0)
 		printf("probe: %s: ok pid=%d t=%lld\n", what, getpid(), t);
@@ -183,7 +219,7 @@ static int run_listen(const struct np_dest *d)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: probe [--cgroup DIR] [--netns PATH] [--count N] "
+	fprintf(stderr, "usage: probe [--cgroup DIR] [--netns PATH] [--count N] [--thread NAME] "
 			"tcp|udp|udp-sendto|loop MODE|listen|exec ...\n");
 	return EXIT_ERROR;
 }
@@ -209,6 +245,8 @@ static int setup(int argc, char **argv, long *count)
 			r = join_netns(argv[i + 1]);
 		else if (!strcmp(argv[i], "--count"))
 			r = (*count = strtol(argv[i + 1], NULL, 10)) > 0 ? 0 : -EINVAL;
+		else if (!strcmp(argv[i], "--thread"))
+			r = (thread_name = argv[i + 1])[0] ? 0 : -EINVAL;
 		else
 			r = -EINVAL;
 		if (r < 0) {

@@ -761,8 +761,13 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 {
 	struct np_dataplane *dp = ctx;
 
-	if (size >= sizeof(struct np_event) && dp->event_cb)
-		dp->event_cb(data, dp->event_userdata);
+	/* An earlier loader's event is a shorter prefix: the rest reads 0. */
+	if (size >= NP_EVENT_MIN_SIZE && dp->event_cb) {
+		struct np_event e = {};
+
+		memcpy(&e, data, size < sizeof(e) ? size : sizeof(e));
+		dp->event_cb(&e, dp->event_userdata);
+	}
 	dp->event_count++;
 	if (dp->event_budget && dp->event_count >= dp->event_budget)
 		return -EAGAIN;

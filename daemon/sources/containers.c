@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The containers source: Docker and Podman containers bound by their label
+ * (container_label, "bpf.network.policy"), and the container default on the
+ * runtimes' parent cgroups (docs/containers.md).
+ *
+ * What makes the first instruction of a container policed: the default
+ * binds the parents before any container exists (the kernel takes the
+ * deepest bound ancestor); the label's binding is made at the create event,
+ * before the cgroup exists, and the manager puts it on the cgroup the moment
+ * its directory is made; each start binds it again from State.Pid. Events
+ * are lossy, so every (re)connection lists the containers and reconciles.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgroup-util.h"
+#include "cleanup-util.h"
+#include "containers.h"
+#include "curl-glue.h"
+#include "docker-api.h"
+#include "log.h"
+#include "manager.h"
+
+struct containers;
+
+/* Inspects in flight for cgroups of containers not known yet; beyond it,
+ * the container's own events bind it. */
+#define CONTAINERS_EARLY_MAX 64
+
+struct early {
+	struct containers *cs;
+	struct engine *engine;
+};
+
+/* One Engine API socket followed. */
+struct engine {
+	struct containers *cs;
+	struct docker_client *client;
+	char *socket;
+	bool synced;	/* has listed its containers once */
+	bool connected; /* its events stream is live */
+	char *message;	/* why it is not, for status */
+};
+
+/* A container an engine told of. */
+struct ctr {
+	char id[TARGET_CONTAINER_ID_LEN + 1];
+	struct engine *engine;
+	char *name, *image, *project, *service;
+	char *policy;  /* its label's value */
+	char *cgroup;  /* its cgroup directory when it last started */
+	char *problem; /* why its label binds nothing */
+	bool running;
+	bool net_raw; /* its bounding set keeps CAP_NET_RAW */
+	bool warned_net_raw;
+};
+
+struct containers {
+	struct manager *m;
+	struct np_curl *curl;
+	char *mount; /* the cgroup2 mount: /proc/PID/cgroup is relative to it */
+	struct engine *engines;
+	size_t n_engines;
+	struct ctr **ctrs;
+	size_t n_ctrs;
+	struct np_pol *default_pol;
+	char *default_problem;
+	/* Inspects of containers seen first as a cgroup (early.c below). */
+	struct early *early[CONTAINERS_EARLY_MAX];
+	size_t n_early;
+};
+
+static void containers_problems(void *userdata, json_t *problems);
+
+static void engine_free(struct engine *en)
+{
+	docker_client_free(en->client);
+	free(en->socket);
+	free(en->message);
+}
+
+static struct ctr *ctr_free(struct ctr *c)
+{
+	if (!c)
+		return NULL;
+	free(c->name);
+	free(c->image);
+	free(c->policy);
+	free(c->project);
+	free(c->service);
+	free(c->cgroup);
+	free(c->problem);
+	free(c);
+	return NULL;
+}
+
+static void containers_free(struct containers *cs)
+{
+	if (!cs)
+		return;
+	for (size_t i = 0; i < cs->n_engines; i++)
+		engine_free(&cs->engines[i]);
+	free(cs->engines);
+	for (size_t i = 0; i < cs->n_ctrs; i++)
+		ctr_free(cs->ctrs[i]);
+	free(cs->ctrs);
+	for (size_t i = 0; i < cs->n_early; i++)
+		free(cs->early[i]);
+	np_curl_free(cs->curl);
+	free(cs->default_problem);
+	free(cs->mount);
+	free(cs);
+}
+
+/* ---- the containers known ---- */
+
+static struct ctr *ctr_by_id(struct containers *cs, const char *id)
+{
+	for (size_t i = 0; i < cs->n_ctrs; i++)
+		if (strcmp(cs->ctrs[i]->id, id) == 0)
+			return cs->ctrs[i];
+	return NULL;
+}
+
+static const char *target_id(const char *target)
+{
+	return strncmp(target, "container:", 10) == 0 ? target + 10 : NULL;
+}
+
+static int set_str(char **dst, const char *s)
+{
+	char *v = s ? strdup(s) : NULL;
+
+	if (s && !v)
+		return -ENOMEM;
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+/* What an engine tells about a container, over what was known. */
+static int ctr_update(struct ctr *c, const struct docker_container *d)
+{
+	if ((d->name && set_str(&c->name, d->name) < 0) || (d->image && set_str(&c->image, d->image) < 0))
+		return -ENOMEM;
+	/* Labels are fixed at create: an event without them keeps them. */
+	if (d->policy && set_str(&c->policy, d->policy) < 0)
+		return -ENOMEM;
+	if ((d->project && set_str(&c->project, d->project) < 0) ||
+	    (d->service && set_str(&c->service, d->service) < 0))
+		return -ENOMEM;
+	return 0;
+}
+
+static struct ctr *ctr_upsert(struct containers *cs, struct engine *en, const struct docker_container *d)
+{
+	struct ctr *c = ctr_by_id(cs, d->id), **v;
+
+	if (!c) {
+		v = realloc(cs->ctrs, (cs->n_ctrs + 1) * sizeof(*v));
+		if (!v)
+			return NULL;
+		cs->ctrs = v;
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		memcpy(c->id, d->id, sizeof(c->id));
+		cs->ctrs[cs->n_ctrs++] = c;
+	}
+	c->engine = en;
+	if (ctr_update(c, d) < 0)
+		return NULL;
+	return c;
+}
+
+static void ctr_remove(struct containers *cs, struct ctr *c)
+{
+	for (size_t i = 0; i < cs->n_ctrs; i++)
+		if (cs->ctrs[i] == c) {
+			cs->ctrs[i] = cs->ctrs[--cs->n_ctrs];
+			break;
+		}
+	ctr_free(c);
+}
+
+static const char *shown_name(const struct ctr *c)
+{
+	return c->name ?: c->id;
+}
+
+/* ---- bindings ---- */
+
+static void set_problem(struct ctr *c, const char *fmt, const char *arg)
+{
+	_cleanup_free_ char *msg = NULL;
+
+	if (asprintf(&msg, fmt, arg) < 0)
+		return;
+	/* Logged once per container and problem, not at every event. */
+	if (!c->problem || strcmp(c->problem, msg) != 0)
+		log_warning("Container '%s' (%.12s): %s", shown_name(c), c->id, msg);
+	free(c->problem);
+	c->problem = TAKE_PTR(msg);
+}
+
+static int ctr_target(const struct ctr *c, struct target *t)
+{
+	*t = (struct target){};
+	if (asprintf(&t->target, "container:%s", c->id) < 0)
+		return -ENOMEM;
+	t->match = strdup(c->id);
+	if (!t->match)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The label's binding, unless a client's decides, or it is in place. */
+static void apply_label(struct containers *cs, struct ctr *c)
+{
+	_cleanup_(target_done) struct target t = {};
+	struct np_bind *b;
+	struct np_pol *pol;
+	int r;
+
+	if (!c->policy)
+		return;
+	pol = manager_policy_by_name(cs->m, c->policy);
+	if (!pol) {
+		set_problem(c,
+			    "its label names policy '%s', which does not exist; it stays under the container "
+			    "default until the policy is added",
+			    c->policy);
+		return;
+	}
+	free(c->problem);
+	c->problem = NULL;
+	if (ctr_target(c, &t) < 0) {
+		log_oom();
+		return;
+	}
+	b = manager_binding_by_target(cs->m, t.target);
+	if (b && (b->origin == NP_ORIGIN_EXPLICIT || b->policy_id == pol->id))
+		return;
+	r = manager_bind(cs->m, &t, pol, NP_ORIGIN_LABEL, NULL);
+	if (r < 0 && r != -EBUSY)
+		log_warning_errno(r, "Failed to bind container '%s' (%.12s) to policy '%s' from its label: %m",
+				  shown_name(c), c->id, c->policy);
+}
+
+/* The processes of a container whose bounding set keeps CAP_NET_RAW can
+ * send through AF_PACKET, which no cgroup hook sees. */
+static bool has_net_raw(pid_t pid)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64], line[256];
+	unsigned long long caps;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapBnd: %llx", &caps) == 1)
+			return caps & (1ull << 13); /* CAP_NET_RAW */
+	return false;
+}
+
+/* The cgroup a running container's process is in: the cgroup2 line
+ * ("0::/docker/ID") of /proc/PID/cgroup, seen from netpold's cgroup
+ * namespace (the host's). */
+static int ctr_cgroup(struct containers *cs, pid_t pid, char **ret)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64], line[4096];
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "0::/", 4) != 0 || strstr(line, "/.."))
+			continue;
+		if (asprintf(ret, "%s%s", strcmp(cs->mount, "/") == 0 ? "" : cs->mount,
+			     strcmp(line + 3, "/") == 0 ? "" : line + 3) < 0)
+			return -ENOMEM;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* A container runs (a start event, or found running at a sync). */
+static void ctr_running(struct containers *cs, struct ctr *c, pid_t pid)
+{
+	_cleanup_free_ char *cgroup = NULL, *target = NULL, *parent = NULL;
+	char *slash;
+	int r;
+
+	c->running = pid > 0;
+	if (pid <= 0)
+		return;
+	r = ctr_cgroup(cs, pid, &cgroup);
+	if (r < 0) {
+		if (r != -ENOENT && r != -ESRCH)
+			log_warning_errno(r, "Cannot find the cgroup of container '%s' (pid %d): %m",
+					  shown_name(c), (int)pid);
+		return;
+	}
+	c->net_raw = has_net_raw(pid);
+	(void)set_str(&c->cgroup, cgroup);
+	/* The runtime's parent: its next containers are seen being made. */
+	parent = strdup(cgroup);
+	slash = parent ? strrchr(parent, '/') : NULL;
+	if (slash && slash != parent && target_path_below(parent, cs->m->attach_cgroup)) {
+		*slash = '\0';
+		manager_watch_cgroup_dir(cs->m, parent);
+	}
+	if (asprintf(&target, "container:%s", c->id) < 0)
+		return;
+	if (manager_binding_by_target(cs->m, target))
+		(void)manager_realize(cs->m, target, cgroup);
+	if (c->net_raw && !c->warned_net_raw && (manager_binding_by_target(cs->m, target) || cs->default_pol)) {
+		c->warned_net_raw = true;
+		log_warning("Container '%s' (%.12s) is policed, but its processes may hold CAP_NET_RAW: "
+			    "packets sent through AF_PACKET sockets pass no cgroup hook. Start it with "
+			    "--cap-drop NET_RAW.",
+			    shown_name(c), c->id);
+	}
+}
+
+/* A binding made while the container runs goes on its cgroup now (the
+ * manager finds it too, unless the cgroup sits where nothing is watched). */
+static void realize_known(struct containers *cs, struct ctr *c)
+{
+	_cleanup_free_ char *target = NULL;
+
+	if (c->running && c->cgroup && asprintf(&target, "container:%s", c->id) >= 0 &&
+	    manager_binding_by_target(cs->m, target))
+		(void)manager_realize(cs->m, target, c->cgroup);
+}
+
+static void ctr_gone(struct containers *cs, struct ctr *c)
+{
+	_cleanup_free_ char *target = NULL;
+
+	if (asprintf(&target, "container:%s", c->id) >= 0 && manager_binding_by_target(cs->m, target)) {
+		int r = manager_forget(cs->m, target);
+
+		if (r < 0 && r != -ENOENT)
+			log_warning_errno(r, "Failed to remove the binding of removed container '%s': %m",
+					  shown_name(c));
+	}
+	ctr_remove(cs, c);
+}
+
+/* ---- the container default ---- */
+
+static void apply_default(struct containers *cs)
+{
+	const char *name = cs->m->config.container_default_policy;
+	struct np_pol *pol = name ? manager_policy_by_name(cs->m, name) : NULL;
+
+	free(cs->default_problem);
+	cs->default_problem = NULL;
+	cs->default_pol = pol;
+	if (name && !pol) {
+		(void)asprintf(&cs->default_problem,
+			       "container_default_policy names policy '%s', which does not exist; containers "
+			       "have no default until it is added",
+			       name);
+		log_error("%s", cs->default_problem ?: "container_default_policy names no policy");
+	}
+	for (char **p = cs->m->config.container_cgroup_parents; p && *p; p++) {
+		_cleanup_(target_done) struct target t = {};
+		uint64_t id;
+		int r;
+
+		if (asprintf(&t.match, "%s%s", strcmp(cs->mount, "/") == 0 ? "" : cs->mount, *p) < 0)
+			return (void)log_oom();
+		if (!target_path_below(t.match, cs->m->attach_cgroup))
+			continue; /* not policed here: netpol is attached elsewhere */
+		manager_watch_cgroup_dir(cs->m, t.match);
+		if (!pol || asprintf(&t.target, "cgroup:%s", *p) < 0)
+			continue;
+		if (np_cgroup_id(t.match, &id) >= 0) {
+			t.path = strdup(t.match);
+			t.cgroup_id = id;
+		}
+		r = manager_bind(cs->m, &t, pol, NP_ORIGIN_DEFAULT, NULL);
+		if (r < 0 && r != -EBUSY)
+			log_warning_errno(r, "Failed to bind the container default to '%s': %m", t.target);
+	}
+}
+
+/* Default bindings the configuration no longer names go. */
+static void drop_old_defaults(struct containers *cs)
+{
+	for (size_t i = cs->m->n_binds; i-- > 0;) {
+		struct np_bind *b = &cs->m->binds[i];
+		bool named = false;
+
+		if (b->origin != NP_ORIGIN_DEFAULT)
+			continue;
+		for (char **p = cs->m->config.container_cgroup_parents; p && *p && cs->default_pol; p++)
+			named |= strcmp(b->target + strlen("cgroup:"), *p) == 0 &&
+				 b->policy_id == cs->default_pol->id;
+		if (!named) {
+			_cleanup_free_ char *target = strdup(b->target);
+
+			if (target)
+				(void)manager_unbind(cs->m, target, NP_ORIGIN_DEFAULT);
+		}
+	}
+}
+
+/* ---- what the engines say ---- */
+
+static bool all_synced(const struct containers *cs)
+{
+	for (size_t i = 0; i < cs->n_engines; i++)
+		if (!cs->engines[i].synced)
+			return false;
+	return true;
+}
+
+/* Once every engine has listed its containers, a bound container none of
+ * them knows was removed while netpold or its engine was away. */
+static void sweep_unknown(struct containers *cs)
+{
+	if (!all_synced(cs))
+		return;
+	for (size_t i = cs->m->n_binds; i-- > 0;) {
+		const char *id = target_id(cs->m->binds[i].target);
+		_cleanup_free_ char *target = NULL;
+
+		if (!id || ctr_by_id(cs, id))
+			continue;
+		target = strdup(cs->m->binds[i].target);
+		log_info("Container %.12s is gone; removing its binding.", id);
+		if (target)
+			(void)manager_forget(cs->m, target);
+	}
+}
+
+static void on_synced(void *userdata, struct docker_client *client, struct docker_container *const *v, size_t n)
+{
+	struct engine *en = userdata;
+	struct containers *cs = en->cs;
+
+	en->synced = true;
+	en->connected = true;
+	free(en->message);
+	en->message = NULL;
+	log_info("Following %s at '%s' (API %s): %zu containers.", docker_client_engine(client), en->socket,
+		 docker_client_api_version(client) ?: "?", n);
+	/* What this engine no longer lists is gone. */
+	for (size_t i = cs->n_ctrs; i-- > 0;) {
+		struct ctr *c = cs->ctrs[i];
+		bool listed = false;
+
+		for (size_t k = 0; k < n && !listed; k++)
+			listed = strcmp(v[k]->id, c->id) == 0;
+		if (c->engine == en && !listed)
+			ctr_gone(cs, c);
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct ctr *c = ctr_upsert(cs, en, v[k]);
+
+		if (!c) {
+			log_oom();
+			return;
+		}
+		apply_label(cs, c);
+		if (v[k]->running)
+			ctr_running(cs, c, v[k]->pid);
+	}
+	sweep_unknown(cs);
+}
+
+static void on_event(void *userdata, struct docker_client *client, enum docker_action a,
+		     const struct docker_container *d)
+{
+	struct engine *en = userdata;
+	struct containers *cs = en->cs;
+	struct ctr *c;
+
+	log_debug("%s: %s %.12s (%s, pid %d)", en->socket, docker_action_name(a), d->id, d->name ?: "?",
+		  (int)d->pid);
+	if (a == DOCKER_DESTROY) {
+		c = ctr_by_id(cs, d->id);
+		if (c)
+			ctr_gone(cs, c);
+		return;
+	}
+	c = ctr_upsert(cs, en, d);
+	if (!c) {
+		log_oom();
+		return;
+	}
+	switch (a) {
+	case DOCKER_CREATE:
+		apply_label(cs, c);
+		break;
+	case DOCKER_START:
+		apply_label(cs, c);
+		ctr_running(cs, c, d->pid);
+		break;
+	case DOCKER_DIE:
+		c->running = false;
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_lost(void *userdata, struct docker_client *client, int error, const char *message)
+{
+	struct engine *en = userdata;
+
+	/* Said once per outage; the bindings made stay enforced meanwhile. */
+	if (en->connected || !en->message)
+		log_warning("Lost %s at '%s' (%s); what is bound stays enforced, reconnecting.",
+			    docker_client_engine(client) ?: "the container engine", en->socket,
+			    message ?: strerror(-error));
+	en->connected = false;
+	(void)set_str(&en->message, message ?: strerror(-error));
+}
+
+static const struct docker_client_ops client_ops = {
+    .synced = on_synced,
+    .event = on_event,
+    .lost = on_lost,
+};
+
+/* ---- the source ---- */
+
+static int containers_start(struct manager *m, sd_event *e, void **ret)
+{
+	struct containers *cs = calloc(1, sizeof(*cs));
+	char **sockets = m->config.container_sockets;
+	size_t n = 0;
+	int r;
+
+	if (!cs)
+		return log_oom();
+	cs->m = m;
+	r = np_cgroup2_mount(&cs->mount);
+	if (r < 0) {
+		containers_free(cs);
+		return log_error_errno(r, "Cannot find the cgroup2 mount for containers: %m");
+	}
+	while (sockets && sockets[n])
+		n++;
+	cs->engines = calloc(n ?: 1, sizeof(*cs->engines));
+	r = cs->engines ? np_curl_new(e, &cs->curl) : -ENOMEM;
+	if (r < 0) {
+		containers_free(cs);
+		return log_error_errno(r, "Failed to set up HTTP for the container engines: %m");
+	}
+	apply_default(cs);
+	drop_old_defaults(cs);
+	for (size_t i = 0; i < n; i++) {
+		struct engine *en = &cs->engines[cs->n_engines];
+
+		en->cs = cs;
+		en->socket = strdup(sockets[i]);
+		if (!en->socket) {
+			containers_free(cs);
+			return log_oom();
+		}
+		cs->n_engines++;
+		r = docker_client_new(e, cs->curl, sockets[i], m->config.container_label, &client_ops, en,
+				      &en->client);
+		if (r < 0) {
+			containers_free(cs);
+			return log_error_errno(r, "Failed to follow the container engine at '%s': %m", sockets[i]);
+		}
+	}
+	*ret = cs;
+	return 0;
+}
+
+static void containers_stop(void *userdata)
+{
+	containers_free(userdata);
+}
+
+/* ---- what others ask ---- */
+
+/* By full id, name, or a unique prefix of the id, as docker takes them. */
+static int containers_resolve(void *userdata, const char *target, struct target *ret, const char **why)
+{
+	struct containers *cs = userdata;
+	const char *s = target_id(target);
+	struct ctr *found = NULL;
+	uint64_t id;
+
+	if (!s)
+		return -EOPNOTSUPP;
+	for (size_t i = 0; i < cs->n_ctrs && !found; i++)
+		if (strcmp(cs->ctrs[i]->id, s) == 0 || (cs->ctrs[i]->name && strcmp(cs->ctrs[i]->name, s) == 0))
+			found = cs->ctrs[i];
+	for (size_t i = 0; i < cs->n_ctrs && !found; i++) {
+		if (strncmp(cs->ctrs[i]->id, s, strlen(s)) != 0)
+			continue;
+		for (size_t k = i + 1; k < cs->n_ctrs; k++)
+			if (strncmp(cs->ctrs[k]->id, s, strlen(s)) == 0) {
+				*why = "the id prefix names more than one container";
+				return -EINVAL;
+			}
+		found = cs->ctrs[i];
+	}
+	if (!found) {
+		*why = "no such container";
+		return -ENOENT;
+	}
+	if (ctr_target(found, ret) < 0)
+		return -ENOMEM;
+	if (found->running && found->cgroup && np_cgroup_id(found->cgroup, &id) >= 0) {
+		ret->path = strdup(found->cgroup);
+		ret->cgroup_id = id;
+		if (!ret->path)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int containers_prepare(void *userdata, const char *target, pid_t pid, const char **why)
+{
+	struct containers *cs = userdata;
+	const char *id = target_id(target);
+	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
+
+	if (!id)
+		return -EOPNOTSUPP;
+	if (!c) {
+		*why = "no such container (its create event has not come yet)";
+		return -ENOENT;
+	}
+	apply_label(cs, c);
+	ctr_running(cs, c, pid);
+	return 0;
+}
+
+/* The id a runtime's cgroup name carries ("[PREFIX-]ID[.scope]"). */
+static bool id_of_cgroup(const char *path, char id[TARGET_CONTAINER_ID_LEN + 1])
+{
+	const char *name = strrchr(path, '/');
+	size_t n;
+
+	if (!name)
+		return false;
+	name++;
+	n = strlen(name);
+	if (n > 6 && strcmp(name + n - 6, ".scope") == 0)
+		n -= 6;
+	if (n < TARGET_CONTAINER_ID_LEN)
+		return false;
+	memcpy(id, name + n - TARGET_CONTAINER_ID_LEN, TARGET_CONTAINER_ID_LEN);
+	id[TARGET_CONTAINER_ID_LEN] = '\0';
+	return target_is_container_id(id) && target_cgroup_name_is(name, id);
+}
+
+static void early_done(struct containers *cs, struct early *x)
+{
+	for (size_t i = 0; i < cs->n_early; i++)
+		if (cs->early[i] == x) {
+			cs->early[i] = cs->early[--cs->n_early];
+			break;
+		}
+	free(x);
+}
+
+static void on_early_inspect(void *userdata, int error, const char *message, const struct docker_container *d)
+{
+	struct early *x = userdata;
+	struct containers *cs = x->cs;
+	struct ctr *c;
+
+	if (error < 0)
+		log_debug("Inspecting a container seen first as a cgroup failed: %s", message ?: strerror(-error));
+	if (error >= 0 && d && !ctr_by_id(cs, d->id)) {
+		log_debug("Inspected container %.12s (%s) when its cgroup appeared.", d->id, d->name ?: "?");
+		c = ctr_upsert(cs, x->engine, d);
+		if (c)
+			apply_label(cs, c);
+	}
+	early_done(cs, x);
+}
+
+/* A container's cgroup came before its create event (podman's events come
+ * through a file, a second or more late): ask the engines at once, so that
+ * its label binds before its first instruction, as for Docker. */
+static void containers_cgroup_made(void *userdata, const char *path)
+{
+	struct containers *cs = userdata;
+	char id[TARGET_CONTAINER_ID_LEN + 1];
+
+	if (!id_of_cgroup(path, id) || ctr_by_id(cs, id))
+		return;
+	log_debug("Cgroup '%s' of a container not known yet: inspecting it.", path);
+	for (size_t i = 0; i < cs->n_engines && cs->n_early < CONTAINERS_EARLY_MAX; i++) {
+		struct engine *en = &cs->engines[i];
+		struct early *x;
+
+		if (!docker_client_connected(en->client))
+			continue;
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			return;
+		*x = (struct early){cs, en};
+		if (docker_client_inspect(en->client, id, on_early_inspect, x) < 0) {
+			free(x);
+			continue;
+		}
+		cs->early[cs->n_early++] = x;
+	}
+}
+
+static json_t *ctr_json(const struct ctr *c)
+{
+	json_t *j = json_pack("{s:s, s:s?, s:s?, s:s?}", "id", c->id, "name", c->name, "image", c->image,
+			      "engine", c->engine ? docker_client_engine(c->engine->client) : NULL);
+
+	if (j && c->project)
+		(void)json_object_set_new(j, "project", json_string(c->project));
+	if (j && c->service)
+		(void)json_object_set_new(j, "service", json_string(c->service));
+	return j;
+}
+
+static json_t *containers_describe(void *userdata, const char *target)
+{
+	struct containers *cs = userdata;
+	const char *id = target_id(target);
+	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
+
+	if (!c && id) /* bound, but no engine knows it now */
+		return json_pack("{s:s}", "id", id);
+	return c ? ctr_json(c) : NULL;
+}
+
+static char *containers_target_of_cgroup(void *userdata, const char *path)
+{
+	struct containers *cs = userdata;
+	const char *name = strrchr(path, '/');
+	char *t;
+
+	for (size_t i = 0; name && i < cs->n_ctrs; i++)
+		if (target_cgroup_name_is(name + 1, cs->ctrs[i]->id))
+			return asprintf(&t, "container:%s", cs->ctrs[i]->id) < 0 ? NULL : t;
+	return NULL;
+}
+
+static void containers_released(void *userdata, const char *target)
+{
+	struct containers *cs = userdata;
+	const char *id = target_id(target);
+	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
+
+	if (!c)
+		return;
+	apply_label(cs, c);
+	realize_known(cs, c);
+}
+
+static void containers_policy_added(void *userdata, const char *name)
+{
+	struct containers *cs = userdata;
+
+	if (cs->m->config.container_default_policy && strcmp(cs->m->config.container_default_policy, name) == 0)
+		apply_default(cs);
+	for (size_t i = 0; i < cs->n_ctrs; i++)
+		if (cs->ctrs[i]->policy && strcmp(cs->ctrs[i]->policy, name) == 0) {
+			apply_label(cs, cs->ctrs[i]);
+			realize_known(cs, cs->ctrs[i]);
+		}
+}
+
+static json_t *containers_status(void *userdata)
+{
+	struct containers *cs = userdata;
+	_cleanup_json_ json_t *engines = json_array(), *problems = json_array();
+
+	if (!engines || !problems)
+		return NULL;
+	for (size_t i = 0; i < cs->n_engines; i++) {
+		struct engine *en = &cs->engines[i];
+		size_t n = 0;
+
+		for (size_t k = 0; k < cs->n_ctrs; k++)
+			n += cs->ctrs[k]->engine == en;
+		if (json_array_append_new(engines,
+					  json_pack("{s:s, s:s?, s:s?, s:b, s:i, s:s?}", "socket", en->socket,
+						    "engine", docker_client_engine(en->client), "api_version",
+						    docker_client_api_version(en->client), "connected",
+						    en->connected, "containers", (int)n, "error", en->message)) < 0)
+			return NULL;
+	}
+	containers_problems(cs, problems);
+	return json_pack("{s:O, s:s?, s:O}", "engines", engines, "default_policy",
+			 cs->default_pol ? cs->default_pol->policy->name : NULL, "problems", problems);
+}
+
+void containers_problems(void *userdata, json_t *problems)
+{
+	struct containers *cs = userdata;
+
+	if (cs->default_problem)
+		(void)json_array_append_new(problems, json_pack("{s:s}", "message", cs->default_problem));
+	for (size_t i = 0; i < cs->n_ctrs; i++) {
+		struct ctr *c = cs->ctrs[i];
+		char target[10 + sizeof(c->id)];
+
+		if (!c->problem)
+			continue;
+		snprintf(target, sizeof(target), "container:%s", c->id);
+		(void)json_array_append_new(problems, json_pack("{s:s, s:o, s:s}", "target", target, "container",
+								ctr_json(c), "message", c->problem));
+	}
+}
+
+static void containers_warnings(void *userdata, const char *target, json_t *warnings)
+{
+	struct containers *cs = userdata;
+	const char *id = target_id(target);
+	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
+
+	if (c && c->net_raw)
+		(void)json_array_append_new(
+		    warnings, json_string("its processes may hold CAP_NET_RAW: packets sent through AF_PACKET "
+					  "pass no cgroup hook; start it with --cap-drop NET_RAW"));
+}
+
+const struct np_source_ops containers_source_ops = {
+    .name = "containers",
+    .origin = NP_ORIGIN_LABEL,
+    .start = containers_start,
+    .stop = containers_stop,
+    .resolve = containers_resolve,
+    .describe = containers_describe,
+    .target_of_cgroup = containers_target_of_cgroup,
+    .cgroup_made = containers_cgroup_made,
+    .released = containers_released,
+    .prepare = containers_prepare,
+    .policy_added = containers_policy_added,
+    .status = containers_status,
+    .problems = containers_problems,
+    .warnings = containers_warnings,
+};

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#include <stddef.h>
+
+#include "containers.h"
+#include "source.h"
+
+const struct np_source_ops *const np_sources[] = {
+    &containers_source_ops,
+    NULL,
+};
