@@ -32,8 +32,7 @@
 #include "netpol-proto.h"
 #include "conn.h"
 
-#define CMD_CONTAINER_HOOK "container-hook"
-#define ID_LEN		   64
+#define ID_LEN 64
 /* A state is a few hundred bytes; annotations (podman, CRI-O) add some KiB. */
 #define STATE_MAX      (1024 * 1024)
 #define TIMEOUT_MS     2000
@@ -238,7 +237,7 @@ static int ask_netpold(const char *id, long pid)
 		_cleanup_json_ json_t *req = NULL, *rep = NULL;
 		const char *code, *message;
 
-		req = np_proto_request(CMD_CONTAINER_HOOK, n,
+		req = np_proto_request(NP_CMD_CONTAINER_HOOK, n,
 				       json_pack("{s:s, s:I}", "id", id, "pid", (json_int_t)pid));
 		if (!req)
 			return fail_open("out of memory");
