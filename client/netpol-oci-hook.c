@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,29 +49,60 @@ static long arg_timeout_ms = TIMEOUT_MS;
 /* The container as messages name it: its short id, and its pid once known. */
 static char who[64] = "a container";
 
-/* What the deadline prints, prepared before each step that may block:
- * the handler may only write it. Two buffers, so that the one being
- * written is never the one the handler reads. */
-static char deadline_msg[2][1024];
+/* A line said: to stderr, and to the system log, since runc shows a
+ * hook's stderr only when the hook fails. */
+struct say {
+	char line[1024];  /* stderr's */
+	char dgram[1024]; /* the system log's, with its priority and tag */
+};
+
+/* What the deadline says, prepared before each step that may block: the
+ * handler only sends it. Two buffers, so that the one being written is
+ * never the one the handler reads. */
+static struct say deadline_msg[2];
 static volatile sig_atomic_t deadline_cur;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_conn *, np_conn_free);
 
-static void log_line(const char *msg)
+static void say_format(struct say *s, const char *msg)
 {
-	fprintf(stderr, "netpol-oci-hook: %s\n", msg);
-	/* said once: a deadline during syslog() only ends the program */
-	deadline_msg[!deadline_cur][0] = '\0';
-	deadline_cur = !deadline_cur;
-	/* runc shows a hook's stderr only when the hook fails: the log keeps it */
-	openlog("netpol-oci-hook", LOG_PID, LOG_DAEMON);
-	syslog(LOG_WARNING, "%s", msg);
-	closelog();
+	snprintf(s->line, sizeof(s->line), "netpol-oci-hook: %s\n", msg);
+	snprintf(s->dgram, sizeof(s->dgram), "<%d>netpol-oci-hook[%d]: %s", LOG_DAEMON | LOG_WARNING,
+		 (int)getpid(), msg);
+}
+
+/* Async-signal-safe, and never waits: not syslog(3), which may block on a
+ * busy log daemon. */
+static void say_now(const struct say *s)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+	int fd;
+
+	if (!s->line[0])
+		return;
+	(void)!write(STDERR_FILENO, s->line, strlen(s->line));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	(void)!sendto(fd, s->dgram, strlen(s->dgram), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		      sizeof(sa));
+	close(fd);
+}
+
+/* Makes s what the deadline says from now on. */
+static void deadline_set(const struct say *s)
+{
+	int next = !deadline_cur;
+
+	deadline_msg[next] = *s;
+	deadline_cur = next;
 }
 
 __attribute__((format(printf, 1, 2))) static int fail_open(const char *fmt, ...)
 {
+	static const struct say quiet;
 	char reason[512], msg[768];
+	struct say s;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -77,7 +110,10 @@ __attribute__((format(printf, 1, 2))) static int fail_open(const char *fmt, ...)
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "%s: failing open, it starts under the container default: %s", who,
 		 reason);
-	log_line(msg);
+	say_format(&s, msg);
+	/* said once: a deadline now only ends the program */
+	deadline_set(&quiet);
+	say_now(&s);
 	return EXIT_SUCCESS;
 }
 
@@ -85,27 +121,25 @@ __attribute__((format(printf, 1, 2))) static int fail_open(const char *fmt, ...)
 
 static void on_deadline(int sig)
 {
-	const char *m = deadline_msg[deadline_cur];
-
-	(void)!write(STDERR_FILENO, m, strlen(m));
+	say_now(&deadline_msg[deadline_cur]);
 	_exit(EXIT_SUCCESS);
 }
 
 /* What the deadline says if it comes during the next step. */
 __attribute__((format(printf, 1, 2))) static void deadline_says(const char *fmt, ...)
 {
-	int next = !deadline_cur;
-	char what[512];
+	char what[512], msg[768];
+	struct say s;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(deadline_msg[next], sizeof(deadline_msg[next]),
-		 "netpol-oci-hook: %s: failing open, it starts under the container default: no answer within "
-		 "%ld ms (%s)\n",
-		 who, arg_timeout_ms, what);
-	deadline_cur = next;
+	snprintf(msg, sizeof(msg),
+		 "%s: failing open, it starts under the container default: no answer within %ld ms (%s)", who,
+		 arg_timeout_ms, what);
+	say_format(&s, msg);
+	deadline_set(&s);
 }
 
 /* One deadline for the whole run, wherever it blocks (stdin, connect(),

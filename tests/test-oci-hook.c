@@ -16,10 +16,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -451,6 +453,61 @@ static void test_hook_bad_state(void)
 	free(st);
 }
 
+/* The line reaches the system log too (runc drops a hook's stderr when it
+ * succeeds): in a mount namespace of its own, with a /dev/log of the
+ * test's. Root only; the rest of the test needs none. */
+static void test_hook_syslog(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+	char *st = state(31), got[2][2048] = {};
+	int ws, pipefd[2];
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		printf("# not root: the system log's line not checked\n");
+		free(st);
+		return;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		die("pipe2");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct child c;
+		int fd;
+
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("netpol-test", "/dev", "tmpfs", 0, NULL) < 0)
+			_exit(99);
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(99);
+		/* one by the failure path, one by the deadline's handler */
+		hook_run(&c, st, ARGV("--socket", missing_sock), REPLIES(NULL));
+		hook_run(&c, NULL, ARGV("--socket", sock_path, "--timeout", "0.1"), REPLIES(NULL));
+		for (int i = 0; i < 2; i++) {
+			ssize_t n = recv(fd, got[i], sizeof(got[i]) - 1, MSG_DONTWAIT);
+
+			got[i][n > 0 ? n : 0] = '\0';
+		}
+		(void)!write(pipefd[1], got, sizeof(got));
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], got, sizeof(got)) != sizeof(got))
+		got[0][0] = got[1][0] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &ws, 0);
+	CHECKF(strncmp(got[0], "<28>netpol-oci-hook[", 20) == 0 &&
+		   strstr(got[0], "]: container 4c3b2a19f8e7 (pid 31): failing open") &&
+		   strstr(got[0], "netpold is not reachable"),
+	       "system log got '%s'", got[0]);
+	CHECKF(strncmp(got[1], "<28>netpol-oci-hook[", 20) == 0 && strstr(got[1], "no answer within 100 ms"),
+	       "system log got '%s'", got[1]);
+	free(st);
+}
+
 static void test_hook_usage(void)
 {
 	static const struct {
@@ -779,6 +836,7 @@ int main(int argc, char **argv)
 	test_hook_fails_open();
 	test_hook_bad_state();
 	test_hook_usage();
+	test_hook_syslog();
 	test_runc_create();
 	test_runc_passes();
 
