@@ -5,8 +5,8 @@
  * this test listens on and answers from a script: it must send the
  * container's id and pid, ask again while netpold does not know the
  * container, and in every failure (no daemon, a bad state, no answer, an
- * error) exit 0 with one line saying it failed open; only a bad command
- * line exits non-zero.
+ * error) exit 0 with one line saying it failed open, on stderr and (as
+ * root) in the system log; only a bad command line exits non-zero.
  *
  * netpol-runc (argv[2]) runs a fake runc that records its arguments and
  * the config.json it found: the hook must be added on create and run,
