@@ -9,10 +9,11 @@
 #include "manager-internal.h"
 #include "source.h"
 
-void manager_start_sources(struct manager *m)
+void manager_start_sources(struct manager *m, const struct np_source_ops *const *sources)
 {
-	for (size_t i = 0; np_sources[i] && m->n_sources < MANAGER_MAX_SOURCES; i++) {
-		const struct np_source_ops *ops = np_sources[i];
+	m->source_table = sources;
+	for (size_t i = 0; sources && sources[i] && m->n_sources < MANAGER_MAX_SOURCES; i++) {
+		const struct np_source_ops *ops = sources[i];
 		void *userdata = NULL;
 
 		if (ops->start(m, m->event, &userdata) < 0) {

@@ -16,16 +16,6 @@
 #include "state.h"
 #include "violations.h"
 
-static struct np_pol *pol_free(struct np_pol *pol)
-{
-	if (!pol)
-		return NULL;
-	np_policy_free(pol->policy);
-	np_compiled_free(pol->compiled);
-	free(pol);
-	return NULL;
-}
-
 struct manager *manager_free(struct manager *m)
 {
 	if (!m)
@@ -42,7 +32,7 @@ struct manager *manager_free(struct manager *m)
 	cgroup_watch_stop(&m->cgroup_watch);
 	violations_free(m->violations);
 	for (unsigned i = 0; i < NP_MAX_POLICIES; i++)
-		pol_free(m->pols[i]);
+		manager_pol_free(m->pols[i]);
 	manager_bindings_free(m);
 	cgroup_names_clear(&m->cgroup_names);
 	np_dataplane_free(m->dp);
@@ -71,8 +61,9 @@ static int open_failed(int r, const struct manager *m, const char *pin_dir)
 	case -ENOMEDIUM:
 		return log_error_errno(r, "No cgroup2 file system is mounted; netpol needs cgroup2.");
 	case -EPROTO:
-		return log_error_errno(r, "cgroup2 socket matching is disabled (cgroup-v1 net_cls/net_prio in "
-					  "use); netpol cannot work on this host.");
+		return log_error_errno(r,
+				       "cgroup2 socket matching is disabled (cgroup-v1 net_cls/net_prio in "
+				       "use); netpol cannot work on this host.");
 	case -ESTALE:
 		return log_error_errno(r,
 				       "The pinned maps in '%s' were created by an incompatible netpold (ABI "
@@ -178,74 +169,11 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 	return 0;
 }
 
-/* ---- registry ---- */
-
-struct np_pol *manager_policy_by_name(struct manager *m, const char *name)
-{
-	for (unsigned i = 1; i < NP_MAX_POLICIES; i++)
-		if (m->pols[i] && strcmp(m->pols[i]->policy->name, name) == 0)
-			return m->pols[i];
-	return NULL;
-}
-
-struct np_pol *manager_policy_by_id(struct manager *m, uint32_t id)
-{
-	return id > 0 && id < NP_MAX_POLICIES ? m->pols[id] : NULL;
-}
-
-int manager_free_policy_id(struct manager *m, uint32_t *ret)
-{
-	for (uint32_t i = 1; i < NP_MAX_POLICIES; i++)
-		if (!m->pols[i]) {
-			*ret = i;
-			return 0;
-		}
-	return -ENOSPC;
-}
-
-int manager_register_policy(struct manager *m, uint32_t id, struct np_policy *p, struct np_compiled *c,
-			   struct np_pol **ret)
-{
-	struct np_pol *pol = calloc(1, sizeof(*pol));
-
-	if (!pol)
-		return -ENOMEM;
-	*pol = (struct np_pol){.id = id, .policy = p, .compiled = c};
-	m->pols[id] = pol;
-	m->n_pols++;
-	if (ret)
-		*ret = pol;
-	return 0;
-}
-
-static void unregister_policy(struct manager *m, struct np_pol *pol, bool free_content)
-{
-	m->pols[pol->id] = NULL;
-	m->n_pols--;
-	if (!free_content) {
-		pol->policy = NULL;
-		pol->compiled = NULL;
-	}
-	pol_free(pol);
-}
-
 /* ---- saving (manager-save.c writes the form) ---- */
-
-static void notify_status(struct manager *m)
-{
-	(void)sd_notifyf(0, "STATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
-}
 
 int manager_policies_snapshot(struct manager *m, struct manager_snapshot **ret)
 {
 	return manager_snapshot_new(m->state_dir, m->pols, m->n_pols, ret);
-}
-
-static int save_failed(struct manager *m, const char *file, int r)
-{
-	m->unsaved_file = file;
-	m->unsaved_error = r;
-	return log_error_errno(r, "Failed to save the state to '%s/%s': %m", m->state_dir, file);
 }
 
 static int save_policies(struct manager *m)
@@ -258,22 +186,8 @@ static int save_policies(struct manager *m)
 		return log_oom();
 	r = manager_snapshot_write(s);
 	if (r < 0)
-		return save_failed(m, NP_STATE_POLICIES_FILE, r);
-	notify_status(m);
-	return 0;
-}
-
-int manager_save_bindings(struct manager *m, const struct np_bind *exclude)
-{
-	_cleanup_free_ char *text = manager_bindings_text(m->binds, m->n_binds, m->pols, m->cgroup_root, exclude);
-	int r;
-
-	if (!text)
-		return log_oom();
-	r = state_write_atomic(m->state_dir, NP_STATE_BINDINGS_FILE, text, strlen(text), 0600);
-	if (r < 0)
-		return save_failed(m, NP_STATE_BINDINGS_FILE, r);
-	notify_status(m);
+		return manager_save_failed(m, NP_STATE_POLICIES_FILE, r);
+	manager_notify_status(m);
 	return 0;
 }
 
@@ -285,33 +199,6 @@ int manager_save(struct manager *m)
 }
 
 /* ---- changes ---- */
-
-/*
- * Every change goes kernel first, then the state file, and undoes the
- * kernel change if the save fails. What failed is kept for the reply
- * (manager.h: unsaved_file), since the errno alone cannot tell a full disk
- * from a full table. Without pins no change is made: it would be lost
- * when netpold stops and its programs detach.
- */
-int manager_change_begin(struct manager *m)
-{
-	m->unsaved_file = NULL;
-	m->unsaved_error = 0;
-	m->rollback_failed = false;
-	return manager_pins_check(m);
-}
-
-/* The kernel change of a failed save could not be undone: the kernel now
- * differs from the saved state until netpold restarts. */
-void manager_rollback_failed(struct manager *m, int r, const char *what, const char *name)
-{
-	m->rollback_failed = true;
-	log_error_errno(
-	    r,
-	    "Failed to roll back %s '%s' after the state could not be saved: %m. The kernel differs "
-	    "from the saved state until netpold restarts.",
-	    what, name);
-}
 
 /* The kernel side of a staged change: p's trie (built here unless the
  * caller brings one) goes live under id. */
@@ -423,7 +310,7 @@ static void unstage(struct manager *m, struct manager_change *ch)
 	switch (ch->kind) {
 	case MANAGER_POLICY_ADD:
 		(void)np_dataplane_remove(m->dp, pol->id);
-		unregister_policy(m, pol, true);
+		manager_unregister_policy(m, pol, true);
 		return;
 	case MANAGER_POLICY_REPLACE:
 		np_policy_free(pol->policy);
@@ -449,7 +336,8 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 		m->unsaved_file = NP_STATE_POLICIES_FILE;
 		m->unsaved_error = saved;
 		log_error_errno(saved,
-				"Failed to save the state to '%s/" NP_STATE_POLICIES_FILE "'; undoing the change of "
+				"Failed to save the state to '%s/" NP_STATE_POLICIES_FILE
+				"'; undoing the change of "
 				"policy '%s': %m",
 				m->state_dir, pol->policy->name);
 		unstage(m, ch);
@@ -464,10 +352,10 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 			 pol->compiled->n_entries);
 	} else {
 		log_info("Deleted policy '%s' (id %u).", pol->policy->name, pol->id);
-		pol_free(pol);
+		manager_pol_free(pol);
 	}
 	if (saved >= 0)
-		notify_status(m);
+		manager_notify_status(m);
 	if (ch->old_trie_fd >= 0)
 		close(ch->old_trie_fd);
 	*ch = (struct manager_change){.old_trie_fd = -EBADF};
@@ -567,4 +455,3 @@ int manager_start_events(struct manager *m)
 		return log_error_errno(r, "Failed to watch the event ring buffer: %m");
 	return 0;
 }
-

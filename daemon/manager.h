@@ -32,7 +32,7 @@ struct np_source_ops;
 struct violation;
 struct violations;
 
-/* A binding source that runs (sources/source.h). */
+/* A binding source that runs (source.h). */
 struct manager_source {
 	const struct np_source_ops *ops;
 	void *userdata;
@@ -95,6 +95,7 @@ struct manager {
 
 	struct manager_source sources[MANAGER_MAX_SOURCES];
 	size_t n_sources;
+	const struct np_source_ops *const *source_table;
 };
 
 /* Checks the host and opens (or adopts) the data plane; logs the cause of a
@@ -167,7 +168,7 @@ struct np_bind *manager_binding_by_cgroup(struct manager *m, uint64_t cgroup_id)
 /* The binding that decides for a cgroup path: its own or its nearest bound ancestor's. */
 struct np_bind *manager_binding_for_path(struct manager *m, const char *path);
 /*
- * What binding sources (sources/source.h) and clients call: bind t to pol
+ * What binding sources (source.h) and clients call: bind t to pol
  * (replacing its binding), or remove target's binding; origin says who
  * asks. A source changes only the bindings of its own origin (-EBUSY
  * otherwise); NP_ORIGIN_EXPLICIT changes any. Kernel first, then
@@ -197,9 +198,10 @@ void manager_watch_cgroup_dir(struct manager *m, const char *dir);
 
 /* ---- binding sources (manager-sources.c) ---- */
 
-/* Starts every source (sources/source.h), after the restore. One that
- * fails is logged and left out: what is bound stays enforced. */
-void manager_start_sources(struct manager *m);
+/* Starts every source of the NULL-terminated table (source.h),
+ * after the restore. One that fails is logged and left out: what is bound
+ * stays enforced. The table is kept for a restart (SIGHUP). */
+void manager_start_sources(struct manager *m, const struct np_source_ops *const *sources);
 void manager_stop_sources(struct manager *m);
 /* A client's target: cgroups from the tree, containers from the sources
  * (a name or short id becomes the full id). As target_resolve(). */

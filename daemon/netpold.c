@@ -25,6 +25,7 @@
 #include "ctl-server.h"
 #include "log.h"
 #include "manager.h"
+#include "source.h"
 #include "netpol-proto.h"
 
 /* What the event loop serves: the manager, and the control socket with
@@ -219,7 +220,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 		if (d->server)
 			ctl_server_set_config(d->server, &m->config);
 		if (restart)
-			manager_start_sources(m);
+			manager_start_sources(m, m->source_table);
 		log_info("Reloaded the configuration from '%s'.", m->config_path);
 	}
 	(void)sd_notify(0, "READY=1");
@@ -330,7 +331,7 @@ static int run(const struct args *a)
 	}
 	m->publish = ctl_watch_publish;
 	m->publish_userdata = d.server;
-	manager_start_sources(m);
+	manager_start_sources(m, np_sources);
 	/* Pings WATCHDOG=1 at half of WATCHDOG_USEC from the loop itself, so a
 	 * wedged loop is noticed. */
 	r = sd_event_set_watchdog(e, true);
