@@ -164,10 +164,15 @@ done
 
 # ---- netpold down while a container starts ----
 if [[ " $ENGINES " == *" docker "* ]]; then
+	first_run docker pinned --label bpf.network.policy=frontend -- connect "$IT_NET_ADDR" 80
+	first_result docker pinned >/dev/null
+	check "apply pinned worker, over its label" ctl apply pinned worker
 	stop_netpold
 	first_run docker late --label bpf.network.policy=frontend -- -s 0.3 connect "$IT_NET_ADDR" 80
 	check_eq "netpold down: a new container is under the default meanwhile" EPERM "$(first_result docker late)"
 	netpold_up "netpold starts again"
+	wait_until "an explicit binding outlives netpold's restart" bound_to pinned worker
+	check_eq "... and stays explicit" explicit "$(binding origin pinned)"
 	wait_until "... and binds it by its label at the catch-up" bound_to late frontend
 	rm -f "$IT_TMP/out-docker/late"
 	dk restart -t 0 late >/dev/null
