@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 #define TIMEOUT_MS 10000
 
 static const char *netpolctl;
+static const char *completion; /* NULL: not tested */
 static char dir[] = "/tmp/netpol-test-netpolctl.XXXXXX";
 static char sock_path[sizeof(dir) + 16];
 static int listen_fd = -1;
@@ -114,11 +116,13 @@ static void serve(struct run *r, const char *reply)
 		json_decref(req);
 }
 
-/* Runs netpolctl with args (NULL-terminated), env NETPOL_SOCKET unset
- * unless env_socket, serving every connection with reply. */
-static void ctl_env(struct run *r, const char *reply, const char *env_socket, const char *const *args)
+/* Runs prog (netpolctl unless set) with args (NULL-terminated), env
+ * NETPOL_SOCKET unset unless env_socket, PATH starting with path_dir if
+ * set, serving every connection with reply. */
+static void spawn(struct run *r, const char *reply, const char *env_socket, const char *prog,
+		  const char *path_dir, const char *const *args)
 {
-	const char *argv[32] = {netpolctl};
+	const char *argv[32] = {prog ?: netpolctl};
 	int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC), pidfd, ws;
 	size_t n = 1;
 	pid_t pid;
@@ -139,7 +143,13 @@ static void ctl_env(struct run *r, const char *reply, const char *env_socket, co
 			setenv("NETPOL_SOCKET", env_socket, 1);
 		else
 			unsetenv("NETPOL_SOCKET");
-		execv(netpolctl, (char *const *)argv);
+		if (path_dir) {
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s:%s", path_dir, getenv("PATH") ?: "/usr/bin:/bin");
+			setenv("PATH", path, 1);
+		}
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -174,6 +184,11 @@ static void ctl_env(struct run *r, const char *reply, const char *env_socket, co
 	close(pidfd);
 	read_back(out, r->out, sizeof(r->out));
 	read_back(err, r->err, sizeof(r->err));
+}
+
+static void ctl_env(struct run *r, const char *reply, const char *env_socket, const char *const *args)
+{
+	spawn(r, reply, env_socket, NULL, NULL, args);
 }
 
 static void run_done(struct run *r)
@@ -696,15 +711,72 @@ static void test_container_violations(void)
 		"{\"id\": \"" ID_WEB "\", \"name\": \"a\\u001b]0;x\\u0007b\", \"image\": "
 		"\"iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii\"}") "]}}",
 	    "violations");
-	CHECKF(strstr(r.out, "  a?]0;x?b (3f2a4b5c6d7e, "
-			     "iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii") ==
-		       NULL &&
+	CHECKF(strstr(r.out,
+		      "  a?]0;x?b (3f2a4b5c6d7e, "
+		      "iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii") == NULL &&
 		   strstr(r.out,
 			  "  a?]0;x?b (3f2a4b5c6d7e, iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii...)  ") !=
 		       NULL &&
 		   !strchr(r.out, '\033') && !strchr(r.out, '\a'),
 	       "stdout:\n%s", r.out);
 	EXPECT_REQUEST(&r, "violations", "{}");
+}
+
+/* The bash completion (argv[2]) with netpolctl first in PATH and without
+ * bash-completion or jq: what it offers after line, one word a line. */
+static void complete(const char *line, const char *reply)
+{
+	char bin[sizeof(dir) + 16];
+
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	spawn(&r, reply, sock_path, "/bin/bash", bin,
+	      ARGS("--norc", "--noprofile", "-c",
+		   ". \"$0\" && COMP_LINE=$1 && COMP_POINT=${#1} && _netpolctl && printf '%s\n' "
+		   "\"${COMPREPLY[@]}\"",
+		   completion, line));
+}
+
+static void test_completion(void)
+{
+	char bin[sizeof(dir) + 16], link[sizeof(bin) + 16];
+	char *target;
+
+	if (!completion)
+		return;
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	snprintf(link, sizeof(link), "%s/netpolctl", bin);
+	target = realpath(netpolctl, NULL);
+	if (!target || mkdir(bin, 0700) < 0 || symlink(target, link) < 0)
+		die("bin");
+	free(target);
+
+	/* bound containers by name (from bindings --json), prefixes, and
+	 * never a name that is not a container name */
+	complete("netpolctl apply ", BINDINGS_REPLY);
+	CHECKF(r.status == 0 && strcmp(r.out, "cgroup:/\ncontainer:\nshop_db_1\nweb\n") == 0,
+	       "status %d, stdout:\n%s\nstderr: %s", r.status, r.out, r.err);
+	run_done(&r);
+	complete("netpolctl apply container:w", BINDINGS_REPLY);
+	/* bash has "container:" already (':' breaks words): the rest */
+	CHECKF(strcmp(r.out, "web\n") == 0, "stdout:\n%s", r.out);
+	run_done(&r);
+	complete("netpolctl --socket /nonexistent violations --target s", BINDINGS_REPLY);
+	CHECKF(r.connections == 0 && strcmp(r.out, "\n") == 0, "--socket not followed: %u connections, %s",
+	       r.connections, r.out);
+	run_done(&r);
+	complete("netpolctl stats --target ", BINDINGS_REPLY);
+	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\nshop_db_1\nweb\n") == 0, "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "bindings", NULL);
+	/* test: a bare word is a policy, so no bare container names */
+	complete("netpolctl test co", BINDINGS_REPLY);
+	CHECKF(strcmp(r.out, "container:\n") == 0, "stdout:\n%s", r.out);
+	run_done(&r);
+	/* no netpold: still the prefixes */
+	unlink(link);
+	complete("netpolctl unbind ", BINDINGS_REPLY);
+	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\n") == 0, "stdout:\n%s", r.out);
+	run_done(&r);
+	rmdir(bin);
 }
 
 static void test_socket(void)
@@ -727,11 +799,12 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s NETPOLCTL\n", argv[0]);
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: %s NETPOLCTL [BASH-COMPLETION]\n", argv[0]);
 		return 99;
 	}
 	netpolctl = argv[1];
+	completion = argc > 2 ? argv[2] : NULL;
 	if (!mkdtemp(dir))
 		die("mkdtemp");
 	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
@@ -753,6 +826,7 @@ int main(int argc, char **argv)
 	test_container_bindings();
 	test_container_status();
 	test_container_violations();
+	test_completion();
 	test_socket();
 
 	close(listen_fd);
