@@ -507,7 +507,8 @@ static int print_status(json_t *result)
 	return 0;
 }
 
-/* A table of the objects in result[list_key], one column per key. */
+/* A table of the objects in result[list_key], one column per key; a
+ * "target" column names a container by its name, short id and image. */
 static int print_list(json_t *result, const char *list_key, const char *const *keys,
 		      const char *const *header, size_t n)
 {
@@ -520,7 +521,8 @@ static int print_list(json_t *result, const char *list_key, const char *const *k
 		return fail(-ENOMEM, "netpolctl.Internal", "out of memory");
 	json_array_foreach (json_object_get(result, list_key), i, e)
 		for (size_t k = 0; k < n; k++) {
-			r = table_add(t, value_text(json_object_get(e, keys[k])));
+			r = table_add(t, strcmp(keys[k], "target") ? value_text(json_object_get(e, keys[k]))
+								   : format_target(e));
 			if (r < 0)
 				return fail(r, "netpolctl.Internal", "out of memory");
 		}

@@ -705,6 +705,19 @@ static void test_container_violations(void)
 	       "stdout:\n%s", r.out);
 	EXPECT_REQUEST_FAILED(&r, "violations", "{\"follow\": true, \"target\": \"web\"}");
 
+	/* stats name the container too, when netpold says which it is */
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"stats\": [{\"target\": \"container:" ID_WEB
+	    "\", \"container\": " C_WEB ", \"dest\": \"203.0.113.9\", \"port\": 22, \"protocol\": \"tcp\", "
+					"\"allowed\": 0, \"denied\": 3, "
+	    "\"last_seen\": \"2025-01-02T03:04:05.678Z\"}]}}",
+	    "stats", "--target", "web");
+	CHECKF(
+	    strstr(r.out, "\nweb (3f2a4b5c6d7e, nginx)  203.0.113.9  22    tcp    0        3       2025-") !=
+		NULL,
+	    "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "stats", "{\"target\": \"web\"}");
+
 	/* a hostile name cannot reach the terminal as escapes, nor run on */
 	CTL(&r,
 	    "{\"ok\": true, \"result\": {\"violations\": [" VIOLATION_C(
