@@ -1069,13 +1069,15 @@ static const struct verb verbs[] = {
 	{"policy", verb_policy, 1, 64, "policy list|show|add|update|delete ...",
 	 "Manage policies (netpolctl policy --help)."},
 	{"apply", verb_apply, 2, 2, "apply TARGET POLICY",
-	 "Bind POLICY to TARGET, replacing any binding it had. TARGET is cgroup:/path\n"
-	 "(below the attach cgroup) or a container: container:NAME, or its name, id or\n"
-	 "short id alone. An applied binding wins over the container's label."},
+	 "Bind POLICY to TARGET (a cgroup or a container), replacing its binding.\n"
+	 "TARGET is cgroup:/path (below the attach cgroup) or a container:\n"
+	 "container:NAME, or its name, id or short id alone. An applied binding wins\n"
+	 "over the container's label."},
 	{"unbind", verb_unbind, 1, 1, "unbind TARGET", "Remove TARGET's binding (TARGET as for apply)."},
 	{"bindings", verb_bindings, 0, 0, "bindings",
-	 "List the bindings: containers by name, short id and image; their warnings\n"
-	 "under them, the container sources' problems after the table."},
+	 "List the bindings; a container by its name, short id and image.\n"
+	 "A binding's warnings are printed under it, the container sources'\n"
+	 "problems after the table."},
 	{"allow", verb_allow, 2, 2, "allow POLICY DEST",
 	 "Append an allow rule to POLICY. DEST is ADDRESS-OR-CIDR-OR-ENTITY[:PORTS][/PROTOCOL],\n"
 	 "e.g. 10.0.0.0/8:5432/tcp, [2001:db8::1]:443, any:53/udp, private."},
