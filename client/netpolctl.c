@@ -403,11 +403,90 @@ static void print_field(const char *key, const json_t *v)
 	printf("%-16s%s\n", label, s);
 }
 
+/* "who: message" for a problem or a warning of a container source. */
+static int print_problem(const char *indent, const json_t *p)
+{
+	_cleanup_free_ char *who = NULL, *message = NULL;
+
+	if (json_is_string(p)) {
+		message = safe_text(json_string_value(p), 512);
+		if (!message)
+			return -ENOMEM;
+		printf("%sproblem: %s\n", indent, message);
+		return 0;
+	}
+	if (json_object_get(p, "container") || json_object_get(p, "target")) {
+		who = format_target(p);
+		if (!who)
+			return -ENOMEM;
+	}
+	message = safe_text(json_string_value(json_object_get(p, "message")) ?: "?", 512);
+	if (!message)
+		return -ENOMEM;
+	printf("%sproblem: %s%s%s\n", indent, who ?: "", who ? ": " : "", message);
+	return 0;
+}
+
+static int print_problems(const char *indent, const json_t *problems)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach (problems, i, p)
+		if (print_problem(indent, p) < 0)
+			return fail(-ENOMEM, "netpolctl.Internal", "out of memory");
+	return 0;
+}
+
+/* One engine of status' "containers": its socket, then what netpold knows
+ * of it, or why it is not connected. */
+static void print_engine(const json_t *e)
+{
+	_cleanup_free_ char *sock = safe_text(json_string_value(json_object_get(e, "socket")) ?: "?", 256);
+	_cleanup_free_ char *engine = value_text(json_object_get(e, "engine"));
+	_cleanup_free_ char *api = value_text(json_object_get(e, "api_version"));
+	_cleanup_free_ char *error = NULL;
+	json_t *n = json_object_get(e, "containers");
+
+	if (json_string_value(json_object_get(e, "error")))
+		error = safe_text(json_string_value(json_object_get(e, "error")), 256);
+	if (!json_is_true(json_object_get(e, "connected"))) {
+		printf("  %s: not connected%s%s%s\n", sock ?: "?", error ? " (" : "", error ?: "",
+		       error ? ")" : "");
+		return;
+	}
+	printf("  %s: %s, API %s, connected, %" JSON_INTEGER_FORMAT " container%s\n", sock ?: "?", engine,
+	       api, json_integer_value(n), json_integer_value(n) == 1 ? "" : "s");
+	if (error)
+		printf("    last error: %s\n", error);
+}
+
+static int print_containers_status(const json_t *c)
+{
+	json_t *engines = json_object_get(c, "engines"), *e;
+	json_t *def = json_object_get(c, "default_policy");
+	size_t i;
+
+	printf("containers:\n");
+	if (json_array_size(engines) == 0)
+		printf("  no engine followed (container_sockets is empty)\n");
+	json_array_foreach (engines, i, e)
+		print_engine(e);
+	if (json_is_string(def)) {
+		_cleanup_free_ char *name = value_text(def);
+
+		printf("  default policy: %s\n", name);
+	} else
+		printf("  default policy: none (a container without a binding is not policed)\n");
+	return print_problems("  ", json_object_get(c, "problems"));
+}
+
 static int print_status(json_t *result)
 {
 	static const char *const order[] = {"version",	     "pin_dir",	      "pins",	     "pins_missing",
 					    "pins_restored", "attach_cgroup", "cgroup_root", "adopted",
 					    "policies",	     "bindings",      "events_lost", NULL};
+	json_t *containers = json_object_get(result, "containers");
 	const char *key;
 	json_t *v;
 
@@ -419,13 +498,17 @@ static int print_status(json_t *result)
 
 		for (size_t i = 0; order[i]; i++)
 			listed |= !strcmp(order[i], key);
-		if (!listed)
+		if (!listed && !(json_is_object(containers) && v == containers))
 			print_field(key, v);
 	}
+	/* last: it takes several lines */
+	if (json_is_object(containers))
+		return print_containers_status(containers);
 	return 0;
 }
 
-/* A table of the objects in result[list_key], one column per key. */
+/* A table of the objects in result[list_key], one column per key; a
+ * "target" column names a container by its name, short id and image. */
 static int print_list(json_t *result, const char *list_key, const char *const *keys,
 		      const char *const *header, size_t n)
 {
@@ -438,7 +521,8 @@ static int print_list(json_t *result, const char *list_key, const char *const *k
 		return fail(-ENOMEM, "netpolctl.Internal", "out of memory");
 	json_array_foreach (json_object_get(result, list_key), i, e)
 		for (size_t k = 0; k < n; k++) {
-			r = table_add(t, value_text(json_object_get(e, keys[k])));
+			r = table_add(t, strcmp(keys[k], "target") ? value_text(json_object_get(e, keys[k]))
+								   : format_target(e));
 			if (r < 0)
 				return fail(r, "netpolctl.Internal", "out of memory");
 		}
@@ -454,12 +538,47 @@ static int print_policy_list(json_t *result)
 	return print_list(result, "policies", keys, header, ELEMENTSOF(keys));
 }
 
+/* A binding's cgroup now: its id, or "none" for a container that has none
+ * (stopped, or not started yet: bound when its cgroup appears). */
+static char *cgroup_text(const json_t *b)
+{
+	const json_t *id = json_object_get(b, "cgroup_id");
+
+	if (json_is_integer(id) && json_integer_value(id) == 0)
+		return strdup("none");
+	return value_text(id);
+}
+
+/* A container's binding names the container (name, short id, image); its
+ * warnings go under its row, the source's problems after the table. */
 static int print_bindings(json_t *result)
 {
-	static const char *const keys[] = {"target", "policy", "cgroup_id", "origin"};
 	static const char *const header[] = {"TARGET", "POLICY", "CGROUP-ID", "ORIGIN"};
+	_cleanup_(table_freep) struct table *t = table_new(header, ELEMENTSOF(header));
+	json_t *b, *w;
+	size_t i, k;
+	int r = 0;
 
-	return print_list(result, "bindings", keys, header, ELEMENTSOF(keys));
+	if (!t)
+		return fail(-ENOMEM, "netpolctl.Internal", "out of memory");
+	json_array_foreach (json_object_get(result, "bindings"), i, b) {
+		r |= table_add(t, format_target(b));
+		r |= table_add(t, value_text(json_object_get(b, "policy")));
+		r |= table_add(t, cgroup_text(b));
+		r |= table_add(t, value_text(json_object_get(b, "origin")));
+		json_array_foreach (json_object_get(b, "warnings"), k, w) {
+			_cleanup_free_ char *text = safe_text(json_string_value(w) ?: "?", 512);
+			char *line = NULL;
+
+			if (text && asprintf(&line, "warning: %s", text) < 0)
+				line = NULL;
+			r |= table_note(t, line);
+		}
+	}
+	if (r < 0)
+		return fail(-ENOMEM, "netpolctl.Internal", "out of memory");
+	table_print(t, stdout);
+	return print_problems("", json_object_get(result, "problems"));
 }
 
 static int print_policy(json_t *result)
@@ -483,10 +602,22 @@ static int print_installed(json_t *result)
 static int print_applied(json_t *result)
 {
 	_cleanup_free_ char *policy = value_text(json_object_get(result, "policy"));
-	_cleanup_free_ char *target = value_text(json_object_get(result, "target"));
-	_cleanup_free_ char *id = value_text(json_object_get(result, "cgroup_id"));
+	_cleanup_free_ char *target = format_target(result);
+	_cleanup_free_ char *id = cgroup_text(result);
+	json_t *w;
+	size_t i;
 
-	printf("policy %s applied to %s (cgroup id %s)\n", policy, target, id);
+	if (!target || !id)
+		return fail(-ENOMEM, "netpolctl.Internal", "out of memory");
+	if (!strcmp(id, "none"))
+		printf("policy %s applied to %s (no cgroup now: bound when it starts)\n", policy, target);
+	else
+		printf("policy %s applied to %s (cgroup id %s)\n", policy, target, id);
+	json_array_foreach (json_object_get(result, "warnings"), i, w) {
+		_cleanup_free_ char *text = safe_text(json_string_value(w) ?: "?", 512);
+
+		printf("warning: %s\n", text ?: "?");
+	}
 	return 0;
 }
 
@@ -532,7 +663,7 @@ static int print_violations(json_t *result)
 		json_int_t count = json_integer_value(json_object_get(v, "count"));
 
 		r |= table_add(t, value_text(json_object_get(v, "time")));
-		r |= table_add(t, value_text(json_object_get(v, "target")));
+		r |= table_add(t, format_target(v));
 		r |= table_add(t, value_text(json_object_get(v, "policy")));
 		r |= table_add(t, value_text(json_object_get(v, "verdict")));
 		r |= table_add(t, format_dest(json_object_get(v, "dest"), json_object_get(v, "port"),
@@ -800,7 +931,9 @@ static int verb_test(int argc, char **argv)
 	r = check_dest(dest);
 	if (r < 0)
 		return r;
-	/* Policy names never contain ':'; targets always do (cgroup:/...). */
+	/* Policy names never contain ':'. A bare word could be a policy or a
+	 * container: it is a policy, as it always was; a container here is
+	 * "container:NAME". */
 	return simple(NP_CMD_TEST,
 		      pack("{s:s, s:s}", strchr(what, ':') ? "target" : "policy", what, "dest", dest),
 		      print_test);
@@ -936,10 +1069,15 @@ static const struct verb verbs[] = {
 	{"policy", verb_policy, 1, 64, "policy list|show|add|update|delete ...",
 	 "Manage policies (netpolctl policy --help)."},
 	{"apply", verb_apply, 2, 2, "apply TARGET POLICY",
-	 "Bind POLICY to TARGET (cgroup:/path below the attach cgroup), replacing\n"
-	 "any binding it had."},
-	{"unbind", verb_unbind, 1, 1, "unbind TARGET", "Remove TARGET's binding."},
-	{"bindings", verb_bindings, 0, 0, "bindings", "List the bindings."},
+	 "Bind POLICY to TARGET (a cgroup or a container), replacing its binding.\n"
+	 "TARGET is cgroup:/path (below the attach cgroup) or a container:\n"
+	 "container:NAME, or its name, id or short id alone. An applied binding wins\n"
+	 "over the container's label."},
+	{"unbind", verb_unbind, 1, 1, "unbind TARGET", "Remove TARGET's binding (TARGET as for apply)."},
+	{"bindings", verb_bindings, 0, 0, "bindings",
+	 "List the bindings; a container by its name, short id and image.\n"
+	 "A binding's warnings are printed under it, the container sources'\n"
+	 "problems after the table."},
 	{"allow", verb_allow, 2, 2, "allow POLICY DEST",
 	 "Append an allow rule to POLICY. DEST is ADDRESS-OR-CIDR-OR-ENTITY[:PORTS][/PROTOCOL],\n"
 	 "e.g. 10.0.0.0/8:5432/tcp, [2001:db8::1]:443, any:53/udp, private."},
@@ -948,16 +1086,17 @@ static const struct verb verbs[] = {
 	 "Remove rule N (0-based, the index in 'policy show') from POLICY."},
 	{"test", verb_test, 2, 2, "test TARGET|POLICY DEST",
 	 "Say what the kernel would decide for one destination (one address, one port;\n"
-	 "protocol tcp unless given): the verdict, the policy and the deciding rule."},
+	 "protocol tcp unless given): the verdict, the policy and the deciding rule.\n"
+	 "A word without ':' is a policy: name a container as container:NAME here."},
 	{"violations", verb_violations, 0, 0, "violations [--follow] [--since T] [--target TARGET]",
 	 "List denied (and audited) connections, each with its process and program;\n"
 	 "one process's repeats within a second are folded into one line.\n"
 	 "  --follow      keep printing new violations until interrupted\n"
 	 "  --since T     only since T: 30s, 10m, 2h, 1d ago, an epoch, or RFC 3339\n"
-	 "  --target T    only those of one target"},
+	 "  --target T    only those of one target (cgroup:/path, container:NAME, NAME)"},
 	{"stats", verb_stats, 0, 0, "stats [--target TARGET] [--reset]",
 	 "Allowed and denied counts per target, destination, port and protocol.\n"
-	 "  --target T    only one target\n"
+	 "  --target T    only one target (as for violations)\n"
 	 "  --reset       clear the counters shown (needs write privilege)"},
 	{},
 };
@@ -1013,7 +1152,7 @@ static void print_verb_line(const struct verb *v)
 static void print_help(void)
 {
 	printf("Usage: netpolctl [OPTIONS] COMMAND [ARGS...]\n\n"
-	       "Control netpold, the per-cgroup network egress firewall.\n\nCommands:\n");
+	       "Control netpold, the per-cgroup (per-container) network egress firewall.\n\nCommands:\n");
 	for (const struct verb *v = verbs; v->name; v++) {
 		if (v->run == verb_policy) {
 			for (const struct verb *p = policy_verbs; p->name; p++)

@@ -10,11 +10,19 @@
 
 struct output_mode arg_output;
 
+/* A line printed under a row, outside the columns. */
+struct table_note {
+	size_t row;
+	char *text;
+};
+
 struct table {
 	const char *const *header;
 	size_t n_cols;
 	char **cells;
 	size_t n_cells, cap;
+	struct table_note *notes;
+	size_t n_notes, notes_cap;
 };
 
 int fail(int r, const char *code, const char *fmt, ...)
@@ -156,6 +164,28 @@ int table_addf(struct table *t, const char *fmt, ...)
 	return table_add(t, s);
 }
 
+int table_note(struct table *t, char *text)
+{
+	if (!text)
+		return -ENOMEM;
+	if (t->n_notes == t->notes_cap) {
+		size_t cap = t->notes_cap ? t->notes_cap * 2 : 8;
+		struct table_note *p = realloc(t->notes, cap * sizeof(*p));
+
+		if (!p) {
+			free(text);
+			return -ENOMEM;
+		}
+		t->notes = p;
+		t->notes_cap = cap;
+	}
+	t->notes[t->n_notes++] = (struct table_note){
+	    .row = t->n_cells ? (t->n_cells - 1) / t->n_cols : 0,
+	    .text = text,
+	};
+	return 0;
+}
+
 static void print_row(const struct table *t, const char *const *row, const size_t *width, FILE *f)
 {
 	for (size_t c = 0; c < t->n_cols; c++) {
@@ -181,8 +211,11 @@ void table_print(const struct table *t, FILE *f)
 			width[i % t->n_cols] = n;
 	}
 	print_row(t, t->header, width, f);
-	for (size_t i = 0; i + t->n_cols <= t->n_cells; i += t->n_cols)
+	for (size_t i = 0, k = 0; i + t->n_cols <= t->n_cells; i += t->n_cols) {
 		print_row(t, (const char *const *)t->cells + i, width, f);
+		for (; k < t->n_notes && t->notes[k].row <= i / t->n_cols; k++)
+			fprintf(f, "  %s\n", t->notes[k].text);
+	}
 }
 
 struct table *table_free(struct table *t)
@@ -191,7 +224,10 @@ struct table *table_free(struct table *t)
 		return NULL;
 	for (size_t i = 0; i < t->n_cells; i++)
 		free(t->cells[i]);
+	for (size_t i = 0; i < t->n_notes; i++)
+		free(t->notes[i].text);
 	free(t->cells);
+	free(t->notes);
 	free(t);
 	return NULL;
 }
@@ -227,10 +263,97 @@ char *format_program(const json_t *v)
 	return s;
 }
 
+/* The first n bytes of s, control characters as '?': a container chooses
+ * its labels, and a terminal must not take them for escape sequences. */
+static void put_prefix(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && s[i]; i++)
+		fputc((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i], f);
+}
+
+/* At most max bytes of s (cut at a character, "..." added), as above. */
+static void put_safe(FILE *f, const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	bool cut = n > max;
+
+	if (cut)
+		for (n = max - 3; n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; n--)
+			;
+	put_prefix(f, s, n);
+	if (cut)
+		fputs("...", f);
+}
+
+char *safe_text(const char *s, size_t max)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return NULL;
+	put_safe(f, s, max);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *format_container(const json_t *c)
+{
+	const char *name = json_string_value(json_object_get(c, "name"));
+	const char *id = json_string_value(json_object_get(c, "id")) ?: "";
+	const char *image = json_string_value(json_object_get(c, "image"));
+	const char *project = json_string_value(json_object_get(c, "project"));
+	const char *service = json_string_value(json_object_get(c, "service"));
+	_cleanup_free_ char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	/* ids as docker ps shows them: 12 hex digits */
+	if (name && *name)
+		put_safe(f, name, 64);
+	else
+		put_prefix(f, id, 12);
+	fputs(" (", f);
+	put_prefix(f, id, 12);
+	if (image && *image) {
+		fputs(", ", f);
+		/* an image named by its id: its short id */
+		if (!strncmp(image, "sha256:", 7))
+			put_prefix(f, image + 7, 12);
+		else
+			put_safe(f, image, 48);
+	}
+	if (project && *project && service && *service) {
+		fputs(", service ", f);
+		put_safe(f, project, 32);
+		fputc('/', f);
+		put_safe(f, service, 32);
+	}
+	fputc(')', f);
+	if (fclose(f) != 0)
+		return NULL;
+	return TAKE_PTR(s);
+}
+
+char *format_target(const json_t *v)
+{
+	const json_t *c = json_object_get(v, "container");
+
+	if (json_is_object(c))
+		return format_container(c);
+	return value_text(json_object_get(v, "target"));
+}
+
 char *format_violation(const json_t *v)
 {
 	_cleanup_free_ char *time = value_text(json_object_get(v, "time"));
-	_cleanup_free_ char *target = value_text(json_object_get(v, "target"));
+	_cleanup_free_ char *target = format_target(v);
 	_cleanup_free_ char *policy = value_text(json_object_get(v, "policy"));
 	_cleanup_free_ char *verdict = value_text(json_object_get(v, "verdict"));
 	_cleanup_free_ char *dest = format_dest(json_object_get(v, "dest"), json_object_get(v, "port"),
@@ -243,6 +366,8 @@ char *format_violation(const json_t *v)
 	char *s = NULL;
 	bool by_policy = !reason || strcmp(reason, "policy") == 0;
 
+	if (!target)
+		return NULL;
 	if (pid > 0)
 		snprintf(pidbuf, sizeof(pidbuf), "%" JSON_INTEGER_FORMAT, pid);
 	/* The usual reason goes unsaid; another (a source route) is shown. */

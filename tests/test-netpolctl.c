@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 #define TIMEOUT_MS 10000
 
 static const char *netpolctl;
+static const char *completion; /* NULL: not tested */
 static char dir[] = "/tmp/netpol-test-netpolctl.XXXXXX";
 static char sock_path[sizeof(dir) + 16];
 static int listen_fd = -1;
@@ -114,11 +116,13 @@ static void serve(struct run *r, const char *reply)
 		json_decref(req);
 }
 
-/* Runs netpolctl with args (NULL-terminated), env NETPOL_SOCKET unset
- * unless env_socket, serving every connection with reply. */
-static void ctl_env(struct run *r, const char *reply, const char *env_socket, const char *const *args)
+/* Runs prog (netpolctl unless set) with args (NULL-terminated), env
+ * NETPOL_SOCKET unset unless env_socket, PATH starting with path_dir if
+ * set, serving every connection with reply. */
+static void spawn(struct run *r, const char *reply, const char *env_socket, const char *prog,
+		  const char *path_dir, const char *const *args)
 {
-	const char *argv[32] = {netpolctl};
+	const char *argv[32] = {prog ?: netpolctl};
 	int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC), pidfd, ws;
 	size_t n = 1;
 	pid_t pid;
@@ -139,7 +143,13 @@ static void ctl_env(struct run *r, const char *reply, const char *env_socket, co
 			setenv("NETPOL_SOCKET", env_socket, 1);
 		else
 			unsetenv("NETPOL_SOCKET");
-		execv(netpolctl, (char *const *)argv);
+		if (path_dir) {
+			char path[4096];
+
+			snprintf(path, sizeof(path), "%s:%s", path_dir, getenv("PATH") ?: "/usr/bin:/bin");
+			setenv("PATH", path, 1);
+		}
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -174,6 +184,11 @@ static void ctl_env(struct run *r, const char *reply, const char *env_socket, co
 	close(pidfd);
 	read_back(out, r->out, sizeof(r->out));
 	read_back(err, r->err, sizeof(r->err));
+}
+
+static void ctl_env(struct run *r, const char *reply, const char *env_socket, const char *const *args)
+{
+	spawn(r, reply, env_socket, NULL, NULL, args);
 }
 
 static void run_done(struct run *r)
@@ -532,6 +547,251 @@ static void test_violations(void)
 	EXPECT_REQUEST_FAILED(&r, "violations", "{\"follow\": true, \"since\": 5}");
 }
 
+/* Two full container ids, and what netpold sends about their containers
+ * (docs/protocol.md). */
+#define ID_WEB "3f2a4b5c6d7e8f90112233445566778899aabbccddeeff00112233445566aabb"
+#define ID_DB  "9a8b7c6d5e4f30211223344556677889900aabbccddeeff0011223344556677"
+#define C_WEB  "{\"id\": \"" ID_WEB "\", \"name\": \"web\", \"image\": \"nginx\", \"engine\": \"docker\"}"
+#define C_DB                                                                                                 \
+	"{\"id\": \"" ID_DB "\", \"name\": \"shop_db_1\", \"image\": \"sha256:0123456789abcdef0123\", "      \
+	"\"engine\": \"podman\", \"project\": \"shop\", \"service\": \"db\"}"
+
+/* Containers are named, as container:NAME or alone, wherever a target is
+ * taken; netpold resolves the name, netpolctl sends it as typed. */
+static void test_container_targets(void)
+{
+	CTL(&r, NULL, "apply", "web", "worker");
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"web\", \"policy\": \"worker\"}");
+	CTL(&r, NULL, "apply", "container:web", "worker");
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"container:web\", \"policy\": \"worker\"}");
+	CTL(&r, NULL, "apply", "3f2a4b5c6d7e", "worker");
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"3f2a4b5c6d7e\", \"policy\": \"worker\"}");
+	CTL(&r, NULL, "unbind", "container:" ID_WEB);
+	EXPECT_REQUEST(&r, "unbind", "{\"target\": \"container:" ID_WEB "\"}");
+	CTL(&r, NULL, "unbind", "web");
+	EXPECT_REQUEST(&r, "unbind", "{\"target\": \"web\"}");
+	CTL(&r, NULL, "violations", "--target", "web");
+	EXPECT_REQUEST(&r, "violations", "{\"target\": \"web\"}");
+	CTL(&r, NULL, "stats", "--target", "container:db");
+	EXPECT_REQUEST(&r, "stats", "{\"target\": \"container:db\"}");
+	CTL(&r, NULL, "test", "container:web", "203.0.113.1:443");
+	EXPECT_REQUEST(&r, "test", "{\"target\": \"container:web\", \"dest\": \"203.0.113.1:443\"}");
+	/* a bare word in test stays a policy name, as documented */
+	CTL(&r, NULL, "test", "web", "203.0.113.1:443");
+	EXPECT_REQUEST(&r, "test", "{\"policy\": \"web\", \"dest\": \"203.0.113.1:443\"}");
+
+	/* apply names the container; with no cgroup yet, it says when it binds */
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"target\": \"container:" ID_WEB "\", \"policy\": \"worker\", "
+	    "\"cgroup_id\": 0, \"origin\": \"explicit\", \"container\": " C_WEB ", \"warnings\": "
+	    "[\"CAP_NET_RAW: raw sockets bypass the policy; run it with --cap-drop NET_RAW\"]}}",
+	    "apply", "web", "worker");
+	CHECKF(strcmp(r.out, "policy worker applied to web (3f2a4b5c6d7e, nginx) (no cgroup now: bound when "
+			     "it starts)\nwarning: CAP_NET_RAW: raw sockets bypass the policy; run it with "
+			     "--cap-drop NET_RAW\n") == 0,
+	       "stdout: %s", r.out);
+	EXPECT_REQUEST(&r, "apply", "{\"target\": \"web\", \"policy\": \"worker\"}");
+}
+
+#define BINDINGS_REPLY                                                                                       \
+	"{\"ok\": true, \"result\": {\"bindings\": ["                                                        \
+	"{\"target\": \"container:" ID_WEB "\", \"policy\": \"frontend\", \"origin\": \"label\", "           \
+	"\"cgroup_id\": 1234, \"cgroup\": \"/docker/" ID_WEB "\", \"container\": " C_WEB ", "                \
+	"\"warnings\": [\"CAP_NET_RAW: raw sockets bypass the policy; run it with --cap-drop NET_RAW\"]}, "  \
+	"{\"target\": \"container:" ID_DB "\", \"policy\": \"database\", \"origin\": \"explicit\", "         \
+	"\"cgroup_id\": 0, \"cgroup\": null, \"container\": " C_DB ", \"warnings\": []}, "                   \
+	"{\"target\": \"cgroup:/docker\", \"policy\": \"deny-all\", \"origin\": \"default\", "               \
+	"\"cgroup_id\": 99}], "                                                                              \
+	"\"problems\": [{\"target\": \"container:" ID_WEB "\", \"container\": {\"id\": \"" ID_WEB "\", "     \
+	"\"name\": \"evil\\u001b[2J\", \"image\": \"x\"}, \"message\": \"label bpf.network.policy names "    \
+	"policy 'nope', which is not installed: under the container default\"}]}}"
+
+static void test_container_bindings(void)
+{
+	const char *want =
+	    "TARGET                                                   POLICY    CGROUP-ID  ORIGIN\n"
+	    "web (3f2a4b5c6d7e, nginx)                                frontend  1234       label\n"
+	    "  warning: CAP_NET_RAW: raw sockets bypass the policy; run it with --cap-drop NET_RAW\n"
+	    "shop_db_1 (9a8b7c6d5e4f, 0123456789ab, service shop/db)  database  none       explicit\n"
+	    "cgroup:/docker                                           deny-all  99         default\n"
+	    "problem: evil?[2J (3f2a4b5c6d7e, x): label bpf.network.policy names policy 'nope', which is not "
+	    "installed: under the container default\n";
+	json_t *j, *want_json;
+
+	CTL(&r, BINDINGS_REPLY, "bindings");
+	CHECKF(strcmp(r.out, want) == 0, "stdout:\n%s\nwant:\n%s", r.out, want);
+	EXPECT_REQUEST(&r, "bindings", NULL);
+
+	/* --json: the daemon's result, as it sent it, and nothing else */
+	CTL(&r, BINDINGS_REPLY, "bindings", "--json");
+	j = json_loads(r.out, 0, NULL);
+	want_json = json_loads(BINDINGS_REPLY, 0, NULL);
+	CHECKF(j && want_json && json_equal(j, json_object_get(want_json, "result")), "stdout: %s", r.out);
+	CHECKF(strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "stdout is not one line: %s", r.out);
+	json_decref(j);
+	json_decref(want_json);
+	EXPECT_REQUEST(&r, "bindings", NULL);
+
+	/* an old netpold: no problems, no containers; the table as before */
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"bindings\": [{\"target\": \"cgroup:/a\", \"policy\": \"web\", "
+	    "\"cgroup_id\": 7, \"origin\": \"explicit\"}]}}",
+	    "bindings");
+	CHECKF(strcmp(r.out,
+		      "TARGET     POLICY  CGROUP-ID  ORIGIN\ncgroup:/a  web     7          explicit\n") == 0,
+	       "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "bindings", NULL);
+}
+
+static void test_container_status(void)
+{
+	const char *want_block =
+	    "containers:\n"
+	    "  /var/run/docker.sock: docker, API 1.41, connected, 3 containers\n"
+	    "  /run/podman/podman.sock: not connected (connect: No such file or directory)\n"
+	    "  default policy: deny-all\n"
+	    "  problem: web (3f2a4b5c6d7e, nginx): label names policy 'nope', which is not installed\n";
+
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"version\": \"1.0\", \"policies\": 2, \"containers\": {"
+	    "\"engines\": [{\"socket\": \"/var/run/docker.sock\", \"engine\": \"docker\", \"api_version\": "
+	    "\"1.41\", \"connected\": true, \"containers\": 3, \"error\": null}, {\"socket\": "
+	    "\"/run/podman/podman.sock\", \"engine\": null, \"api_version\": null, \"connected\": false, "
+	    "\"containers\": 0, \"error\": \"connect: No such file or directory\"}], \"default_policy\": "
+	    "\"deny-all\", \"problems\": [{\"target\": \"container:" ID_WEB "\", \"container\": " C_WEB ", "
+	    "\"message\": \"label names policy 'nope', which is not installed\"}]}}}",
+	    "status");
+	CHECKF(strncmp(r.out, "version:        1.0\npolicies:       2\n", 36) == 0, "stdout:\n%s", r.out);
+	/* the block last, and not also as one line of JSON */
+	CHECKF(strlen(r.out) > strlen(want_block) &&
+		   strcmp(r.out + strlen(r.out) - strlen(want_block), want_block) == 0 &&
+		   !strstr(r.out, "{\""),
+	       "stdout:\n%s\nwant it to end with:\n%s", r.out, want_block);
+	EXPECT_REQUEST(&r, "status", NULL);
+
+	CTL(&r, "{\"ok\": true, \"result\": {\"containers\": {\"engines\": [], \"default_policy\": null}}}",
+	    "status");
+	CHECKF(strcmp(r.out, "containers:\n  no engine followed (container_sockets is empty)\n"
+			     "  default policy: none (a container without a binding is not policed)\n") == 0,
+	       "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "status", NULL);
+}
+
+#define VIOLATION_C(c)                                                                                       \
+	"{\"time\": \"2025-01-02T03:04:05.678Z\", \"target\": \"container:" ID_WEB "\", \"cgroup_id\": 7, "  \
+	"\"policy\": \"frontend\", \"rule_index\": null, \"dest\": \"203.0.113.9\", \"port\": 22, "          \
+	"\"protocol\": \"tcp\", \"hook\": \"connect4\", \"verdict\": \"deny\", \"reason\": \"policy\", "     \
+	"\"pid\": 42, \"comm\": \"curl\", \"count\": 1, \"container\": " c "}"
+
+/* A violation in a container names it, not its long target. */
+static void test_container_violations(void)
+{
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"violations\": [" VIOLATION_C(C_WEB) ", " VIOLATION_C(C_DB) "]}}",
+	    "violations");
+	CHECKF(strstr(r.out, "\n2025-01-02T03:04:05.678Z  web (3f2a4b5c6d7e, nginx)  ") &&
+		   strstr(r.out, "\n2025-01-02T03:04:05.678Z  shop_db_1 (9a8b7c6d5e4f, 0123456789ab, "
+				 "service shop/db)  frontend") &&
+		   !strstr(r.out, "container:"),
+	       "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "violations", "{}");
+
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"following\": true}}\n"
+	    "{\"version\": 1, \"id\": 1, \"event\": " VIOLATION_C(C_WEB) "}\n",
+	    "violations", "--follow", "--target", "web");
+	CHECKF(strstr(r.out, "2025-01-02T03:04:05.678Z  web (3f2a4b5c6d7e, nginx)  frontend  deny  "
+			     "203.0.113.9:22/tcp  pid 42  curl  x1\n") != NULL,
+	       "stdout:\n%s", r.out);
+	EXPECT_REQUEST_FAILED(&r, "violations", "{\"follow\": true, \"target\": \"web\"}");
+
+	/* stats name the container too, when netpold says which it is */
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"stats\": [{\"target\": \"container:" ID_WEB
+	    "\", \"container\": " C_WEB ", \"dest\": \"203.0.113.9\", \"port\": 22, \"protocol\": \"tcp\", "
+					"\"allowed\": 0, \"denied\": 3, "
+	    "\"last_seen\": \"2025-01-02T03:04:05.678Z\"}]}}",
+	    "stats", "--target", "web");
+	CHECKF(
+	    strstr(r.out, "\nweb (3f2a4b5c6d7e, nginx)  203.0.113.9  22    tcp    0        3       2025-") !=
+		NULL,
+	    "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "stats", "{\"target\": \"web\"}");
+
+	/* a hostile name cannot reach the terminal as escapes, nor run on */
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"violations\": [" VIOLATION_C(
+		"{\"id\": \"" ID_WEB "\", \"name\": \"a\\u001b]0;x\\u0007b\", \"image\": "
+		"\"iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii\"}") "]}}",
+	    "violations");
+	CHECKF(strstr(r.out,
+		      "  a?]0;x?b (3f2a4b5c6d7e, "
+		      "iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii") == NULL &&
+		   strstr(r.out,
+			  "  a?]0;x?b (3f2a4b5c6d7e, iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii...)  ") !=
+		       NULL &&
+		   !strchr(r.out, '\033') && !strchr(r.out, '\a'),
+	       "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "violations", "{}");
+}
+
+/* The bash completion (argv[2]) with netpolctl first in PATH and without
+ * bash-completion or jq: what it offers after line, one word a line. */
+static void complete(const char *line, const char *reply)
+{
+	char bin[sizeof(dir) + 16];
+
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	spawn(&r, reply, sock_path, "/bin/bash", bin,
+	      ARGS("--norc", "--noprofile", "-c",
+		   ". \"$0\" && COMP_LINE=$1 && COMP_POINT=${#1} && _netpolctl && printf '%s\n' "
+		   "\"${COMPREPLY[@]}\"",
+		   completion, line));
+}
+
+static void test_completion(void)
+{
+	char bin[sizeof(dir) + 16], link[sizeof(bin) + 16];
+	char *target;
+
+	if (!completion)
+		return;
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	snprintf(link, sizeof(link), "%s/netpolctl", bin);
+	target = realpath(netpolctl, NULL);
+	if (!target || mkdir(bin, 0700) < 0 || symlink(target, link) < 0)
+		die("bin");
+	free(target);
+
+	/* bound containers by name (from bindings --json), prefixes, and
+	 * never a name that is not a container name */
+	complete("netpolctl apply ", BINDINGS_REPLY);
+	CHECKF(r.status == 0 && strcmp(r.out, "cgroup:/\ncontainer:\nshop_db_1\nweb\n") == 0,
+	       "status %d, stdout:\n%s\nstderr: %s", r.status, r.out, r.err);
+	run_done(&r);
+	complete("netpolctl apply container:w", BINDINGS_REPLY);
+	/* bash has "container:" already (':' breaks words): the rest */
+	CHECKF(strcmp(r.out, "web\n") == 0, "stdout:\n%s", r.out);
+	run_done(&r);
+	complete("netpolctl --socket /nonexistent violations --target s", BINDINGS_REPLY);
+	CHECKF(r.connections == 0 && strcmp(r.out, "\n") == 0, "--socket not followed: %u connections, %s",
+	       r.connections, r.out);
+	run_done(&r);
+	complete("netpolctl stats --target ", BINDINGS_REPLY);
+	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\nshop_db_1\nweb\n") == 0, "stdout:\n%s", r.out);
+	EXPECT_REQUEST(&r, "bindings", NULL);
+	/* test: a bare word is a policy, so no bare container names */
+	complete("netpolctl test co", BINDINGS_REPLY);
+	CHECKF(strcmp(r.out, "container:\n") == 0, "stdout:\n%s", r.out);
+	run_done(&r);
+	/* no netpold: still the prefixes */
+	unlink(link);
+	complete("netpolctl unbind ", BINDINGS_REPLY);
+	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\n") == 0, "stdout:\n%s", r.out);
+	run_done(&r);
+	rmdir(bin);
+}
+
 static void test_socket(void)
 {
 	char missing[sizeof(dir) + 16];
@@ -552,11 +812,12 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s NETPOLCTL\n", argv[0]);
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: %s NETPOLCTL [BASH-COMPLETION]\n", argv[0]);
 		return 99;
 	}
 	netpolctl = argv[1];
+	completion = argc > 2 ? argv[2] : NULL;
 	if (!mkdtemp(dir))
 		die("mkdtemp");
 	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
@@ -574,6 +835,11 @@ int main(int argc, char **argv)
 	test_help_and_version();
 	test_output_and_errors();
 	test_violations();
+	test_container_targets();
+	test_container_bindings();
+	test_container_status();
+	test_container_violations();
+	test_completion();
 	test_socket();
 
 	close(listen_fd);
