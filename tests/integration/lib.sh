@@ -11,7 +11,9 @@
 # packet ever leaves the machine.
 #
 # Environment: NETPOLD, NETPOLCTL, NETPOL_PROBE (paths of the built
-# programs; meson sets them).
+# programs; meson sets them); IT_PREFIX (netpol-it by default: the start
+# of those names, so that bench/containers, which sources this file too,
+# names its own netpol-bench-ctr-PID).
 
 set -u
 
@@ -86,14 +88,15 @@ CG2=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2
 [ -n "$CG2" ] || it_skip "no cgroup2 mount"
 [ -d /sys/fs/bpf ] || it_skip "no /sys/fs/bpf"
 
-IT_TMP=$(mktemp -d /tmp/netpol-it.XXXXXX)
+IT_PREFIX=${IT_PREFIX:-netpol-it}
+IT_TMP=$(mktemp -d "/tmp/$IT_PREFIX.XXXXXX")
 # Reachable by the unprivileged user of it-perms (the socket's own mode and
 # the daemon's credential check are what is tested).
 chmod 0755 "$IT_TMP"
-IT_CG=$CG2/netpol-it-$$
-IT_CG_REL=/netpol-it-$$
-IT_PIN=/sys/fs/bpf/netpol-it-$$
-IT_NS=netpol-it-$$
+IT_CG=$CG2/$IT_PREFIX-$$
+IT_CG_REL=/$IT_PREFIX-$$
+IT_PIN=/sys/fs/bpf/$IT_PREFIX-$$
+IT_NS=$IT_PREFIX-$$
 IT_NETNS=/run/netns/$IT_NS
 IT_SOCK=$IT_TMP/netpold.sock
 IT_STATE=$IT_TMP/state
