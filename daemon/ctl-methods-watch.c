@@ -23,10 +23,12 @@ struct vfilter {
 static int collect_violation(const struct violation *v, void *userdata)
 {
 	struct vfilter *f = userdata;
+	_cleanup_free_ char *target = NULL;
 
 	if (v->count == 0 || mono_to_realtime_ns(v->first_ns) < f->since_ns)
 		return 0;
-	if (!ctl_matches_target(f->target, f->cgroup_id, v->target, v->cgroup_id))
+	target = f->target ? manager_violation_target(f->m, v) : NULL;
+	if (!ctl_matches_target(f->target, f->cgroup_id, target, v->cgroup_id))
 		return 0;
 	return json_array_append_new(f->out, manager_violation_json(f->m, v)) < 0 ? -ENOMEM : 0;
 }

@@ -393,12 +393,45 @@ static const char *vops_policy_name(void *userdata, uint32_t policy_id)
 	return pol ? pol->policy->name : NULL;
 }
 
+char *manager_violation_target(struct manager *m, const struct violation *v)
+{
+	_cleanup_free_ char *path = NULL;
+	char *owner;
+
+	if (!v->target)
+		return NULL;
+	/* Named before netpold knew the cgroup was a container's (podman's
+	 * events come late): by the container now, if a source knows it. */
+	if (m->n_sources > 0 && strncmp(v->target, "cgroup:/", 8) == 0 &&
+	    asprintf(&path, "%s%s", strcmp(m->cgroup_root, "/") == 0 ? "" : m->cgroup_root, v->target + 7) >= 0) {
+		owner = manager_sources_target_of_cgroup(m, path);
+		if (owner)
+			return owner;
+	}
+	return strdup(v->target);
+}
+
+/* json's target as known now, and the container it names. */
+static int name_violation(struct manager *m, const struct violation *v, json_t *json)
+{
+	_cleanup_free_ char *target = manager_violation_target(m, v);
+	json_t *info;
+
+	if (!target)
+		return 0;
+	if (strcmp(target, v->target) != 0 && json_object_set_new(json, "target", json_string(target)) < 0)
+		return -ENOMEM;
+	info = manager_target_info(m, target);
+	if (info && json_object_set_new(json, "container", info) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 json_t *manager_violation_json(struct manager *m, const struct violation *v)
 {
 	json_t *j = violation_to_json(v);
-	json_t *info = j && v->target ? manager_target_info(m, v->target) : NULL;
 
-	if (info && json_object_set_new(j, "container", info) < 0) {
+	if (j && name_violation(m, v, j) < 0) {
 		json_decref(j);
 		return NULL;
 	}
@@ -408,13 +441,10 @@ json_t *manager_violation_json(struct manager *m, const struct violation *v)
 static void vops_publish(void *userdata, const struct violation *v, json_t *json)
 {
 	struct manager *m = userdata;
-	json_t *info;
 
 	if (!m->publish)
 		return;
-	info = v->target ? manager_target_info(m, v->target) : NULL;
-	if (info)
-		(void)json_object_set_new(json, "container", info);
+	(void)name_violation(m, v, json);
 	m->publish(m->publish_userdata, v, json);
 }
 

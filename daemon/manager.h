@@ -225,6 +225,9 @@ json_t *manager_sources_status(struct manager *m);
 /* A violation as clients get it: violation_to_json() and the container
  * it happened in. */
 json_t *manager_violation_json(struct manager *m, const struct violation *v);
+/* The violation's target as known now (v->target, or the container whose
+ * cgroup it names), malloc()ed; NULL on OOM or when v has none. */
+char *manager_violation_target(struct manager *m, const struct violation *v);
 
 /* How a cgroup id is shown: the bound target, the cgroup's path below the
  * attach cgroup, or "cgroup-id:N". malloc()ed; NULL on OOM. */

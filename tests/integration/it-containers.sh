@@ -143,7 +143,7 @@ done
 # so a start whose binding lost the race is still denied (never open), and
 # the violation says which policy judged it.
 for e in $ENGINES; do
-	n=$FIRST_RUNS denied=0 by_label=0
+	n=$FIRST_RUNS denied=0 by_label=0 named=0
 	[ "$e" = podman ] && n=$((FIRST_RUNS / 2))
 	for i in $(seq "$n"); do
 		first_run "$e" "f$i" --label bpf.network.policy=database -- -s 0 connect "$IT_NET_ADDR" 80
@@ -152,8 +152,10 @@ for e in $ENGINES; do
 		[ "$(first_result "$e" "f$i")" = EPERM ] && denied=$((denied + 1))
 		pol=$(ctl violations --target "f$i" --json | jget "(j['violations'] or [{}])[0].get('policy')")
 		[ "$pol" = database ] && by_label=$((by_label + 1))
+		[ "$pol" = None ] || named=$((named + 1))
 	done
 	check_eq "$e: $n starts, each first instruction's connect denied" "$n" "$denied"
+	check_eq "$e: ... each violation found by the container's name" "$n" "$named"
 	if [ "$e" = docker ]; then
 		check_eq "$e: ... each by the label's own policy" "$n" "$by_label"
 	else
