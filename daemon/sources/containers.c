@@ -623,9 +623,19 @@ static int containers_resolve(void *userdata, const char *target, struct target 
 
 	if (!s)
 		return -EOPNOTSUPP;
-	for (size_t i = 0; i < cs->n_ctrs && !found; i++)
-		if (strcmp(cs->ctrs[i]->id, s) == 0 || (cs->ctrs[i]->name && strcmp(cs->ctrs[i]->name, s) == 0))
-			found = cs->ctrs[i];
+	/* An id before a name: a container may be named like another's id. */
+	found = ctr_by_id(cs, s);
+	for (size_t i = 0; i < cs->n_ctrs && !found; i++) {
+		if (!cs->ctrs[i]->name || strcmp(cs->ctrs[i]->name, s) != 0)
+			continue;
+		/* Each engine has its own names: docker's and podman's "web". */
+		for (size_t k = i + 1; k < cs->n_ctrs; k++)
+			if (cs->ctrs[k]->name && strcmp(cs->ctrs[k]->name, s) == 0) {
+				*why = "the name names more than one container (in two engines): give its id";
+				return -EINVAL;
+			}
+		found = cs->ctrs[i];
+	}
 	for (size_t i = 0; i < cs->n_ctrs && !found; i++) {
 		if (strncmp(cs->ctrs[i]->id, s, strlen(s)) != 0)
 			continue;
