@@ -776,15 +776,27 @@ static json_t *containers_describe(void *userdata, const char *target)
 	return c ? ctr_json(c) : NULL;
 }
 
+/* The first directory on the path named by a known container's id: below
+ * it, a container that may write its cgroup names its own directories,
+ * another container's id as well. */
 static char *containers_target_of_cgroup(void *userdata, const char *path)
 {
 	struct containers *cs = userdata;
-	const char *name = strrchr(path, '/');
+	_cleanup_free_ char *copy = strdup(path);
 	char *t;
 
-	for (size_t i = 0; name && i < cs->n_ctrs; i++)
-		if (target_cgroup_name_is(name + 1, cs->ctrs[i]->id))
-			return asprintf(&t, "container:%s", cs->ctrs[i]->id) < 0 ? NULL : t;
+	for (char *name = copy, *end; name; name = end + 1) {
+		bool last;
+
+		end = name + strcspn(name, "/");
+		last = *end == '\0';
+		*end = '\0';
+		for (size_t i = 0; i < cs->n_ctrs; i++)
+			if (target_cgroup_name_is(name, cs->ctrs[i]->id))
+				return asprintf(&t, "container:%s", cs->ctrs[i]->id) < 0 ? NULL : t;
+		if (last)
+			break;
+	}
 	return NULL;
 }
 
