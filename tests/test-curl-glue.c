@@ -120,6 +120,55 @@ static void serve_lines(int fd)
 	(void)send_str(fd, "0\r\n\r\n");
 }
 
+/* Lines of 1100 bytes that end inside a write: one within a single chunk,
+ * and one begun in a chunk and ended in the next (a write apart). */
+static void serve_overcap(int fd)
+{
+	char body[1200];
+
+	if (send_str(fd, chunked_head) < 0)
+		return;
+	memcpy(body, "short\n", 6);
+	memset(body + 6, 'w', 1100);
+	memcpy(body + 1106, "\nafter\n", 7);
+	if (send_chunk(fd, body, 1113) < 0)
+		return;
+	usleep(20000);
+	memset(body, 'v', 550);
+	if (send_chunk(fd, body, 550) < 0)
+		return;
+	usleep(20000);
+	memcpy(body + 550, "\nend\n", 5);
+	if (send_chunk(fd, body, 555) < 0)
+		return;
+	(void)send_str(fd, "0\r\n\r\n");
+}
+
+/* Lines of exactly 1024 bytes, one with "\r\n", in one chunk and across
+ * chunks (the "\r" and the "\n" apart). */
+static void serve_atcap(int fd)
+{
+	char body[2100];
+
+	if (send_str(fd, chunked_head) < 0)
+		return;
+	memset(body, 'a', 1024);
+	memcpy(body + 1024, "\r\n", 2);
+	memset(body + 1026, 'b', 1024);
+	memcpy(body + 2050, "\n", 1);
+	if (send_chunk(fd, body, 2051) < 0)
+		return;
+	usleep(20000);
+	memset(body, 'c', 1024);
+	body[1024] = '\r';
+	if (send_chunk(fd, body, 1025) < 0)
+		return;
+	usleep(20000);
+	if (send_chunk(fd, "\nend\n", 5) < 0)
+		return;
+	(void)send_str(fd, "0\r\n\r\n");
+}
+
 static void serve_forever(int fd)
 {
 	char line[32];
@@ -171,7 +220,11 @@ static void serve(int fd, const char *path, const char *request)
 		if (send_str(fd, chunked_head) == 0)
 			(void)send_chunk(fd, big, 4096);
 		free(big);
-	} else if (strcmp(path, "/forever") == 0)
+	} else if (strcmp(path, "/overcap") == 0)
+		serve_overcap(fd);
+	else if (strcmp(path, "/atcap") == 0)
+		serve_atcap(fd);
+	else if (strcmp(path, "/forever") == 0)
 		serve_forever(fd);
 	else if (strcmp(path, "/stall") == 0)
 		serve_stall(fd);
@@ -544,6 +597,27 @@ static void test_caps(void)
 	CHECKF(c.done && c.error == -EMSGSIZE, "error %d (%s)", c.error, c.message);
 	CHECKF(strstr(c.message, "line"), "message \"%s\"", c.message);
 	CHECK(c.n_lines == 0);
+	call_clear(&c);
+}
+
+/* Every line is held to max_line, wherever the writes cut the stream. */
+static void test_line_cap(void)
+{
+	struct call c;
+
+	fetch("/overcap", (struct np_curl_options){.on_line = on_line, .max_line = 1024}, &c);
+	CHECKF(c.done && c.error == -EMSGSIZE, "over the cap: error %d (%s), %u lines", c.error, c.message,
+	       c.n_lines);
+	for (unsigned i = 0; i < c.n_lines; i++)
+		CHECKF(strlen(c.lines[i]) <= 1024, "over the cap: line %u has %zu bytes", i,
+		       strlen(c.lines[i]));
+	call_clear(&c);
+
+	fetch("/atcap", (struct np_curl_options){.on_line = on_line, .max_line = 1024}, &c);
+	CHECKF(c.done && c.error == 0, "at the cap: error %d (%s)", c.error, c.message);
+	CHECKF(c.n_lines == 4, "at the cap: %u lines", c.n_lines);
+	for (unsigned i = 0; i < 3 && i < c.n_lines; i++)
+		CHECKF(strlen(c.lines[i]) == 1024 && c.lines[i][1023] == "abc"[i], "at the cap: line %u", i);
 	call_clear(&c);
 }
 
@@ -1009,6 +1083,7 @@ int main(void)
 	test_headers();
 	test_404();
 	test_caps();
+	test_line_cap();
 	test_stream();
 	test_line_error();
 	test_response();

@@ -270,8 +270,12 @@ static bool has_net_raw(pid_t pid)
 
 /* The cgroup a running container's process is in: the cgroup2 line
  * ("0::/docker/ID") of /proc/PID/cgroup, seen from netpold's cgroup
- * namespace (the host's). */
-static int ctr_cgroup(struct containers *cs, pid_t pid, char **ret)
+ * namespace (the host's), cut after the first directory named by the id.
+ * A process that moved itself deeper (a container that may write its
+ * cgroup, systemd in podman) does not take the binding off the rest of the
+ * container, and a pid that is not the container's (reused, or another
+ * container's) binds nothing: -EXDEV. */
+static int ctr_cgroup(struct containers *cs, const char *id, pid_t pid, char **ret)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	char path[64], line[4096];
@@ -281,11 +285,28 @@ static int ctr_cgroup(struct containers *cs, pid_t pid, char **ret)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
+		char *end = strchr(line, '\n'), *name;
+
+		/* A longer line's rest would read as a line of its own. */
+		if (!end && !feof(f))
+			return -ENAMETOOLONG;
+		if (end)
+			*end = '\0';
 		if (strncmp(line, "0::/", 4) != 0 || strstr(line, "/.."))
 			continue;
-		if (asprintf(ret, "%s%s", strcmp(cs->mount, "/") == 0 ? "" : cs->mount,
-			     strcmp(line + 3, "/") == 0 ? "" : line + 3) < 0)
+		for (name = line + 4;; name = end + 1) {
+			char sep;
+
+			end = name + strcspn(name, "/");
+			sep = *end;
+			*end = '\0';
+			if (target_cgroup_name_is(name, id))
+				break;
+			if (!sep)
+				return -EXDEV;
+			*end = sep;
+		}
+		if (asprintf(ret, "%s%s", strcmp(cs->mount, "/") == 0 ? "" : cs->mount, line + 3) < 0)
 			return -ENOMEM;
 		return 0;
 	}
@@ -302,9 +323,13 @@ static void ctr_running(struct containers *cs, struct ctr *c, pid_t pid)
 	c->running = pid > 0;
 	if (pid <= 0)
 		return;
-	r = ctr_cgroup(cs, pid, &cgroup);
+	r = ctr_cgroup(cs, c->id, pid, &cgroup);
 	if (r < 0) {
-		if (r != -ENOENT && r != -ESRCH)
+		if (r == -EXDEV)
+			log_warning("Process %d of container '%s' (%.12s) is in no cgroup named by its id; "
+				    "its cgroup is not bound from it.",
+				    (int)pid, shown_name(c), c->id);
+		else if (r != -ENOENT && r != -ESRCH)
 			log_warning_errno(r, "Cannot find the cgroup of container '%s' (pid %d): %m",
 					  shown_name(c), (int)pid);
 		return;
@@ -603,10 +628,19 @@ static int containers_resolve(void *userdata, const char *target, struct target 
 
 	if (!s)
 		return -EOPNOTSUPP;
-	for (size_t i = 0; i < cs->n_ctrs && !found; i++)
-		if (strcmp(cs->ctrs[i]->id, s) == 0 ||
-		    (cs->ctrs[i]->name && strcmp(cs->ctrs[i]->name, s) == 0))
-			found = cs->ctrs[i];
+	/* An id before a name: a container may be named like another's id. */
+	found = ctr_by_id(cs, s);
+	for (size_t i = 0; i < cs->n_ctrs && !found; i++) {
+		if (!cs->ctrs[i]->name || strcmp(cs->ctrs[i]->name, s) != 0)
+			continue;
+		/* Each engine has its own names: docker's and podman's "web". */
+		for (size_t k = i + 1; k < cs->n_ctrs; k++)
+			if (cs->ctrs[k]->name && strcmp(cs->ctrs[k]->name, s) == 0) {
+				*why = "the name names more than one container (in two engines): give its id";
+				return -EINVAL;
+			}
+		found = cs->ctrs[i];
+	}
 	for (size_t i = 0; i < cs->n_ctrs && !found; i++) {
 		if (strncmp(cs->ctrs[i]->id, s, strlen(s)) != 0)
 			continue;
@@ -760,15 +794,27 @@ static json_t *containers_describe(void *userdata, const char *target)
 	return c ? ctr_json(c) : NULL;
 }
 
+/* The first directory on the path named by a known container's id: below
+ * it, a container that may write its cgroup names its own directories,
+ * another container's id as well. */
 static char *containers_target_of_cgroup(void *userdata, const char *path)
 {
 	struct containers *cs = userdata;
-	const char *name = strrchr(path, '/');
+	_cleanup_free_ char *copy = strdup(path);
 	char *t;
 
-	for (size_t i = 0; name && i < cs->n_ctrs; i++)
-		if (target_cgroup_name_is(name + 1, cs->ctrs[i]->id))
-			return asprintf(&t, "container:%s", cs->ctrs[i]->id) < 0 ? NULL : t;
+	for (char *name = copy, *end; name; name = end + 1) {
+		bool last;
+
+		end = name + strcspn(name, "/");
+		last = *end == '\0';
+		*end = '\0';
+		for (size_t i = 0; i < cs->n_ctrs; i++)
+			if (target_cgroup_name_is(name, cs->ctrs[i]->id))
+				return asprintf(&t, "container:%s", cs->ctrs[i]->id) < 0 ? NULL : t;
+		if (last)
+			break;
+	}
 	return NULL;
 }
 

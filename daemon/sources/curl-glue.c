@@ -296,6 +296,34 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/* A line of len bytes so far, its last byte last: over the cap, counted as
+ * on_line gets it (without a "\r" before its "\n"), whatever the writes. */
+static bool line_over(size_t len, char last, size_t max)
+{
+	return len > max && !(len == max + 1 && last == '\r');
+}
+
+/* Checks every line that ends in or runs on into these bytes, and keeps
+ * the length of the last, unfinished one in req->tail. */
+static bool lines_over(struct np_curl_request *req, const char *p, size_t len)
+{
+	const char *end = p + len, *nl;
+	size_t run = req->tail;
+
+	for (; (nl = memchr(p, '\n', (size_t)(end - p))); p = nl + 1, run = 0) {
+		/* Before this write, the line's bytes are the end of buf. */
+		char last = nl > p ? nl[-1] : run > 0 ? req->buf.data[req->buf.size - 1] : '\0';
+
+		if (line_over(run + (size_t)(nl - p), last, req->max_line))
+			return true;
+	}
+	run += (size_t)(end - p);
+	if (run > 0 && line_over(run, p < end ? end[-1] : req->buf.data[req->buf.size - 1], req->max_line))
+		return true;
+	req->tail = run;
+	return false;
+}
+
 /* Inside libcurl: buffer, check the caps, nothing else. */
 static size_t on_write(char *p, size_t size, size_t n, void *userdata)
 {
@@ -310,12 +338,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *userdata)
 		req->decided = true;
 	}
 	if (req->streaming) {
-		const char *nl = memrchr(p, '\n', len);
-		size_t tail = nl ? (size_t)(p + len - nl - 1) : req->tail + len;
-
-		if (tail > req->max_line)
+		if (lines_over(req, p, len))
 			return fail_write(req, -EMSGSIZE, "a line is longer than %zu bytes", req->max_line);
-		req->tail = tail;
 	} else if (len > req->max_body - req->buf.size)
 		return fail_write(req, -EMSGSIZE, "the body is larger than %zu bytes", req->max_body);
 	if (buf_append(&req->buf, p, len) < 0)

@@ -17,8 +17,6 @@
 #define REQUEST_TIMEOUT_USEC (30 * 1000 * 1000ULL)
 #define CONNECT_TIMEOUT_USEC (5 * 1000 * 1000ULL)
 #define VERSION_MAX	     (64 * 1024)
-#define COMPOSE_PROJECT	     "com.docker.compose.project"
-#define COMPOSE_SERVICE	     "com.docker.compose.service"
 
 /* {"type":["container"],"event":["create","start","die","destroy","remove","rename"]} */
 #define EVENTS_FILTER                                                                                        \
@@ -89,211 +87,12 @@ static void connect_start(struct docker_client *c);
 static void fail(struct docker_client *c, int error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* ---- validation and containers ---- */
-
-const char *docker_action_name(enum docker_action a)
-{
-	static const char *const names[] = {"create", "start", "die", "destroy", "rename"};
-
-	return (unsigned)a < ELEMENTSOF(names) ? names[a] : "?";
-}
-
-bool docker_id_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 64;
-}
-
-static bool name_char(char ch, bool first)
-{
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-		return true;
-	return !first && (ch == '_' || ch == '.' || ch == '-');
-}
-
-bool docker_name_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (i >= 255 || !name_char(s[i], i == 0))
-			return false;
-	return i >= 2;
-}
+/* ---- validation ---- */
 
 /* A short id (a prefix of an id) or a name: what may go in a path. */
 static bool name_or_id_valid(const char *s)
 {
 	return docker_name_valid(s) || docker_id_valid(s);
-}
-
-static bool text_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return i > 0 && i <= DOCKER_LABEL_MAX;
-}
-
-static void container_clear(struct docker_container *ct)
-{
-	free(ct->name);
-	free(ct->image);
-	free(ct->policy);
-	free(ct->project);
-	free(ct->service);
-	free(ct->problem);
-	*ct = (struct docker_container){};
-}
-
-static void container_free(struct docker_container *ct)
-{
-	if (ct) {
-		container_clear(ct);
-		free(ct);
-	}
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct docker_container *, container_free);
-
-static void problem(struct docker_container *ct, const char *what, const char *why)
-{
-	/* The first one is enough to say that something is off. */
-	if (!ct->problem && asprintf(&ct->problem, "%s %s", what, why) < 0)
-		ct->problem = NULL;
-}
-
-/* Sets *dst to a copy of v when it is a valid text; a missing value is
- * fine, an invalid one is left out and said. -ENOMEM only. */
-static int take_text(struct docker_container *ct, char **dst, json_t *v, const char *what)
-{
-	const char *s;
-
-	if (!v || json_is_null(v))
-		return 0;
-	s = json_string_value(v);
-	if (!s || !text_valid(s) || strlen(s) != json_string_length(v)) {
-		problem(ct, what,
-			json_is_string(v) && json_string_length(v) == 0 ? "is empty"
-			: json_is_string(v) ? "is longer than 255 bytes or has control characters"
-					    : "is not a string");
-		return 0;
-	}
-	free(*dst);
-	*dst = strdup(s);
-	return *dst ? 0 : -ENOMEM;
-}
-
-static int take_name(struct docker_container *ct, json_t *v)
-{
-	const char *s = json_string_value(v);
-
-	if (!v)
-		return 0;
-	if (s && *s == '/')
-		s++;
-	if (!s || strlen(s) != json_string_length(v) - (s != json_string_value(v)) || !docker_name_valid(s)) {
-		problem(ct, "the name", "breaks Docker's rules");
-		return 0;
-	}
-	free(ct->name);
-	ct->name = strdup(s);
-	return ct->name ? 0 : -ENOMEM;
-}
-
-static int take_labels(struct docker_container *ct, json_t *labels, const char *label_key)
-{
-	char what[DOCKER_LABEL_MAX + 16];
-	int r;
-
-	if (!labels || json_is_null(labels))
-		return 0;
-	if (!json_is_object(labels)) {
-		problem(ct, "the labels", "are not an object");
-		return 0;
-	}
-	snprintf(what, sizeof(what), "the label %s", label_key);
-	r = take_text(ct, &ct->policy, json_object_get(labels, label_key), what);
-	if (r >= 0)
-		r = take_text(ct, &ct->project, json_object_get(labels, COMPOSE_PROJECT),
-			      "the label " COMPOSE_PROJECT);
-	if (r >= 0)
-		r = take_text(ct, &ct->service, json_object_get(labels, COMPOSE_SERVICE),
-			      "the label " COMPOSE_SERVICE);
-	return r;
-}
-
-static int take_id(struct docker_container *ct, json_t *v)
-{
-	const char *s = json_string_value(v);
-
-	if (!s || strlen(s) != 64 || !docker_id_valid(s))
-		return -EBADMSG;
-	memcpy(ct->id, s, 65);
-	return 0;
-}
-
-/* GET /containers/{id}/json */
-static int container_from_inspect(json_t *j, const char *label_key, struct docker_container *ct)
-{
-	json_t *config = json_object_get(j, "Config"), *st = json_object_get(j, "State");
-	json_t *pid = json_object_get(st, "Pid");
-	int r;
-
-	if (take_id(ct, json_object_get(j, "Id")) < 0)
-		return -EBADMSG;
-	ct->running = json_is_true(json_object_get(st, "Running"));
-	if (ct->running && json_is_integer(pid) && json_integer_value(pid) > 0 &&
-	    json_integer_value(pid) <= 0x3fffffff)
-		ct->pid = (pid_t)json_integer_value(pid);
-	r = take_name(ct, json_object_get(j, "Name"));
-	if (r >= 0)
-		r = take_text(ct, &ct->image, json_object_get(config, "Image"), "the image");
-	if (r >= 0)
-		r = take_labels(ct, json_object_get(config, "Labels"), label_key);
-	return r;
-}
-
-/* An entry of GET /containers/json: no pid there. */
-static int container_from_list(json_t *j, const char *label_key, struct docker_container *ct)
-{
-	json_t *names = json_object_get(j, "Names");
-	int r;
-
-	if (take_id(ct, json_object_get(j, "Id")) < 0)
-		return -EBADMSG;
-	ct->running = json_is_string(json_object_get(j, "State")) &&
-		      strcmp(json_string_value(json_object_get(j, "State")), "running") == 0;
-	r = take_name(ct, json_array_get(names, 0));
-	if (r >= 0)
-		r = take_text(ct, &ct->image, json_object_get(j, "Image"), "the image");
-	if (r >= 0)
-		r = take_labels(ct, json_object_get(j, "Labels"), label_key);
-	return r;
-}
-
-/* An event's Actor: its labels are among the attributes, next to "name"
- * and "image". */
-static int container_from_actor(json_t *actor, const char *label_key, struct docker_container *ct)
-{
-	json_t *attrs = json_object_get(actor, "Attributes");
-	int r;
-
-	if (take_id(ct, json_object_get(actor, "ID")) < 0)
-		return -EBADMSG;
-	if (!json_is_object(attrs))
-		return 0;
-	r = take_name(ct, json_object_get(attrs, "name"));
-	if (r >= 0)
-		r = take_text(ct, &ct->image, json_object_get(attrs, "image"), "the image");
-	if (r >= 0)
-		r = take_labels(ct, attrs, label_key);
-	return r;
 }
 
 static void reject(struct docker_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -456,8 +255,7 @@ static void job_done(struct np_curl_request *req, const struct np_curl_result *r
 {
 	struct job *j = userdata;
 	struct docker_client *c = j->client;
-	_cleanup_(container_freep) struct docker_container *ct = NULL;
-	_cleanup_json_ json_t *json = NULL;
+	_cleanup_(docker_container_freep) struct docker_container *ct = NULL;
 	char msg[400] = "";
 	int r = 0;
 
@@ -467,13 +265,12 @@ static void job_done(struct np_curl_request *req, const struct np_curl_result *r
 	if (res->error < 0 || res->status != 200) {
 		error_message(res, msg, sizeof(msg));
 		r = res->error < 0 ? res->error : http_errno(res->status);
-	} else if (!(json = json_loadb(res->body, res->body_size, 0, NULL)) || !json_is_object(json)) {
-		snprintf(msg, sizeof(msg), "the inspect of %s is not a JSON object", j->target);
+	} else if ((r = docker_inspect_parse(res->body, res->body_size, c->label_key, &ct)) < 0 &&
+		   r != -ENOMEM) {
+		snprintf(msg, sizeof(msg), "the inspect of %s %s", j->target,
+			 r == -EBADMSG ? "is not a JSON object" : "has no valid Id");
 		r = -EBADMSG;
-	} else if (!(ct = calloc(1, sizeof(*ct))))
-		r = -ENOMEM;
-	else if ((r = container_from_inspect(json, c->label_key, ct)) < 0)
-		snprintf(msg, sizeof(msg), "the inspect of %s has no valid Id", j->target);
+	}
 	if (r == -ENOMEM)
 		snprintf(msg, sizeof(msg), "out of memory");
 	job_finish(c, j, r, msg, r < 0 ? NULL : ct);
@@ -486,7 +283,7 @@ static void sync_finish(struct docker_client *c);
 
 static void pending_free(struct pending *p)
 {
-	container_clear(&p->ct);
+	docker_container_clear(&p->ct);
 	free(p);
 }
 
@@ -537,7 +334,7 @@ static void job_finish(struct docker_client *c, struct job *j, int error, const 
 		break;
 	case JOB_EVENT:
 		if (ct && memcmp(ct->id, j->event->ct.id, 64) == 0) {
-			container_clear(&j->event->ct);
+			docker_container_clear(&j->event->ct);
 			j->event->ct = *ct;
 			*ct = (struct docker_container){};
 		} else {
@@ -550,12 +347,12 @@ static void job_finish(struct docker_client *c, struct job *j, int error, const 
 		break;
 	case JOB_SYNC:
 		if (ct && memcmp(ct->id, c->sync_v[j->index]->id, 64) == 0) {
-			container_clear(c->sync_v[j->index]);
+			docker_container_clear(c->sync_v[j->index]);
 			*c->sync_v[j->index] = *ct;
 			*ct = (struct docker_container){};
 		} else if (error == -ENOENT) {
 			/* Removed since the list: its destroy event is queued. */
-			container_free(c->sync_v[j->index]);
+			docker_container_free(c->sync_v[j->index]);
 			c->sync_v[j->index] = NULL;
 		}
 		/* Another failure keeps the listed entry, pid 0. */
@@ -569,7 +366,7 @@ static void job_finish(struct docker_client *c, struct job *j, int error, const 
 static void sync_free(struct docker_client *c)
 {
 	for (size_t i = 0; i < c->sync_n; i++)
-		container_free(c->sync_v[i]);
+		docker_container_free(c->sync_v[i]);
 	free(c->sync_v);
 	c->sync_v = NULL;
 	c->sync_n = c->sync_left = 0;
@@ -640,13 +437,17 @@ static void fail(struct docker_client *c, int error, const char *fmt, ...)
 		(void)sd_event_add_defer(c->event, &c->retry, retry_defer, c);
 }
 
+static void list_rejected(void *userdata, size_t index)
+{
+	reject(userdata, "a listed container without a valid Id (entry %zu)", index);
+}
+
 static void list_done(struct np_curl_request *req, const struct np_curl_result *res, void *userdata)
 {
 	struct docker_client *c = userdata;
-	_cleanup_json_ json_t *j = NULL;
 	char msg[400];
-	size_t n, n_running = 0;
-	json_t *e;
+	size_t n_running = 0;
+	int r;
 
 	(void)req;
 	c->list_req = NULL;
@@ -655,32 +456,14 @@ static void list_done(struct np_curl_request *req, const struct np_curl_result *
 		return fail(c, res->error < 0 ? res->error : http_errno(res->status),
 			    "cannot list the containers: %s", msg);
 	}
-	j = json_loadb(res->body, res->body_size, 0, NULL);
-	if (!json_is_array(j))
-		return fail(c, -EBADMSG, "the list of containers is not a JSON array");
-	c->sync_v = calloc(json_array_size(j) + 1, sizeof(*c->sync_v));
-	if (!c->sync_v)
-		return fail(c, -ENOMEM, "out of memory");
-	json_array_foreach(j, n, e)
-	{
-		struct docker_container *ct = calloc(1, sizeof(*ct));
-		int r;
-
-		if (!ct)
-			return fail(c, -ENOMEM, "out of memory");
-		r = container_from_list(e, c->label_key, ct);
-		if (r == -ENOMEM) {
-			container_free(ct);
-			return fail(c, r, "out of memory");
-		}
-		if (r < 0) {
-			container_free(ct);
-			reject(c, "a listed container without a valid Id (entry %zu)", n);
-			continue;
-		}
-		n_running += ct->running;
-		c->sync_v[c->sync_n++] = ct;
-	}
+	r = docker_list_parse(res->body, res->body_size, c->label_key, list_rejected, c, &c->sync_v,
+			      &c->sync_n);
+	if (r == -EBADMSG)
+		return fail(c, r, "the list of containers is not a JSON array");
+	if (r < 0)
+		return fail(c, r, "out of memory");
+	for (size_t i = 0; i < c->sync_n; i++)
+		n_running += c->sync_v[i]->running;
 	c->sync_left = n_running;
 	if (n_running == 0)
 		return sync_finish(c);
@@ -711,62 +494,38 @@ static int events_response(struct np_curl_request *req, long status, void *userd
 	return request(c, "/containers/json?all=1", DOCKER_LIST_MAX, list_done, c, &c->list_req);
 }
 
-static int action_parse(const char *s, enum docker_action *ret)
-{
-	static const struct {
-		const char *name;
-		enum docker_action action;
-	} map[] = {
-	    {"create", DOCKER_CREATE},	 {"start", DOCKER_START},    {"die", DOCKER_DIE},
-	    {"destroy", DOCKER_DESTROY}, {"remove", DOCKER_DESTROY}, {"rename", DOCKER_RENAME},
-	};
-
-	for (size_t i = 0; s && i < ELEMENTSOF(map); i++)
-		if (strcmp(s, map[i].name) == 0) {
-			*ret = map[i].action;
-			return 0;
-		}
-	return -ENOENT;
-}
-
 static int events_line(struct np_curl_request *req, const char *line, size_t len, void *userdata)
 {
 	struct docker_client *c = userdata;
-	_cleanup_json_ json_t *j = NULL;
+	struct docker_container ct = {};
 	struct pending *p;
 	enum docker_action a;
 	int r;
 
 	(void)req;
-	if (len == 0)
-		return 0;
-	/* curl-glue's max_line may let a line pass by up to one write's worth. */
-	if (len > DOCKER_EVENT_MAX)
-		return -EMSGSIZE;
-	j = json_loadb(line, len, 0, NULL);
-	if (!json_is_object(j)) {
+	r = docker_event_parse(line, len, c->label_key, &a, &ct);
+	if (r == 0 || r == -EMSGSIZE || r == -ENOMEM)
+		return r;
+	if (r == -EBADMSG) {
 		reject(c, "an event that is not a JSON object (%zu bytes)", len);
 		return 0;
 	}
-	if (!json_is_string(json_object_get(j, "Type")) ||
-	    strcmp(json_string_value(json_object_get(j, "Type")), "container") != 0 ||
-	    action_parse(json_string_value(json_object_get(j, "Action")), &a) < 0)
-		return 0; /* not ours: the filter lets nothing else through, a newer server might */
-	if (c->queue_len >= DOCKER_QUEUE_MAX)
+	if (c->queue_len >= DOCKER_QUEUE_MAX) {
+		docker_container_clear(&ct);
 		return -ENOBUFS;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->action = a;
-	p->ready = a != DOCKER_START;
-	r = container_from_actor(json_object_get(j, "Actor"), c->label_key, &p->ct);
+	}
 	if (r < 0) {
-		pending_free(p);
-		if (r == -ENOMEM)
-			return r;
 		reject(c, "a %s event without a valid Actor.ID", docker_action_name(a));
 		return 0;
 	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		docker_container_clear(&ct);
+		return -ENOMEM;
+	}
+	p->action = a;
+	p->ready = a != DOCKER_START;
+	p->ct = ct;
 	if (a == DOCKER_START) {
 		struct job *jb = job_new(c, JOB_EVENT, p->ct.id);
 

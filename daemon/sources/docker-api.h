@@ -22,11 +22,8 @@
  * after a backoff (0.1 s doubling to 5 s, back to 0.1 s after a sync), and
  * a new sync: events are lossy, so every reconnect re-lists.
  *
- * Nothing from a container is trusted: ids must be 64 lowercase hex (other
- * events and entries are dropped, and told to rejected()), names follow
- * Docker's rule [a-zA-Z0-9][a-zA-Z0-9_.-]+ (at most 255), label values and
- * images are at most DOCKER_LABEL_MAX bytes without control characters; a
- * value that breaks a rule is left out (NULL) and said in ct->problem. */
+ * Nothing from a container is trusted: docker-parse.h says what is checked;
+ * events and entries without a valid id are dropped and told to rejected(). */
 #pragma once
 
 #include <stdbool.h>
@@ -35,39 +32,19 @@
 #include <systemd/sd-event.h>
 
 #include "curl-glue.h"
+#include "docker-parse.h"
 
 #define DOCKER_API_MIN	   "1.24"
 #define DOCKER_API_MAX	   "1.45"
-#define DOCKER_LABEL_MAX   255
 #define DOCKER_INSPECTS	   8	       /* inspects in flight at once */
 #define DOCKER_QUEUE_MAX   4096	       /* events held back (a sync, an inspect); more: reconnect */
 #define DOCKER_LIST_MAX	   (64u << 20) /* the list of all containers: thousands of them */
 #define DOCKER_INSPECT_MAX (4u << 20)
-#define DOCKER_EVENT_MAX   (1u << 20) /* one event line, with all its labels */
 
 struct docker_client;
 
-/* Valid only during the callback that hands it out: copy what you keep. */
-struct docker_container {
-	char id[65];		 /* 64 lowercase hex */
-	char *name;		 /* without Docker's leading '/'; NULL if unknown or invalid */
-	char *image;		 /* Config.Image, or the event's "image" attribute */
-	char *policy;		 /* the value of the policy label; NULL if none (or invalid) */
-	char *project, *service; /* com.docker.compose.project/.service; NULL if none */
-	char *problem;		 /* why a value was left out; NULL if none was */
-	pid_t pid;		 /* State.Pid; 0 when not running or not known */
-	bool running;
-};
-
-enum docker_action {
-	DOCKER_CREATE,
-	DOCKER_START,
-	DOCKER_DIE,
-	DOCKER_DESTROY, /* Podman says "remove" */
-	DOCKER_RENAME,
-};
-
-const char *docker_action_name(enum docker_action a);
+/* A struct docker_container handed out is valid only during the callback
+ * that hands it out: copy what you keep. */
 
 /* Callbacks run from the event loop, never inside a docker_client_*() call.
  * They may call docker_client_inspect(), not docker_client_free(). */
@@ -124,7 +101,3 @@ int docker_client_inspect(struct docker_client *c, const char *name_or_id,
 			  void (*done)(void *userdata, int error, const char *message,
 				       const struct docker_container *ct),
 			  void *userdata);
-
-/* The rules above, for the caller's own input. */
-bool docker_id_valid(const char *s);
-bool docker_name_valid(const char *s);
