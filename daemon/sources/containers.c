@@ -75,6 +75,7 @@ struct containers {
 };
 
 static void containers_problems(void *userdata, json_t *problems);
+static void set_problem(struct ctr *c, const char *fmt, const char *arg);
 
 static void engine_free(struct engine *en)
 {
@@ -174,6 +175,10 @@ static struct ctr *ctr_upsert(struct containers *cs, struct engine *en, const st
 	c->engine = en;
 	if (ctr_update(c, d) < 0)
 		return NULL;
+	/* A label netpold refused (too long, odd bytes) binds nothing: said. */
+	if (d->problem && !c->policy && strncmp(d->problem, "the label ", 10) == 0 &&
+	    strncmp(d->problem + 10, cs->m->config.container_label, strlen(cs->m->config.container_label)) == 0)
+		set_problem(c, "%s; it stays under the container default", d->problem);
 	return c;
 }
 

@@ -9,7 +9,9 @@
 #   a sub-cgroup named with another container's id: its violations name the
 #   container they come from;
 #   a container named with another's id: 'container:ID' is the container
-#   with that id.
+#   with that id;
+#   a policy label too long to be a name: refused, shown as a problem, the
+#   container under the default.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engines.sh"
 
@@ -104,5 +106,12 @@ check "apply container:<web's id> worker" ctl apply "container:$web_id" worker
 check_eq "... binds web" worker "$(binding policy web)"
 check_eq "... not the container named with web's id" null "$(binding policy "$web_id")"
 
-dk rm -f web evil plain "$web_id" >/dev/null
+# ---- a label netpold refuses ----
+long=$(printf 'p%.0s' $(seq 300))
+first_run docker longlabel --label "bpf.network.policy=$long" -- connect "$IT_NET_ADDR" 80
+check_eq "a policy label of 300 bytes binds nothing: the default judges" EPERM "$(first_result docker longlabel)"
+wait_for "... and bindings show why" sh -c "'$NETPOLCTL' --socket '$IT_SOCK' bindings --json | grep -q 'longer than 255 bytes'" &&
+	ok "... and bindings show why"
+
+dk rm -f web evil plain longlabel "$web_id" >/dev/null
 it_finish
