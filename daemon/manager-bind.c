@@ -496,15 +496,8 @@ int manager_unbind(struct manager *m, const char *target, enum np_origin origin)
 
 int manager_forget(struct manager *m, const char *target)
 {
-	struct np_bind *b = manager_binding_by_target(m, target);
-	int r;
-
-	r = manager_change_begin(m);
-	if (r < 0)
-		return r;
-	if (!b)
-		return -ENOENT;
-	return unbind(m, b);
+	/* An explicit request changes a binding of any origin. */
+	return manager_unbind(m, target, NP_ORIGIN_EXPLICIT);
 }
 
 /* ---- cgroups that went ---- */
