@@ -166,16 +166,7 @@ make_rootfs_tar() {
 
 # The addresses local in the network container's namespace, as IT_NS has them.
 net_setup() {
-	nsenter -t "$1" -n sh -ec '
-		echo 0 >/proc/sys/net/ipv6/conf/lo/disable_ipv6
-		ip link set lo up
-		ip addr add 203.0.113.1/32 dev lo
-		ip route add local 203.0.113.0/24 dev lo
-		ip addr add 198.51.100.1/32 dev lo
-		ip route add local 198.51.100.0/24 dev lo
-		ip -6 addr add 2001:db8::1/128 dev lo nodad
-		ip -6 route add local 2001:db8::/32 dev lo
-	'
+	it_local_ranges -t "$1" -n
 }
 
 # ---- Docker ----

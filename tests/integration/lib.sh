@@ -171,9 +171,11 @@ target() {
 	echo "cgroup:$IT_CG_REL/$1"
 }
 
-it_setup_netns() {
-	ip netns add "$IT_NS" || return 1
-	nsenter --net="$IT_NETNS" sh -ec '
+# it_local_ranges NSENTER-ARGS...: in that network namespace, lo up with the
+# test ranges local on it (a network container's too: engines.sh).
+it_local_ranges() {
+	nsenter "$@" sh -ec '
+		echo 0 >/proc/sys/net/ipv6/conf/lo/disable_ipv6
 		ip link set lo up
 		ip addr add 203.0.113.1/32 dev lo
 		ip route add local 203.0.113.0/24 dev lo
@@ -182,6 +184,11 @@ it_setup_netns() {
 		ip -6 addr add 2001:db8::1/128 dev lo nodad
 		ip -6 route add local 2001:db8::/32 dev lo
 	'
+}
+
+it_setup_netns() {
+	ip netns add "$IT_NS" || return 1
+	it_local_ranges --net="$IT_NETNS"
 }
 it_setup_netns || it_skip "cannot set up network namespace $IT_NS"
 
