@@ -25,6 +25,7 @@ struct docker_container {
 	char id[65];		 /* 64 lowercase hex */
 	char *name;		 /* without Docker's leading '/'; NULL if unknown or invalid */
 	char *image;		 /* Config.Image, or the event's "image" attribute */
+	char image_id[72];	 /* "sha256:" and 64 lowercase hex; "" if not known (events) */
 	char *policy;		 /* the value of the policy label; NULL if none (or invalid) */
 	char *project, *service; /* com.docker.compose.project/.service; NULL if none */
 	char *problem;		 /* why a value was left out; NULL if none was */
@@ -72,3 +73,13 @@ int docker_list_parse(const char *body, size_t size, const char *label_key,
 /* The body of GET /containers/{id}/json. -EBADMSG: not a JSON object;
  * -EINVAL: no valid Id; -ENOMEM. */
 int docker_inspect_parse(const char *body, size_t size, const char *label_key, struct docker_container **ret);
+
+/* An image id ("sha256:" and 64 lowercase hex, or the 64 hex alone, as
+ * Podman gives it) into ret (72 bytes), as "sha256:...". */
+bool docker_image_id_parse(const char *s, char ret[72]);
+
+/* The body of GET /images/{name}/json: *ret_value gets the value of the
+ * policy label in Config.Labels, NULL if the image has none, or one that
+ * breaks the rules above (the container's own value, if valid, then
+ * differs from it). -EBADMSG: not a JSON object; -ENOMEM. */
+int docker_image_label_parse(const char *body, size_t size, const char *label_key, char **ret_value);
