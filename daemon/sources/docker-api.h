@@ -15,6 +15,9 @@
  *                               running one (State.Pid), DOCKER_INSPECTS
  *                               at a time; then synced(), then the events
  *                               that came meanwhile, in stream order.
+ * On request, ahead of those: GET /vX/containers/{name}/json
+ * (docker_client_inspect) and GET /vX/images/{name}/json
+ * (docker_client_image_label), DOCKER_INSPECTS at a time with the rest.
  * DOCKER_API_MAX is above Docker 20.10's 1.41 because Docker 29 refuses
  * anything below 1.44; the fields read here are the same in all of them.
  * The stream is read as it comes, never paused (dockerd skips a subscriber

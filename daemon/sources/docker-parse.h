@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* What docker-api.c reads from the Engine API, from bytes to a struct
  * docker_container: an /events line, the body of GET /containers/json, the
- * body of GET /containers/{id}/json. Pure (no socket, no event loop, no
+ * body of GET /containers/{id}/json; and an image's policy label from the
+ * body of GET /images/{name}/json. Pure (no socket, no event loop, no
  * logging), so that the fuzzers drive exactly what a container's creator
- * controls: its labels, name and image.
+ * controls: its labels, name and image, and an image's author its labels.
  *
  * Nothing from a container is trusted: ids must be 64 lowercase hex (other
  * events and entries are dropped), names follow Docker's rule
