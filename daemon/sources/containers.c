@@ -49,6 +49,16 @@ struct image_ask {
 	struct containers *cs;
 	struct image_ask *next;
 	char id[TARGET_CONTAINER_ID_LEN + 1];
+	char image_id[72]; /* asked by id ("": by name) */
+};
+
+/* Images' values of the label, by image id: an id names the same content
+ * for good (a name does not: never kept by name). */
+#define IMAGE_CACHE_MAX 64
+
+struct image_seen {
+	char id[72];
+	char *policy; /* NULL: none */
 };
 
 enum image_state {
@@ -99,6 +109,8 @@ struct containers {
 	struct early *early[CONTAINERS_EARLY_MAX];
 	size_t n_early;
 	struct image_ask *asks;
+	struct image_seen seen[IMAGE_CACHE_MAX];
+	size_t n_seen, next_seen;
 };
 
 static void containers_problems(void *userdata, json_t *problems);
@@ -145,6 +157,8 @@ static void containers_free(struct containers *cs)
 		cs->asks = a->next;
 		free(a);
 	}
+	for (size_t i = 0; i < cs->n_seen; i++)
+		free(cs->seen[i].policy);
 	np_curl_free(cs->curl);
 	free(cs->default_problem);
 	free(cs->mount);
@@ -261,16 +275,53 @@ static int ctr_target(const struct ctr *c, struct target *t)
 
 static void on_image_label(void *userdata, int error, const char *message, const char *value);
 
+static struct image_seen *image_seen(struct containers *cs, const char *image_id)
+{
+	for (size_t i = 0; i < cs->n_seen; i++)
+		if (strcmp(cs->seen[i].id, image_id) == 0)
+			return &cs->seen[i];
+	return NULL;
+}
+
+static void image_seen_add(struct containers *cs, const char *image_id, const char *policy)
+{
+	struct image_seen *e;
+	char *v = policy ? strdup(policy) : NULL;
+
+	if ((policy && !v) || image_seen(cs, image_id)) {
+		free(v);
+		return;
+	}
+	if (cs->n_seen < IMAGE_CACHE_MAX)
+		e = &cs->seen[cs->n_seen++];
+	else {
+		e = &cs->seen[cs->next_seen];
+		cs->next_seen = (cs->next_seen + 1) % IMAGE_CACHE_MAX;
+		free(e->policy);
+	}
+	snprintf(e->id, sizeof(e->id), "%s", image_id);
+	e->policy = v;
+}
+
 /* Asks the container's engine for the policy label of its image, unless
- * that is under way. */
+ * that is under way or its image id's answer is known already. */
 static void image_ask(struct containers *cs, struct ctr *c)
 {
 	const char *ref = c->image_id[0] ? c->image_id : c->image;
+	struct image_seen *seen;
 	struct image_ask *a;
 	int r;
 
 	if (c->image_state == IMAGE_ASKING || c->image_state == IMAGE_KNOWN)
 		return;
+	seen = c->image_id[0] ? image_seen(cs, c->image_id) : NULL;
+	if (seen) {
+		log_debug("Container %.12s: its image %s is known", c->id, c->image_id);
+		if (set_str(&c->image_policy, seen->policy) < 0)
+			return (void)log_oom();
+		c->image_state = IMAGE_KNOWN;
+		return;
+	}
 	if (!ref || !c->engine) {
 		c->image_state = IMAGE_FAILED;
 		set_problem(c,
@@ -284,6 +335,7 @@ static void image_ask(struct containers *cs, struct ctr *c)
 		return (void)log_oom();
 	a->cs = cs;
 	memcpy(a->id, c->id, sizeof(a->id));
+	memcpy(a->image_id, c->image_id, sizeof(a->image_id));
 	r = docker_client_image_label(c->engine->client, ref, on_image_label, a);
 	if (r < 0) {
 		free(a);
@@ -294,6 +346,7 @@ static void image_ask(struct containers *cs, struct ctr *c)
 			    r == -ENOTCONN ? "its engine is not connected" : strerror(-r));
 		return;
 	}
+	log_debug("Container %.12s: asking for the labels of its image %s", c->id, ref);
 	a->next = cs->asks;
 	cs->asks = a;
 	c->ask = a;
@@ -332,10 +385,9 @@ static bool label_is_operators(struct containers *cs, struct ctr *c)
 {
 	if (cs->m->config.container_image_labels)
 		return true;
-	if (c->image_state != IMAGE_KNOWN) {
-		image_ask(cs, c);
+	image_ask(cs, c);
+	if (c->image_state != IMAGE_KNOWN)
 		return false; /* its answer applies the label */
-	}
 	if (!c->image_policy || strcmp(c->image_policy, c->policy) != 0)
 		return true;
 	if (explicitly_bound(cs, c)) {
@@ -508,6 +560,8 @@ static void on_image_label(void *userdata, int error, const char *message, const
 	struct containers *cs = a->cs;
 	struct ctr *c = ctr_by_id(cs, a->id);
 
+	if (error >= 0 && a->image_id[0])
+		image_seen_add(cs, a->image_id, value);
 	for (struct image_ask **p = &cs->asks; *p; p = &(*p)->next)
 		if (*p == a) {
 			*p = a->next;
@@ -519,6 +573,7 @@ static void on_image_label(void *userdata, int error, const char *message, const
 	if (!c)
 		return;
 	c->ask = NULL;
+	log_debug("Container %.12s: its image's label is %s (%d)", c->id, value ?: "none", error);
 	if (error < 0) {
 		/* Asked again at its next event: no loop on an image that is gone. */
 		c->image_state = IMAGE_FAILED;

@@ -15,7 +15,8 @@
 #   an image whose author wrote LABEL bpf.network.policy=allow-all: its
 #   containers stay under the default (deny-all) and a problem says why; the
 #   same label set on the container (--label) binds; an explicit apply wins;
-#   with container_image_labels = follow, the image's label binds.
+#   a resync asks again (by the image's id); with container_image_labels =
+#   follow, the image's label binds.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engines.sh"
 
@@ -160,6 +161,14 @@ check "apply imgpick worker (explicit wins)" ctl apply imgpick worker
 check_eq "... imgpick is bound to worker" "worker explicit" "$(binding policy imgpick) $(binding origin imgpick)"
 check "unbind imgpick" ctl unbind imgpick
 check_eq "... the image's label does not bind then" null "$(binding policy imgpick)"
+# At a resync netpold asks by the image's id (from the list), not its name.
+stop_netpold
+netpold_up "netpold starts again (a resync)"
+wait_for "netpold follows dockerd again" synced
+wait_for "after the resync, imgpick's label is still the image's" has_problem "comes from its image" imgpick &&
+	ok "after the resync, imgpick's label is still the image's"
+check_eq "... and it is not bound" null "$(binding policy imgpick)"
+check_eq "... imgover is still bound to frontend" "frontend label" "$(binding policy imgover) $(binding origin imgover)"
 
 echo "container_image_labels = follow" >>"$IT_CONF"
 stop_netpold
