@@ -324,10 +324,9 @@ static void image_ask(struct containers *cs, struct ctr *c)
 	}
 	if (!ref || !c->engine) {
 		c->image_state = IMAGE_FAILED;
-		set_problem(c,
+		set_problem(c, "%s",
 			    "netpold does not know its image, so cannot tell whether its policy label is the "
-			    "image's%s; it stays under the container default",
-			    "");
+			    "image's; it stays under the container default");
 		return;
 	}
 	a = calloc(1, sizeof(*a));
