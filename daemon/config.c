@@ -144,7 +144,8 @@ bool config_containers_equal(const struct np_config *a, const struct np_config *
 	return strv_equal(a->container_sockets, b->container_sockets) &&
 	       str_equal(a->container_label, b->container_label) &&
 	       str_equal(a->container_default_policy, b->container_default_policy) &&
-	       strv_equal(a->container_cgroup_parents, b->container_cgroup_parents);
+	       strv_equal(a->container_cgroup_parents, b->container_cgroup_parents) &&
+	       a->container_image_labels == b->container_image_labels;
 }
 
 /* Docker's label keys: lowercase letters, digits, '.', '-' and '/'. */
@@ -313,6 +314,13 @@ static int parse_line(struct np_config *c, char *line, struct np_config_error *e
 	} else if (strcmp(key, "container_default_policy") == 0) {
 		/* Checked against the policies when the containers source starts. */
 		r = set_group(&c->container_default_policy, value);
+	} else if (strcmp(key, "container_image_labels") == 0) {
+		if (strcmp(value, "ignore") != 0 && strcmp(value, "follow") != 0)
+			return config_error(err, -EINVAL,
+					    "container_image_labels must be 'ignore' or 'follow', got '%s'",
+					    value);
+		c->container_image_labels = strcmp(value, "follow") == 0;
+		r = 0;
 	} else if ((nk = find_number_key(key))) {
 		r = parse_unsigned(value, nk->min, nk->max, (unsigned *)((char *)c + nk->offset));
 		if (r < 0)
@@ -323,7 +331,7 @@ static int parse_line(struct np_config *c, char *line, struct np_config_error *e
 				    "unknown key '%s' (known: admin_group, socket_group, socket_mode, "
 				    "idle_timeout, max_clients, max_clients_per_uid, writer_clients, "
 				    "container_sockets, container_label, container_default_policy, "
-				    "container_cgroup_parents)",
+				    "container_cgroup_parents, container_image_labels)",
 				    key);
 	if (r < 0)
 		return config_error(err, r, "out of memory");

@@ -18,6 +18,9 @@
  *   container_cgroup_parents = /docker /docker.slice /libpod_parent /machine.slice
  *                                # where runtimes make containers' cgroups,
  *                                # below the cgroup root
+ *   container_image_labels = ignore        # or follow: a policy label that
+ *                                # comes from the image (a LABEL its author
+ *                                # wrote) binds too
  */
 #pragma once
 
@@ -37,6 +40,7 @@ struct np_config {
 	char *container_label;		 /* never NULL */
 	char *container_default_policy;	 /* NULL: none */
 	char **container_cgroup_parents; /* NULL-terminated, normalized "/a/b" */
+	bool container_image_labels;	 /* follow the policy label an image carries */
 };
 
 #define NP_CONTAINER_SOCKETS_DEFAULT "/var/run/docker.sock /run/podman/podman.sock"

@@ -61,7 +61,8 @@ static void test_containers(void)
 	static const char text[] = "container_sockets = /run/a.sock\t/run/b.sock\n"
 				   "container_cgroup_parents = //docker/ /ctr//x\n"
 				   "container_default_policy = deny-all\n"
-				   "container_label = com.example/policy\n";
+				   "container_label = com.example/policy\n"
+				   "container_image_labels = follow\n";
 	struct np_config c, d;
 	struct np_config_error err;
 
@@ -69,6 +70,7 @@ static void test_containers(void)
 	CHECK(c.container_sockets[0] && strcmp(c.container_sockets[0], "/var/run/docker.sock") == 0);
 	CHECK(strcmp(c.container_label, "bpf.network.policy") == 0);
 	CHECK(!c.container_default_policy);
+	CHECK(!c.container_image_labels);
 	CHECK(strcmp(c.container_cgroup_parents[0], "/docker") == 0);
 	CHECK(parse(&d, text, strlen(text), &err) == 0);
 	CHECK(!config_containers_equal(&c, &d));
@@ -78,6 +80,7 @@ static void test_containers(void)
 	      strcmp(d.container_cgroup_parents[1], "/ctr/x") == 0 && !d.container_cgroup_parents[2]);
 	CHECK(d.container_default_policy && strcmp(d.container_default_policy, "deny-all") == 0);
 	CHECK(strcmp(d.container_label, "com.example/policy") == 0);
+	CHECK(d.container_image_labels);
 	config_done(&c);
 	CHECK(parse(&c, text, strlen(text), &err) == 0);
 	CHECK(config_containers_equal(&c, &d));
@@ -188,12 +191,15 @@ static void test_refusals(void)
 	BAD("x = 1\n", 1,
 	    "(known: admin_group, socket_group, socket_mode, idle_timeout, max_clients, max_clients_per_uid, "
 	    "writer_clients, container_sockets, container_label, container_default_policy, "
-	    "container_cgroup_parents)");
+	    "container_cgroup_parents, container_image_labels)");
 	BAD("container_sockets = docker.sock\n", 1, "container_sockets: 'docker.sock' must be an absolute path");
 	BAD("container_cgroup_parents = /docker x\n", 1, "'/docker x' must be a cgroup path starting with '/'");
 	BAD("container_cgroup_parents = /a/../b\n", 1, "'..' is not allowed");
 	BAD("container_label = Bpf.Policy\n", 1, "container_label must be a label key");
 	BAD("container_label =\n", 1, "container_label must be a label key");
+	BAD("container_image_labels = yes\n", 1,
+	    "container_image_labels must be 'ignore' or 'follow', got 'yes'");
+	BAD("container_image_labels =\n", 1, "container_image_labels must be 'ignore' or 'follow', got ''");
 	/* the default writer_clients (16) with a smaller max_clients */
 	BAD("max_clients = 16\n", 0, "writer_clients (16) must be below max_clients (16)");
 	/* each line is right, together they are not: no line to name */

@@ -23,6 +23,7 @@
 
 #define MAX_LOG	 256
 #define MAX_CTRS 8
+#define IMAGE_HEX "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
 /* ---- the fake server; its state under srv_lock ---- */
 
@@ -94,6 +95,7 @@ static void ctr_json(char *buf, size_t size, const struct fake_ctr *c, bool insp
 	if (inspect)
 		snprintf(buf, size,
 			 "{\"Id\":\"%s\",\"Name\":\"/%s\",\"State\":{\"Running\":%s,\"Pid\":%d},"
+			 "\"Image\":\"sha256:" IMAGE_HEX "\","
 			 "\"Config\":{\"Image\":\"busybox\",\"Labels\":%s}}",
 			 c->id, c->name, c->running ? "true" : "false", c->running ? c->pid : 0,
 			 c->labels ? c->labels : "null");
@@ -163,6 +165,29 @@ static void serve_inspect(int fd, const char *what)
 	send_body(fd, "404 Not Found", "{\"message\":\"No such container: x\"}");
 }
 
+/* Images by their name as it comes in the path (escaped). Called locked;
+ * unlocks. */
+static void serve_image(int fd, const char *what)
+{
+	static const struct {
+		const char *path, *body;
+	} images[] = {
+	    {"evil%3A1/json", "{\"Id\":\"sha256:" IMAGE_HEX "\",\"Config\":{\"Labels\":"
+			      "{\"bpf.network.policy\":\"allow-all\",\"other\":\"x\"}}}"},
+	    {"sha256%3A" IMAGE_HEX "/json", "{\"Config\":{\"Labels\":{\"bpf.network.policy\":\"by-id\"}}}"},
+	    {"registry.example%3A5000%2Fteam%2Fapp%40sha256%3Aab/json", "{\"Config\":{\"Labels\":null}}"},
+	    {"plain/json", "{\"Config\":{}}"},
+	    {"ctl/json", "{\"Config\":{\"Labels\":{\"bpf.network.policy\":\"a\\nb\"}}}"},
+	    {"broken/json", "[\"not an object\"]"},
+	};
+
+	pthread_mutex_unlock(&srv_lock);
+	for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
+		if (strcmp(what, images[i].path) == 0)
+			return send_body(fd, "200 OK", images[i].body);
+	send_body(fd, "404 Not Found", "{\"message\":\"No such image: x\"}");
+}
+
 static void serve_events(int fd)
 {
 	static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
@@ -229,6 +254,8 @@ static void serve(int fd, const char *path)
 		}
 		return serve_list(fd);
 	}
+	if (strncmp(rest, "/images/", 8) == 0)
+		return serve_image(fd, rest + 8);
 	if (strncmp(rest, "/containers/", 12) == 0 && strlen(rest) > 17 &&
 	    strcmp(rest + strlen(rest) - 5, "/json") == 0) {
 		rest[strlen(rest) - 5] = '\0';
@@ -766,7 +793,7 @@ static void *push_huge(void *arg)
 }
 
 static int inspect_error = 1;
-static char inspect_id[65];
+static char inspect_id[65], inspect_image_id[72];
 
 static void inspect_done(void *userdata, int error, const char *message, const struct docker_container *ct)
 {
@@ -774,6 +801,7 @@ static void inspect_done(void *userdata, int error, const char *message, const s
 	CHECK((error < 0) == (message != NULL));
 	inspect_error = error;
 	snprintf(inspect_id, sizeof(inspect_id), "%s", ct ? ct->id : "");
+	snprintf(inspect_image_id, sizeof(inspect_image_id), "%s", ct ? ct->image_id : "");
 	logf_("inspected %d %s", error, message ?: "-");
 }
 
@@ -855,6 +883,63 @@ static void *push_many(void *arg)
 		push_event("create", id, "{\"name\":\"many\"}");
 	}
 	return NULL;
+}
+
+static void image_done(void *userdata, int error, const char *message, const char *value)
+{
+	(void)userdata;
+	CHECK((error < 0) == (message != NULL));
+	CHECK(error >= 0 || !value);
+	logf_("image %d %s %s", error, value ?: "-", message ?: "-");
+}
+
+/* An image's value of the policy label: by name (escaped in the path) or
+ * by id; none, a refused one, errors. */
+static void test_image_label(void)
+{
+	char path[256];
+	struct docker_client *c;
+
+	server_reset();
+	add_ctr(ID_A, "a-web", LABELS_A, true, 4242);
+	server_start("image.sock", path, sizeof(path));
+	c = client_new(path);
+	CHECK(docker_client_image_label(c, "evil:1", image_done, NULL) == -ENOTCONN);
+	CHECK(wait_for("synced", 1));
+	/* the container's image id, from its inspect */
+	CHECK(docker_client_inspect(c, "a-web", inspect_done, NULL) == 0);
+	CHECK(wait_for("inspected", 1));
+	CHECK(strcmp(inspect_image_id, "sha256:" IMAGE_HEX) == 0);
+
+	CHECK(docker_client_image_label(c, "", image_done, NULL) == -EINVAL);
+	CHECK(docker_client_image_label(c, "a b", image_done, NULL) == -EINVAL);
+	CHECK(docker_client_image_label(c, "a\nb", image_done, NULL) == -EINVAL);
+	CHECK(docker_client_image_label(c, "evil:1", image_done, NULL) == 0);
+	CHECK(log_count("image") == 0); /* never inside the call */
+	CHECK(wait_for("image", 1));
+	CHECK(log_has("image 0 allow-all -"));
+	CHECK(served("/v1.41/images/evil%3A1/json"));
+	CHECK(docker_client_image_label(c, "sha256:" IMAGE_HEX, image_done, NULL) == 0);
+	CHECK(wait_for("image", 2));
+	CHECK(log_has("image 0 by-id -"));
+	CHECK(docker_client_image_label(c, "registry.example:5000/team/app@sha256:ab", image_done, NULL) ==
+	      0);
+	CHECK(docker_client_image_label(c, "plain", image_done, NULL) == 0);
+	CHECK(docker_client_image_label(c, "ctl", image_done, NULL) == 0);
+	CHECK(wait_for("image", 5));
+	CHECK(log_count("image 0 - -") == 3);
+	CHECK(docker_client_image_label(c, "broken", image_done, NULL) == 0);
+	CHECK(wait_for("image", 6));
+	CHECK(log_has("image -74 - the inspect of image broken is not a JSON object"));
+	CHECK(docker_client_image_label(c, "../../containers/a-web", image_done, NULL) == 0);
+	CHECK(wait_for("image", 7));
+	CHECK(log_has("image -2 - HTTP 404: No such image: x"));
+	CHECK(served("/images/..%2F..%2Fcontainers%2Fa-web/json"));
+	/* freed with a request in flight: no callback after */
+	CHECK(docker_client_image_label(c, "evil:1", image_done, NULL) == 0);
+	docker_client_free(c);
+	settle(200);
+	CHECK(log_count("image") == 7);
 }
 
 /* Thousands of containers fit in the list; too many events held back
@@ -940,6 +1025,7 @@ int main(void)
 	test_versions();
 	test_late_server();
 	test_bad_input();
+	test_image_label();
 	test_many();
 	test_free_busy();
 

@@ -10,6 +10,13 @@
  * before the cgroup exists, and the manager puts it on the cgroup the moment
  * its directory is made; each start binds it again from State.Pid. Events
  * are lossy, so every (re)connection lists the containers and reconciles.
+ *
+ * Docker and Podman merge an image's LABELs into its containers' labels: a
+ * policy label that only repeats the image's was chosen by the image's
+ * author, not by whoever runs it. Unless container_image_labels = follow,
+ * such a label binds nothing, so the label's binding waits for the image's
+ * own value (asked per container, by the image id when known: a name may
+ * be re-tagged).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +43,31 @@ struct early {
 	char id[TARGET_CONTAINER_ID_LEN + 1];
 };
 
+/* A request for the policy label of a container's image; the container
+ * may be gone when it answers. */
+struct image_ask {
+	struct containers *cs;
+	struct image_ask *next;
+	char id[TARGET_CONTAINER_ID_LEN + 1];
+	char image_id[72]; /* asked by id ("": by name) */
+};
+
+/* Images' values of the label, by image id: an id names the same content
+ * for good (a name does not: never kept by name). */
+#define IMAGE_CACHE_MAX 64
+
+struct image_seen {
+	char id[72];
+	char *policy; /* NULL: none */
+};
+
+enum image_state {
+	IMAGE_UNKNOWN,
+	IMAGE_ASKING,
+	IMAGE_KNOWN,
+	IMAGE_FAILED,
+};
+
 /* One Engine API socket followed. */
 struct engine {
 	struct containers *cs;
@@ -52,6 +84,10 @@ struct ctr {
 	struct engine *engine;
 	char *name, *image, *project, *service;
 	char *policy;  /* its label's value */
+	char image_id[72];
+	enum image_state image_state;
+	struct image_ask *ask; /* while IMAGE_ASKING */
+	char *image_policy;    /* the image's value of the label, when IMAGE_KNOWN */
 	char *cgroup;  /* its cgroup directory when it last started */
 	char *problem; /* why its label binds nothing */
 	bool running;
@@ -72,6 +108,9 @@ struct containers {
 	/* Inspects of containers seen first as a cgroup (early.c below). */
 	struct early *early[CONTAINERS_EARLY_MAX];
 	size_t n_early;
+	struct image_ask *asks;
+	struct image_seen seen[IMAGE_CACHE_MAX];
+	size_t n_seen, next_seen;
 };
 
 static void containers_problems(void *userdata, json_t *problems);
@@ -91,6 +130,7 @@ static struct ctr *ctr_free(struct ctr *c)
 	free(c->name);
 	free(c->image);
 	free(c->policy);
+	free(c->image_policy);
 	free(c->project);
 	free(c->service);
 	free(c->cgroup);
@@ -111,6 +151,14 @@ static void containers_free(struct containers *cs)
 	free(cs->ctrs);
 	for (size_t i = 0; i < cs->n_early; i++)
 		free(cs->early[i]);
+	while (cs->asks) {
+		struct image_ask *a = cs->asks;
+
+		cs->asks = a->next;
+		free(a);
+	}
+	for (size_t i = 0; i < cs->n_seen; i++)
+		free(cs->seen[i].policy);
 	np_curl_free(cs->curl);
 	free(cs->default_problem);
 	free(cs->mount);
@@ -148,6 +196,8 @@ static int ctr_update(struct ctr *c, const struct docker_container *d)
 {
 	if ((d->name && set_str(&c->name, d->name) < 0) || (d->image && set_str(&c->image, d->image) < 0))
 		return -ENOMEM;
+	if (d->image_id[0])
+		memcpy(c->image_id, d->image_id, sizeof(c->image_id));
 	/* Labels are fixed at create: an event without them keeps them. */
 	if (d->policy && set_str(&c->policy, d->policy) < 0)
 		return -ENOMEM;
@@ -223,6 +273,136 @@ static int ctr_target(const struct ctr *c, struct target *t)
 	return 0;
 }
 
+static void on_image_label(void *userdata, int error, const char *message, const char *value);
+
+static struct image_seen *image_seen(struct containers *cs, const char *image_id)
+{
+	for (size_t i = 0; i < cs->n_seen; i++)
+		if (strcmp(cs->seen[i].id, image_id) == 0)
+			return &cs->seen[i];
+	return NULL;
+}
+
+static void image_seen_add(struct containers *cs, const char *image_id, const char *policy)
+{
+	struct image_seen *e;
+	char *v = policy ? strdup(policy) : NULL;
+
+	if ((policy && !v) || image_seen(cs, image_id)) {
+		free(v);
+		return;
+	}
+	if (cs->n_seen < IMAGE_CACHE_MAX)
+		e = &cs->seen[cs->n_seen++];
+	else {
+		e = &cs->seen[cs->next_seen];
+		cs->next_seen = (cs->next_seen + 1) % IMAGE_CACHE_MAX;
+		free(e->policy);
+	}
+	snprintf(e->id, sizeof(e->id), "%s", image_id);
+	e->policy = v;
+}
+
+/* Asks the container's engine for the policy label of its image, unless
+ * that is under way or its image id's answer is known already. */
+static void image_ask(struct containers *cs, struct ctr *c)
+{
+	const char *ref = c->image_id[0] ? c->image_id : c->image;
+	struct image_seen *seen;
+	struct image_ask *a;
+	int r;
+
+	if (c->image_state == IMAGE_ASKING || c->image_state == IMAGE_KNOWN)
+		return;
+	seen = c->image_id[0] ? image_seen(cs, c->image_id) : NULL;
+	if (seen) {
+		log_debug("Container %.12s: its image %s is known", c->id, c->image_id);
+		if (set_str(&c->image_policy, seen->policy) < 0)
+			return (void)log_oom();
+		c->image_state = IMAGE_KNOWN;
+		return;
+	}
+	if (!ref || !c->engine) {
+		c->image_state = IMAGE_FAILED;
+		set_problem(c, "%s",
+			    "netpold does not know its image, so cannot tell whether its policy label is the "
+			    "image's; it stays under the container default");
+		return;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return (void)log_oom();
+	a->cs = cs;
+	memcpy(a->id, c->id, sizeof(a->id));
+	memcpy(a->image_id, c->image_id, sizeof(a->image_id));
+	r = docker_client_image_label(c->engine->client, ref, on_image_label, a);
+	if (r < 0) {
+		free(a);
+		c->image_state = IMAGE_FAILED;
+		set_problem(c,
+			    "netpold cannot read the labels of its image (%s), so cannot tell whether its "
+			    "policy label is the image's; it stays under the container default",
+			    r == -ENOTCONN ? "its engine is not connected" : strerror(-r));
+		return;
+	}
+	log_debug("Container %.12s: asking for the labels of its image %s", c->id, ref);
+	a->next = cs->asks;
+	cs->asks = a;
+	c->ask = a;
+	c->image_state = IMAGE_ASKING;
+}
+
+static void drop_label_binding(struct containers *cs, struct ctr *c)
+{
+	_cleanup_free_ char *target = NULL;
+	struct np_bind *b;
+	int r;
+
+	if (asprintf(&target, "container:%s", c->id) < 0)
+		return (void)log_oom();
+	b = manager_binding_by_target(cs->m, target);
+	if (!b || b->origin != NP_ORIGIN_LABEL)
+		return;
+	r = manager_unbind(cs->m, target, NP_ORIGIN_LABEL);
+	if (r < 0 && r != -ENOENT)
+		log_warning_errno(r, "Failed to remove the label's binding of container '%s': %m",
+				  shown_name(c));
+}
+
+static bool explicitly_bound(struct containers *cs, const struct ctr *c)
+{
+	char target[10 + sizeof(c->id)];
+	struct np_bind *b;
+
+	snprintf(target, sizeof(target), "container:%s", c->id);
+	b = manager_binding_by_target(cs->m, target);
+	return b && b->origin == NP_ORIGIN_EXPLICIT;
+}
+
+/* Whether the container's label may bind: not when it is its image's. */
+static bool label_is_operators(struct containers *cs, struct ctr *c)
+{
+	if (cs->m->config.container_image_labels)
+		return true;
+	image_ask(cs, c);
+	if (c->image_state != IMAGE_KNOWN)
+		return false; /* its answer applies the label */
+	if (!c->image_policy || strcmp(c->image_policy, c->policy) != 0)
+		return true;
+	if (explicitly_bound(cs, c)) {
+		free(c->problem);
+		c->problem = NULL;
+		return false;
+	}
+	set_problem(c,
+		    "its policy label comes from its image '%s' (a LABEL in the image), which netpold does "
+		    "not follow; it stays under the container default. Set it on the container with "
+		    "--label, or netpolctl apply",
+		    c->image ?: c->image_id);
+	drop_label_binding(cs, c);
+	return false;
+}
+
 /* The label's binding, unless a client's decides, or it is in place. */
 static void apply_label(struct containers *cs, struct ctr *c)
 {
@@ -231,7 +411,7 @@ static void apply_label(struct containers *cs, struct ctr *c)
 	struct np_pol *pol;
 	int r;
 
-	if (!c->policy)
+	if (!c->policy || !label_is_operators(cs, c))
 		return;
 	pol = manager_policy_by_name(cs->m, c->policy);
 	if (!pol) {
@@ -371,6 +551,44 @@ static void realize_known(struct containers *cs, struct ctr *c)
 	if (c->running && c->cgroup && asprintf(&target, "container:%s", c->id) >= 0 &&
 	    manager_binding_by_target(cs->m, target))
 		(void)manager_realize(cs->m, target, c->cgroup);
+}
+
+static void on_image_label(void *userdata, int error, const char *message, const char *value)
+{
+	struct image_ask *a = userdata;
+	struct containers *cs = a->cs;
+	struct ctr *c = ctr_by_id(cs, a->id);
+
+	if (error >= 0 && a->image_id[0])
+		image_seen_add(cs, a->image_id, value);
+	for (struct image_ask **p = &cs->asks; *p; p = &(*p)->next)
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	if (c && c->ask != a)
+		c = NULL; /* gone meanwhile, and made again by a sync */
+	free(a);
+	if (!c)
+		return;
+	c->ask = NULL;
+	log_debug("Container %.12s: its image's label is %s (%d)", c->id, value ?: "none", error);
+	if (error < 0) {
+		/* Asked again at its next event: no loop on an image that is gone. */
+		c->image_state = IMAGE_FAILED;
+		set_problem(c,
+			    "netpold cannot read the labels of its image (%s), so cannot tell whether its "
+			    "policy label is the image's; it stays under the container default",
+			    message ?: strerror(-error));
+		return;
+	}
+	if (set_str(&c->image_policy, value) < 0) {
+		c->image_state = IMAGE_UNKNOWN;
+		return (void)log_oom();
+	}
+	c->image_state = IMAGE_KNOWN;
+	apply_label(cs, c);
+	realize_known(cs, c);
 }
 
 static void ctr_gone(struct containers *cs, struct ctr *c)
@@ -762,6 +980,7 @@ static int containers_prepare(void *userdata, const char *target, pid_t pid, con
 	struct containers *cs = userdata;
 	const char *id = target_id(target);
 	struct ctr *c = id ? ctr_by_id(cs, id) : NULL;
+	bool failed;
 
 	if (!id)
 		return -EOPNOTSUPP;
@@ -771,7 +990,13 @@ static int containers_prepare(void *userdata, const char *target, pid_t pid, con
 		*why = "no such container (not known yet: ask again)";
 		return -ENOENT;
 	}
+	failed = c->image_state == IMAGE_FAILED;
 	apply_label(cs, c);
+	if (c->image_state == IMAGE_ASKING && !failed) {
+		/* Its label binds once its image's answer is in: moments away. */
+		*why = "its image's labels are being read (ask again)";
+		return -ENOENT;
+	}
 	ctr_running(cs, c, pid);
 	return 0;
 }

@@ -35,6 +35,7 @@ enum job_kind {
 	JOB_SYNC,  /* fills sync_v[index] */
 	JOB_EVENT, /* completes a START in the queue */
 	JOB_USER,  /* docker_client_inspect() */
+	JOB_IMAGE, /* docker_client_image_label() */
 };
 
 struct job {
@@ -46,6 +47,7 @@ struct job {
 	size_t index;	       /* JOB_SYNC */
 	struct pending *event; /* JOB_EVENT */
 	void (*done)(void *userdata, int error, const char *message, const struct docker_container *ct);
+	void (*image_done)(void *userdata, int error, const char *message, const char *value);
 	void *userdata;
 };
 
@@ -159,6 +161,29 @@ static int request(struct docker_client *c, const char *path, size_t max_body, n
 
 /* ---- inspects, DOCKER_INSPECTS at a time ---- */
 
+/* A caller's job (not the stream's): survives a reconnect, goes first. */
+static bool job_is_users(const struct job *j)
+{
+	return j->kind == JOB_USER || j->kind == JOB_IMAGE;
+}
+
+/* An image's name as one path segment: a reference has '/', ':', '@'. */
+static void path_escape(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (; *s && n + 4 <= size; s++) {
+		unsigned char ch = *s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '.' || ch == '_')
+			buf[n++] = ch;
+		else
+			n += snprintf(buf + n, size - n, "%%%02X", ch);
+	}
+	buf[n] = '\0';
+}
+
 static void job_done(struct np_curl_request *req, const struct np_curl_result *res, void *userdata);
 static void job_finish(struct docker_client *c, struct job *j, int error, const char *message,
 		       struct docker_container *ct);
@@ -167,11 +192,13 @@ static void jobs_run(struct docker_client *c)
 {
 	while (c->waiting && c->n_running < DOCKER_INSPECTS) {
 		struct job *j = c->waiting;
-		char path[300];
+		char path[3 * sizeof(j->target) + 32], name[3 * sizeof(j->target)];
 		int r;
 
 		c->waiting = j->next;
-		snprintf(path, sizeof(path), "/containers/%s/json", j->target);
+		path_escape(j->target, name, sizeof(name));
+		snprintf(path, sizeof(path), "/%s/%s/json", j->kind == JOB_IMAGE ? "images" : "containers",
+			 name);
 		r = request(c, path, DOCKER_INSPECT_MAX, job_done, j, &j->req);
 		if (r < 0) {
 			job_finish(c, j, r, "cannot start the request", NULL);
@@ -200,11 +227,11 @@ static void job_add(struct docker_client *c, struct job *j)
 {
 	struct job **p = &c->waiting;
 
-	if (j->kind != JOB_USER)
+	if (!job_is_users(j))
 		while (*p)
 			p = &(*p)->next;
 	else
-		while (*p && (*p)->kind == JOB_USER)
+		while (*p && job_is_users(*p))
 			p = &(*p)->next;
 	j->next = *p;
 	*p = j;
@@ -238,7 +265,7 @@ static void jobs_cancel(struct docker_client *c, bool all)
 		for (struct job **p = lists[i]; *p;) {
 			struct job *j = *p;
 
-			if (!all && j->kind == JOB_USER) {
+			if (!all && job_is_users(j)) {
 				p = &j->next;
 				continue;
 			}
@@ -249,6 +276,25 @@ static void jobs_cancel(struct docker_client *c, bool all)
 			}
 			free(j);
 		}
+}
+
+static void image_done(struct docker_client *c, struct job *j, const struct np_curl_result *res)
+{
+	_cleanup_free_ char *value = NULL;
+	char msg[400] = "";
+	int r = 0;
+
+	if (res->error < 0 || res->status != 200) {
+		error_message(res, msg, sizeof(msg));
+		r = res->error < 0 ? res->error : http_errno(res->status);
+	} else if ((r = docker_image_label_parse(res->body, res->body_size, c->label_key, &value)) ==
+		   -EBADMSG)
+		snprintf(msg, sizeof(msg), "the inspect of image %s is not a JSON object", j->target);
+	else if (r < 0)
+		snprintf(msg, sizeof(msg), "out of memory");
+	j->image_done(j->userdata, r, r < 0 ? msg : NULL, r < 0 ? NULL : value);
+	free(j);
+	jobs_run(c);
 }
 
 static void job_done(struct np_curl_request *req, const struct np_curl_result *res, void *userdata)
@@ -262,6 +308,8 @@ static void job_done(struct np_curl_request *req, const struct np_curl_result *r
 	(void)req;
 	job_unlink(c, j);
 	j->req = NULL;
+	if (j->kind == JOB_IMAGE)
+		return image_done(c, j, res);
 	if (res->error < 0 || res->status != 200) {
 		error_message(res, msg, sizeof(msg));
 		r = res->error < 0 ? res->error : http_errno(res->status);
@@ -331,6 +379,9 @@ static void job_finish(struct docker_client *c, struct job *j, int error, const 
 	switch (j->kind) {
 	case JOB_USER:
 		j->done(j->userdata, error, error < 0 ? message : NULL, ct);
+		break;
+	case JOB_IMAGE: /* only when its request could not start */
+		j->image_done(j->userdata, error, message, NULL);
 		break;
 	case JOB_EVENT:
 		if (ct && memcmp(ct->id, j->event->ct.id, 64) == 0) {
@@ -780,6 +831,41 @@ int docker_client_inspect(struct docker_client *c, const char *name_or_id,
 	if (!j)
 		return -ENOMEM;
 	j->done = done;
+	j->userdata = userdata;
+	job_add(c, j);
+	return sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
+}
+
+static bool image_ref_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return false;
+	return i > 0 && i <= DOCKER_LABEL_MAX;
+}
+
+int docker_client_image_label(struct docker_client *c, const char *image,
+			      void (*done)(void *userdata, int error, const char *message, const char *value),
+			      void *userdata)
+{
+	struct job *j;
+	int r;
+
+	if (!image || !image_ref_valid(image) || !done)
+		return -EINVAL;
+	if (!*c->api_version)
+		return -ENOTCONN;
+	if (!c->kick) {
+		r = sd_event_add_defer(c->event, &c->kick, kick_fire, c);
+		if (r < 0)
+			return r;
+	}
+	j = job_new(c, JOB_IMAGE, image);
+	if (!j)
+		return -ENOMEM;
+	j->image_done = done;
 	j->userdata = userdata;
 	job_add(c, j);
 	return sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);

@@ -15,6 +15,9 @@
  *                               running one (State.Pid), DOCKER_INSPECTS
  *                               at a time; then synced(), then the events
  *                               that came meanwhile, in stream order.
+ * On request, ahead of those: GET /vX/containers/{name}/json
+ * (docker_client_inspect) and GET /vX/images/{name}/json
+ * (docker_client_image_label), DOCKER_INSPECTS at a time with the rest.
  * DOCKER_API_MAX is above Docker 20.10's 1.41 because Docker 29 refuses
  * anything below 1.44; the fields read here are the same in all of them.
  * The stream is read as it comes, never paused (dockerd skips a subscriber
@@ -101,3 +104,18 @@ int docker_client_inspect(struct docker_client *c, const char *name_or_id,
 			  void (*done)(void *userdata, int error, const char *message,
 				       const struct docker_container *ct),
 			  void *userdata);
+
+/* The value of the policy label in an image's own labels (GET
+ * /images/{image}/json, Config.Labels), which Docker and Podman merge into
+ * the labels of every container made from it. image: an image id
+ * ("sha256:..."), which names one image for good, or a name, which names
+ * whatever it is tagged on at the time of the request: ask by id when
+ * known. done gets 0 and the value (NULL: the image has none, or one that
+ * breaks docker-parse.h's rules), or -errno (-ENOENT: no such image) and a
+ * message; as for docker_client_inspect(): from the loop, never inside this
+ * call, not once the client is freed; -EINVAL for an empty name, one with
+ * blanks or control characters, or longer than DOCKER_LABEL_MAX;
+ * -ENOTCONN before the first negotiation. */
+int docker_client_image_label(struct docker_client *c, const char *image,
+			      void (*done)(void *userdata, int error, const char *message, const char *value),
+			      void *userdata);

@@ -142,6 +142,24 @@ static int take_labels(struct docker_container *ct, json_t *labels, const char *
 	return r;
 }
 
+bool docker_image_id_parse(const char *s, char ret[72])
+{
+	if (s && strncmp(s, "sha256:", 7) == 0)
+		s += 7;
+	if (!s || strlen(s) != 64 || !docker_id_valid(s))
+		return false;
+	snprintf(ret, 72, "sha256:%s", s);
+	return true;
+}
+
+/* The image a container runs, by id: a tag may move, an id does not. One
+ * that is not an id is not known (the image's name stands in for it). */
+static void take_image_id(struct docker_container *ct, json_t *v)
+{
+	if (!docker_image_id_parse(json_string_value(v), ct->image_id))
+		ct->image_id[0] = '\0';
+}
+
 static int take_id(struct docker_container *ct, json_t *v)
 {
 	const char *s = json_string_value(v);
@@ -165,6 +183,7 @@ static int container_from_inspect(json_t *j, const char *label_key, struct docke
 	if (ct->running && json_is_integer(pid) && json_integer_value(pid) > 0 &&
 	    json_integer_value(pid) <= 0x3fffffff)
 		ct->pid = (pid_t)json_integer_value(pid);
+	take_image_id(ct, json_object_get(j, "Image"));
 	r = take_name(ct, json_object_get(j, "Name"));
 	if (r >= 0)
 		r = take_text(ct, &ct->image, json_object_get(config, "Image"), "the image");
@@ -183,6 +202,7 @@ static int container_from_list(json_t *j, const char *label_key, struct docker_c
 		return -EBADMSG;
 	ct->running = json_is_string(json_object_get(j, "State")) &&
 		      strcmp(json_string_value(json_object_get(j, "State")), "running") == 0;
+	take_image_id(ct, json_object_get(j, "ImageID"));
 	r = take_name(ct, json_array_get(names, 0));
 	if (r >= 0)
 		r = take_text(ct, &ct->image, json_object_get(j, "Image"), "the image");
@@ -310,4 +330,22 @@ int docker_inspect_parse(const char *body, size_t size, const char *label_key, s
 		return r == -ENOMEM ? r : -EINVAL;
 	*ret = TAKE_PTR(ct);
 	return 0;
+}
+
+int docker_image_label_parse(const char *body, size_t size, const char *label_key, char **ret_value)
+{
+	_cleanup_json_ json_t *j = NULL;
+	json_t *v;
+	const char *s;
+
+	j = json_loadb(body, size, 0, NULL);
+	if (!json_is_object(j))
+		return -EBADMSG;
+	v = json_object_get(json_object_get(json_object_get(j, "Config"), "Labels"), label_key);
+	s = json_string_value(v);
+	*ret_value = NULL;
+	if (!s || !text_valid(s) || strlen(s) != json_string_length(v))
+		return 0;
+	*ret_value = strdup(s);
+	return *ret_value ? 0 : -ENOMEM;
 }

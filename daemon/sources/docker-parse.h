@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* What docker-api.c reads from the Engine API, from bytes to a struct
  * docker_container: an /events line, the body of GET /containers/json, the
- * body of GET /containers/{id}/json. Pure (no socket, no event loop, no
+ * body of GET /containers/{id}/json; and an image's policy label from the
+ * body of GET /images/{name}/json. Pure (no socket, no event loop, no
  * logging), so that the fuzzers drive exactly what a container's creator
- * controls: its labels, name and image.
+ * controls: its labels, name and image, and an image's author its labels.
  *
  * Nothing from a container is trusted: ids must be 64 lowercase hex (other
  * events and entries are dropped), names follow Docker's rule
@@ -25,6 +26,7 @@ struct docker_container {
 	char id[65];		 /* 64 lowercase hex */
 	char *name;		 /* without Docker's leading '/'; NULL if unknown or invalid */
 	char *image;		 /* Config.Image, or the event's "image" attribute */
+	char image_id[72];	 /* "sha256:" and 64 lowercase hex; "" if not known (events) */
 	char *policy;		 /* the value of the policy label; NULL if none (or invalid) */
 	char *project, *service; /* com.docker.compose.project/.service; NULL if none */
 	char *problem;		 /* why a value was left out; NULL if none was */
@@ -72,3 +74,13 @@ int docker_list_parse(const char *body, size_t size, const char *label_key,
 /* The body of GET /containers/{id}/json. -EBADMSG: not a JSON object;
  * -EINVAL: no valid Id; -ENOMEM. */
 int docker_inspect_parse(const char *body, size_t size, const char *label_key, struct docker_container **ret);
+
+/* An image id ("sha256:" and 64 lowercase hex, or the 64 hex alone, as
+ * Podman gives it) into ret (72 bytes), as "sha256:...". */
+bool docker_image_id_parse(const char *s, char ret[72]);
+
+/* The body of GET /images/{name}/json: *ret_value gets the value of the
+ * policy label in Config.Labels, NULL if the image has none, or one that
+ * breaks the rules above (the container's own value, if valid, then
+ * differs from it). -EBADMSG: not a JSON object; -ENOMEM. */
+int docker_image_label_parse(const char *body, size_t size, const char *label_key, char **ret_value);

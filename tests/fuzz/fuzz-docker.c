@@ -2,15 +2,16 @@
 /*
  * libFuzzer harness for what netpold reads from Docker's and Podman's
  * Engine API (daemon/sources/docker-parse.c), all of which a container's
- * creator controls: its labels, name and image. The first byte picks the
- * parser (modulo 3): 0 an /events line, 1 the body of GET /containers/json,
- * 2 the body of GET /containers/{id}/json (the seeds in corpus/docker/ begin
+ * creator controls: its labels, name and image, and an image's author its
+ * labels. The first byte picks the parser (modulo 4): 0 an /events line,
+ * 1 the body of GET /containers/json, 2 the body of GET /containers/{id}/json,
+ * 3 the body of GET /images/{name}/json (the seeds in corpus/docker/ begin
  * with the digit); the rest is the input, in a buffer of its exact size
  * (no NUL after it, as curl-glue hands out lines), so that an over-read is
  * caught. Invariants, for every container handed out:
  *  - a 64-hex id; a name NULL or by Docker's rule; an image and labels NULL
- *    or 1 to DOCKER_LABEL_MAX bytes without control characters; a problem
- *    NULL or a non-empty text;
+ *    or 1 to DOCKER_LABEL_MAX bytes without control characters; an image
+ *    id "" or "sha256:" and 64 hex; a problem NULL or a non-empty text;
  *  - a pid only when running, in the kernel's range; none from an event or
  *    a list entry;
  *  - the documented return values only, never -ENOMEM; nothing handed out
@@ -47,6 +48,10 @@ static void check_container(const struct docker_container *ct, bool may_have_pid
 	fuzz_assert(strnlen(ct->id, sizeof(ct->id)) == 64 && docker_id_valid(ct->id), "id '%.65s'", ct->id);
 	fuzz_assert(!ct->name || docker_name_valid(ct->name), "name '%s'", ct->name);
 	check_text(ct->image, "the image");
+	fuzz_assert(!ct->image_id[0] ||
+			(strnlen(ct->image_id, sizeof(ct->image_id)) == 71 &&
+			 strncmp(ct->image_id, "sha256:", 7) == 0 && docker_id_valid(ct->image_id + 7)),
+		    "image id '%.72s'", ct->image_id);
 	check_text(ct->policy, "the policy");
 	check_text(ct->project, "the project");
 	check_text(ct->service, "the service");
@@ -64,9 +69,10 @@ static bool same_text(const char *a, const char *b)
 static bool same_container(const struct docker_container *a, const struct docker_container *b)
 {
 	return memcmp(a->id, b->id, sizeof(a->id)) == 0 && same_text(a->name, b->name) &&
-	       same_text(a->image, b->image) && same_text(a->policy, b->policy) &&
-	       same_text(a->project, b->project) && same_text(a->service, b->service) &&
-	       same_text(a->problem, b->problem) && a->pid == b->pid && a->running == b->running;
+	       same_text(a->image, b->image) && strcmp(a->image_id, b->image_id) == 0 &&
+	       same_text(a->policy, b->policy) && same_text(a->project, b->project) &&
+	       same_text(a->service, b->service) && same_text(a->problem, b->problem) && a->pid == b->pid &&
+	       a->running == b->running;
 }
 
 static bool is_zero(const struct docker_container *ct)
@@ -144,6 +150,19 @@ static void fuzz_inspect(const char *p, size_t n)
 	fuzz_assert(r2 == r && (!ct || same_container(ct, again)), "inspect: %d then %d", r, r2);
 }
 
+static void fuzz_image(const char *p, size_t n)
+{
+	_cleanup_free_ char *v = NULL, *again = NULL;
+	int r, r2;
+
+	r = docker_image_label_parse(p, n, LABEL_KEY, &v);
+	fuzz_assert(r == 0 || r == -EBADMSG, "image: %d", r);
+	fuzz_assert(r == 0 || !v, "image: %d with a value", r);
+	check_text(v, "the image's label");
+	r2 = docker_image_label_parse(p, n, LABEL_KEY, &again);
+	fuzz_assert(r2 == r && same_text(v, again), "image: %d then %d", r, r2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *p;
@@ -154,15 +173,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!p)
 		abort();
 	memcpy(p, data + 1, size - 1);
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0:
 		fuzz_event(p, size - 1);
 		break;
 	case 1:
 		fuzz_list(p, size - 1);
 		break;
-	default:
+	case 2:
 		fuzz_inspect(p, size - 1);
+		break;
+	default:
+		fuzz_image(p, size - 1);
 	}
 	free(p);
 	return 0;

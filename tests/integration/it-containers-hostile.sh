@@ -11,7 +11,12 @@
 #   a container named with another's id: 'container:ID' is the container
 #   with that id;
 #   a policy label too long to be a name: refused, shown as a problem, the
-#   container under the default.
+#   container under the default;
+#   an image whose author wrote LABEL bpf.network.policy=allow-all: its
+#   containers stay under the default (deny-all) and a problem says why; the
+#   same label set on the container (--label) binds; an explicit apply wins;
+#   a resync asks again (by the image's id); with container_image_labels =
+#   follow, the image's label binds.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engines.sh"
 
@@ -113,5 +118,67 @@ check_eq "a policy label of 300 bytes binds nothing: the default judges" EPERM "
 wait_for "... and bindings show why" sh -c "'$NETPOLCTL' --socket '$IT_SOCK' bindings --json | grep -q 'longer than 255 bytes'" &&
 	ok "... and bindings show why"
 
-dk rm -f web evil plain longlabel "$web_id" >/dev/null
+# ---- a policy label from the image, written by its author ----
+# first_run_image ENGINE NAME IMAGE [RUN-OPTS...] -- FIRST-ARGS...
+first_run_image() {
+	local e=$1 name=$2 img=$3
+	shift 3
+	IT_IMAGE=$img first_run "$e" "$name" "$@"
+}
+# has_problem TEXT NAME: a problem of the container named NAME says TEXT.
+has_problem() {
+	ctl bindings --json |
+		jget "any('$1' in p['message'] and p.get('container', {}).get('name') == '$2' for p in j['problems'])" |
+		grep -qx true
+}
+no_problem() {
+	! has_problem "$@"
+}
+bound_to() {
+	[ "$(binding policy "$1")" = "$2" ]
+}
+LABELLED=netpol-it-labelled:1
+check "an image with LABEL bpf.network.policy=allow-all" \
+	dk import --change 'LABEL bpf.network.policy=allow-all' "$IT_TMP/rootfs.tar" "$LABELLED"
+first_run_image docker imgpick "$LABELLED" -- connect "$IT_NET_ADDR" 80
+check_eq "... a container from it carries the label" allow-all \
+	"$(dk inspect -f '{{index .Config.Labels "bpf.network.policy"}}' imgpick)"
+check_eq "a container whose policy label comes from its image is judged by the default (deny-all)" \
+	EPERM "$(first_result docker imgpick)"
+wait_for "... and bindings say its label is the image's" has_problem "comes from its image" imgpick &&
+	ok "... and bindings say its label is the image's"
+check "... naming the image" has_problem "$LABELLED" imgpick
+check_eq "... and it is not bound" null "$(binding policy imgpick)"
+check_eq "... and the log says so once" 1 "$(grep -c "Container 'imgpick'.*comes from its image" "$IT_LOG")"
+first_run_image docker imgover "$LABELLED" --label bpf.network.policy=frontend -- connect "$IT_NET_ADDR" 80 \
+	"$IT_NET_ADDR" 22
+check_eq "the same image with --label bpf.network.policy=frontend: frontend allows TCP 80" \
+	OK "$(first_result docker imgover 1)"
+check_eq "... and denies TCP 22" EPERM "$(first_result docker imgover 2)"
+check_eq "... bound to frontend by its label" "frontend label" "$(binding policy imgover) $(binding origin imgover)"
+check "... and has no problem" no_problem "comes from its image" imgover
+check "apply imgpick worker (explicit wins)" ctl apply imgpick worker
+check_eq "... imgpick is bound to worker" "worker explicit" "$(binding policy imgpick) $(binding origin imgpick)"
+check "unbind imgpick" ctl unbind imgpick
+check_eq "... the image's label does not bind then" null "$(binding policy imgpick)"
+# At a resync netpold asks by the image's id (from the list), not its name.
+stop_netpold
+netpold_up "netpold starts again (a resync)"
+wait_for "netpold follows dockerd again" synced
+wait_for "after the resync, imgpick's label is still the image's" has_problem "comes from its image" imgpick &&
+	ok "after the resync, imgpick's label is still the image's"
+check_eq "... and it is not bound" null "$(binding policy imgpick)"
+check_eq "... imgover is still bound to frontend" "frontend label" "$(binding policy imgover) $(binding origin imgover)"
+
+echo "container_image_labels = follow" >>"$IT_CONF"
+stop_netpold
+netpold_up "netpold starts with container_image_labels = follow"
+wait_for "netpold follows dockerd again" synced
+wait_for "imgpick is bound by its image's label" bound_to imgpick allow-all &&
+	ok "imgpick is bound by its image's label"
+first_run_image docker imgfollow "$LABELLED" -- connect "$IT_NET_ADDR" 80
+check_eq "a new container from the image is judged by allow-all" OK "$(first_result docker imgfollow)"
+check "... and has no problem" no_problem "comes from its image" imgfollow
+
+dk rm -f web evil plain longlabel "$web_id" imgpick imgover imgfollow >/dev/null
 it_finish
