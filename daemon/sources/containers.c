@@ -26,8 +26,8 @@
 #include "cgroup-util.h"
 #include "cleanup-util.h"
 #include "containers.h"
-#include "curl-glue.h"
-#include "docker-api.h"
+#include "docker-parse.h"
+#include "engine-link.h"
 #include "log.h"
 #include "manager.h"
 
@@ -71,7 +71,7 @@ enum image_state {
 /* One Engine API socket followed. */
 struct engine {
 	struct containers *cs;
-	struct docker_client *client;
+	struct engine_link *client;
 	char *socket;
 	bool synced;	/* has listed its containers once */
 	bool connected; /* its events stream is live */
@@ -97,7 +97,7 @@ struct ctr {
 
 struct containers {
 	struct manager *m;
-	struct np_curl *curl;
+	char *helper; /* netpol-engine: one process per engine socket */
 	char *mount; /* the cgroup2 mount: /proc/PID/cgroup is relative to it */
 	struct engine *engines;
 	size_t n_engines;
@@ -118,7 +118,7 @@ static void set_problem(struct ctr *c, const char *fmt, const char *arg);
 
 static void engine_free(struct engine *en)
 {
-	docker_client_free(en->client);
+	engine_link_free(en->client);
 	free(en->socket);
 	free(en->message);
 }
@@ -159,7 +159,7 @@ static void containers_free(struct containers *cs)
 	}
 	for (size_t i = 0; i < cs->n_seen; i++)
 		free(cs->seen[i].policy);
-	np_curl_free(cs->curl);
+	free(cs->helper);
 	free(cs->default_problem);
 	free(cs->mount);
 	free(cs);
@@ -335,7 +335,7 @@ static void image_ask(struct containers *cs, struct ctr *c)
 	a->cs = cs;
 	memcpy(a->id, c->id, sizeof(a->id));
 	memcpy(a->image_id, c->image_id, sizeof(a->image_id));
-	r = docker_client_image_label(c->engine->client, ref, on_image_label, a);
+	r = engine_link_image_label(c->engine->client, ref, on_image_label, a);
 	if (r < 0) {
 		free(a);
 		c->image_state = IMAGE_FAILED;
@@ -694,7 +694,7 @@ static void sweep_unknown(struct containers *cs)
 	}
 }
 
-static void on_synced(void *userdata, struct docker_client *client, struct docker_container *const *v,
+static void on_synced(void *userdata, struct engine_link *client, struct docker_container *const *v,
 		      size_t n)
 {
 	struct engine *en = userdata;
@@ -704,8 +704,8 @@ static void on_synced(void *userdata, struct docker_client *client, struct docke
 	en->connected = true;
 	free(en->message);
 	en->message = NULL;
-	log_info("Following %s at '%s' (API %s): %zu containers.", docker_client_engine(client), en->socket,
-		 docker_client_api_version(client) ?: "?", n);
+	log_info("Following %s at '%s' (API %s): %zu containers.", engine_link_engine(client), en->socket,
+		 engine_link_api_version(client) ?: "?", n);
 	/* What this engine no longer lists is gone. */
 	for (size_t i = cs->n_ctrs; i-- > 0;) {
 		struct ctr *c = cs->ctrs[i];
@@ -730,7 +730,7 @@ static void on_synced(void *userdata, struct docker_client *client, struct docke
 	sweep_unknown(cs);
 }
 
-static void on_event(void *userdata, struct docker_client *client, enum docker_action a,
+static void on_event(void *userdata, struct engine_link *client, enum docker_action a,
 		     const struct docker_container *d)
 {
 	struct engine *en = userdata;
@@ -766,20 +766,20 @@ static void on_event(void *userdata, struct docker_client *client, enum docker_a
 	}
 }
 
-static void on_lost(void *userdata, struct docker_client *client, int error, const char *message)
+static void on_lost(void *userdata, struct engine_link *client, int error, const char *message)
 {
 	struct engine *en = userdata;
 
 	/* Said once per outage; the bindings made stay enforced meanwhile. */
 	if (en->connected || !en->message)
 		log_warning("Lost %s at '%s' (%s); what is bound stays enforced, reconnecting.",
-			    docker_client_engine(client) ?: "the container engine", en->socket,
+			    engine_link_engine(client) ?: "the container engine", en->socket,
 			    message ?: strerror(-error));
 	en->connected = false;
 	(void)set_str(&en->message, message ?: strerror(-error));
 }
 
-static const struct docker_client_ops client_ops = {
+static const struct engine_link_ops client_ops = {
     .synced = on_synced,
     .event = on_event,
     .lost = on_lost,
@@ -805,10 +805,11 @@ static int containers_start(struct manager *m, sd_event *e, void **ret)
 	while (sockets && sockets[n])
 		n++;
 	cs->engines = calloc(n ?: 1, sizeof(*cs->engines));
-	r = cs->engines ? np_curl_new(e, &cs->curl) : -ENOMEM;
+	cs->helper = engine_link_helper_path();
+	r = cs->engines && cs->helper ? 0 : -ENOMEM;
 	if (r < 0) {
 		containers_free(cs);
-		return log_error_errno(r, "Failed to set up HTTP for the container engines: %m");
+		return log_error_errno(r, "Failed to set up the container engines: %m");
 	}
 	apply_default(cs);
 	drop_old_defaults(cs);
@@ -822,7 +823,7 @@ static int containers_start(struct manager *m, sd_event *e, void **ret)
 			return log_oom();
 		}
 		cs->n_engines++;
-		r = docker_client_new(e, cs->curl, sockets[i], m->config.container_label, &client_ops, en,
+		r = engine_link_new(e, cs->helper, sockets[i], m->config.container_label, &client_ops, en,
 				      &en->client);
 		if (r < 0) {
 			containers_free(cs);
@@ -946,14 +947,14 @@ static void inspect_early(struct containers *cs, const char *id)
 		struct engine *en = &cs->engines[i];
 		struct early *x;
 
-		if (!docker_client_connected(en->client))
+		if (!engine_link_connected(en->client))
 			continue;
 		x = calloc(1, sizeof(*x));
 		if (!x)
 			return;
 		*x = (struct early){.cs = cs, .engine = en};
 		memcpy(x->id, id, sizeof(x->id));
-		if (docker_client_inspect(en->client, id, on_early_inspect, x) < 0) {
+		if (engine_link_inspect(en->client, id, on_early_inspect, x) < 0) {
 			free(x);
 			continue;
 		}
@@ -1004,7 +1005,7 @@ static int containers_prepare(void *userdata, const char *target, pid_t pid, con
 static json_t *ctr_json(const struct ctr *c)
 {
 	json_t *j = json_pack("{s:s, s:s?, s:s?, s:s?}", "id", c->id, "name", c->name, "image", c->image,
-			      "engine", c->engine ? docker_client_engine(c->engine->client) : NULL);
+			      "engine", c->engine ? engine_link_engine(c->engine->client) : NULL);
 
 	if (j && c->project)
 		(void)json_object_set_new(j, "project", json_string(c->project));
@@ -1089,8 +1090,8 @@ static json_t *containers_status(void *userdata)
 			n += cs->ctrs[k]->engine == en;
 		if (json_array_append_new(
 			engines, json_pack("{s:s, s:s?, s:s?, s:b, s:i, s:s?}", "socket", en->socket,
-					   "engine", docker_client_engine(en->client), "api_version",
-					   docker_client_api_version(en->client), "connected", en->connected,
+					   "engine", engine_link_engine(en->client), "api_version",
+					   engine_link_api_version(en->client), "connected", en->connected,
 					   "containers", (int)n, "error", en->message)) < 0)
 			return NULL;
 	}

@@ -61,6 +61,21 @@ has_problem() {
 }
 
 wait_until "netpold follows the engines" engines_connected
+
+# The Engine API is parsed in helpers without capabilities, never in
+# netpold (docs/threat-model.md).
+helpers=$(pgrep -P "$NETPOLD_PID" -x netpol-engine | tr '\n' ' ')
+check_eq "one engine helper per socket" 2 "$(echo $helpers | wc -w)"
+for h in $helpers; do
+	check_eq "engine helper $h: no capability, no new privileges" "0000000000000000 1" \
+		"$(awk '/^CapEff:/ { c = $2 } /^NoNewPrivs:/ { n = $2 } END { print c, n }' "/proc/$h/status")"
+done
+check "netpold itself maps no HTTP or TLS library" sh -c "! grep -q -e libcurl -e libssl '/proc/$NETPOLD_PID/maps'"
+helpers_back() {
+	[ "$(pgrep -P "$NETPOLD_PID" -x netpol-engine | wc -l)" = 2 ] && engines_connected
+}
+kill -9 ${helpers%% *}
+wait_until "a killed engine helper is started again, and netpold follows the engines again" helpers_back
 check_eq "the container default is bound on the engines' parents" \
 	"$(printf '%s\n' "cgroup:$DK_CGROUP" "cgroup:$PM_CGROUP" | sort | tr '\n' ' ')" \
 	"$(ctl bindings --json | jget "' '.join(sorted(b['target'] for b in j['bindings'] if b['origin'] == 'default')) + ' '")"
