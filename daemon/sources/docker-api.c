@@ -810,6 +810,29 @@ static int kick_fire(sd_event_source *s, void *userdata)
 	return 0;
 }
 
+/* A user's job: queued, started from the loop (never inside the call). */
+static int user_job(struct docker_client *c, enum job_kind kind, const char *arg, struct job **ret)
+{
+	int r;
+
+	if (!*c->api_version)
+		return -ENOTCONN;
+	if (!c->kick) {
+		r = sd_event_add_defer(c->event, &c->kick, kick_fire, c);
+		if (r < 0)
+			return r;
+	}
+	*ret = job_new(c, kind, arg);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int user_job_add(struct docker_client *c, struct job *j, void *userdata)
+{
+	j->userdata = userdata;
+	job_add(c, j);
+	return sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
+}
+
 int docker_client_inspect(struct docker_client *c, const char *name_or_id,
 			  void (*done)(void *userdata, int error, const char *message,
 				       const struct docker_container *ct),
@@ -820,20 +843,11 @@ int docker_client_inspect(struct docker_client *c, const char *name_or_id,
 
 	if (!name_or_id || !name_or_id_valid(name_or_id) || !done)
 		return -EINVAL;
-	if (!*c->api_version)
-		return -ENOTCONN;
-	if (!c->kick) {
-		r = sd_event_add_defer(c->event, &c->kick, kick_fire, c);
-		if (r < 0)
-			return r;
-	}
-	j = job_new(c, JOB_USER, name_or_id);
-	if (!j)
-		return -ENOMEM;
+	r = user_job(c, JOB_USER, name_or_id, &j);
+	if (r < 0)
+		return r;
 	j->done = done;
-	j->userdata = userdata;
-	job_add(c, j);
-	return sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
+	return user_job_add(c, j, userdata);
 }
 
 static bool image_ref_valid(const char *s)
@@ -855,18 +869,9 @@ int docker_client_image_label(struct docker_client *c, const char *image,
 
 	if (!image || !image_ref_valid(image) || !done)
 		return -EINVAL;
-	if (!*c->api_version)
-		return -ENOTCONN;
-	if (!c->kick) {
-		r = sd_event_add_defer(c->event, &c->kick, kick_fire, c);
-		if (r < 0)
-			return r;
-	}
-	j = job_new(c, JOB_IMAGE, image);
-	if (!j)
-		return -ENOMEM;
+	r = user_job(c, JOB_IMAGE, image, &j);
+	if (r < 0)
+		return r;
 	j->image_done = done;
-	j->userdata = userdata;
-	job_add(c, j);
-	return sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);
+	return user_job_add(c, j, userdata);
 }
