@@ -101,7 +101,8 @@ int engine_msg_action(const char *s, enum docker_action *ret)
 
 int engine_msg_send(int fd, json_t *j)
 {
-	_cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	_cleanup_json_ json_t *m = j;
+	_cleanup_free_ char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
 	size_t n;
 
 	if (!text)

@@ -34,5 +34,6 @@ json_t *engine_msg_container(const struct docker_container *ct);
 int engine_msg_parse_container(const json_t *c, struct docker_container *ct);
 /* "create" and back; -EINVAL for a name that is none. */
 int engine_msg_action(const char *s, enum docker_action *ret);
-/* Sends j as one datagram (MSG_NOSIGNAL); -EMSGSIZE over ENGINE_MSG_MAX. */
+/* Sends j as one datagram (MSG_NOSIGNAL), and drops the caller's reference
+ * to it (j may be NULL: -ENOMEM); -EMSGSIZE over ENGINE_MSG_MAX. */
 int engine_msg_send(int fd, json_t *j);

@@ -54,8 +54,7 @@ static int drop_capabilities(void)
 /* netpold gone, or a message it could not take: nothing left to do. */
 static void send_or_exit(json_t *j)
 {
-	_cleanup_json_ json_t *m = j;
-	int r = engine_msg_send(LINK_FD, m);
+	int r = engine_msg_send(LINK_FD, j);
 
 	if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
 		exit(EXIT_SUCCESS);
