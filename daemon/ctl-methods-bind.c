@@ -13,11 +13,9 @@
 /* The cgroup as a cgroup target names it, null while there is none. */
 static json_t *cgroup_json(struct manager *m, const struct np_bind *b)
 {
-	size_t n = strcmp(m->cgroup_root, "/") == 0 ? 0 : strlen(m->cgroup_root);
+	const char *rel = b->path ? target_path_rel(b->path, m->cgroup_root) : NULL;
 
-	if (!b->path || !target_path_below(b->path, m->cgroup_root))
-		return json_null();
-	return json_string(b->path[n] ? b->path + n : "/");
+	return rel ? json_string(rel) : json_null();
 }
 
 static json_t *binding_json(struct manager *m, const struct np_bind *b)
@@ -26,9 +24,9 @@ static json_t *binding_json(struct manager *m, const struct np_bind *b)
 	_cleanup_json_ json_t *j = NULL, *warnings = json_array();
 	json_t *info;
 
-	j = json_pack("{s:s, s:s, s:I, s:o, s:s}", "target", b->target, "policy", pol ? pol->policy->name : "",
-		      "cgroup_id", (json_int_t)b->cgroup_id, "cgroup", cgroup_json(m, b), "origin",
-		      np_origin_name(b->origin));
+	j = json_pack("{s:s, s:s, s:I, s:o, s:s}", "target", b->target, "policy",
+		      pol ? pol->policy->name : "", "cgroup_id", (json_int_t)b->cgroup_id, "cgroup",
+		      cgroup_json(m, b), "origin", np_origin_name(b->origin));
 	if (!j || !warnings)
 		return NULL;
 	info = manager_target_info(m, b->target);
@@ -71,8 +69,8 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
 	if (r == -EEXIST)
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target",
-				"the cgroup of '%s' is bound as '%s' already; unbind that first", p.target.target,
-				manager_binding_by_cgroup(m, p.target.cgroup_id)->target);
+				"the cgroup of '%s' is bound as '%s' already; unbind that first",
+				p.target.target, manager_binding_by_cgroup(m, p.target.cgroup_id)->target);
 	if (r < 0)
 		return ctl_fail_change(call, r);
 	return ctl_set_result(call, binding_json(m, b));
@@ -132,7 +130,8 @@ struct hook_params {
 static int param_container_id(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
 	if (!target_is_container_id(json_string_value(v)))
-		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "a container id is 64 lowercase hex digits");
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field,
+				"a container id is 64 lowercase hex digits");
 	*(const char **)ret = json_string_value(v);
 	return 0;
 }

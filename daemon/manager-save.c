@@ -78,11 +78,11 @@ int manager_snapshot_write(const struct manager_snapshot *s)
  * finds it again), or null. */
 static json_t *saved_cgroup(const struct np_bind *b, const char *cgroup_root)
 {
-	size_t n = strcmp(cgroup_root, "/") == 0 ? 0 : strlen(cgroup_root);
+	const char *rel = b->path ? target_path_rel(b->path, cgroup_root) : NULL;
 
-	if (strncmp(b->target, "container:", 10) != 0 || !b->path || !target_path_below(b->path, cgroup_root))
+	if (strncmp(b->target, "container:", 10) != 0 || !rel)
 		return NULL;
-	return json_string(b->path[n] ? b->path + n : "/");
+	return json_string(rel);
 }
 
 static json_t *binding_to_json(const struct np_bind *b, const struct np_pol *pol, const char *cgroup_root)

@@ -361,21 +361,29 @@ void manager_policy_settle(struct manager *m, struct manager_change *ch, int sav
 	*ch = (struct manager_change){.old_trie_fd = -EBADF};
 }
 
+/* The target a source knows a "cgroup:/..." target as (a container's),
+ * malloc()ed, or NULL. */
+static char *owner_of_cgroup_target(struct manager *m, const char *target)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (m->n_sources == 0 || strncmp(target, "cgroup:/", 8) != 0 ||
+	    target_join_root(m->cgroup_root, target + 7, &path) < 0)
+		return NULL;
+	return manager_sources_target_of_cgroup(m, path);
+}
+
 char *manager_cgroup_target(struct manager *m, uint64_t cgroup_id)
 {
 	struct np_bind *b = manager_binding_by_cgroup(m, cgroup_id);
-	_cleanup_free_ char *name = NULL, *path = NULL;
+	_cleanup_free_ char *name = NULL;
 	char *owner;
 
 	if (b)
 		return strdup(b->target);
 	name = cgroup_names_get(&m->cgroup_names, cgroup_id);
-	if (!name || m->n_sources == 0 || strncmp(name, "cgroup:/", 8) != 0)
-		return TAKE_PTR(name);
 	/* An unbound container (under the default) is named as the container. */
-	if (asprintf(&path, "%s%s", strcmp(m->cgroup_root, "/") == 0 ? "" : m->cgroup_root, name + 7) < 0)
-		return TAKE_PTR(name);
-	owner = manager_sources_target_of_cgroup(m, path);
+	owner = name ? owner_of_cgroup_target(m, name) : NULL;
 	return owner ?: TAKE_PTR(name);
 }
 
@@ -395,20 +403,14 @@ static const char *vops_policy_name(void *userdata, uint32_t policy_id)
 
 char *manager_violation_target(struct manager *m, const struct violation *v)
 {
-	_cleanup_free_ char *path = NULL;
 	char *owner;
 
 	if (!v->target)
 		return NULL;
 	/* Named before netpold knew the cgroup was a container's (podman's
 	 * events come late): by the container now, if a source knows it. */
-	if (m->n_sources > 0 && strncmp(v->target, "cgroup:/", 8) == 0 &&
-	    asprintf(&path, "%s%s", strcmp(m->cgroup_root, "/") == 0 ? "" : m->cgroup_root, v->target + 7) >= 0) {
-		owner = manager_sources_target_of_cgroup(m, path);
-		if (owner)
-			return owner;
-	}
-	return strdup(v->target);
+	owner = owner_of_cgroup_target(m, v->target);
+	return owner ?: strdup(v->target);
 }
 
 /* json's target as known now, and the container it names. */

@@ -12,15 +12,6 @@
 #include "cleanup-util.h"
 #include "target.h"
 
-static int join_root(const char *root, const char *rel, char **ret)
-{
-	if (strcmp(rel, "/") == 0)
-		*ret = strdup(root);
-	else if (asprintf(ret, "%s%s", strcmp(root, "/") == 0 ? "" : root, rel) < 0)
-		*ret = NULL;
-	return *ret ? 0 : -ENOMEM;
-}
-
 static int check_cgroup_dir(const char *path, const char **why)
 {
 	struct statfs sfs;
@@ -50,7 +41,7 @@ static int resolve_cgroup(const struct target_root *root, const char *rel, struc
 	uint64_t id;
 	int r;
 
-	r = join_root(root->cgroup_root, rel, &path);
+	r = target_join_root(root->cgroup_root, rel, &path);
 	if (r < 0)
 		return r;
 	r = check_cgroup_dir(path, why);

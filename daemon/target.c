@@ -173,6 +173,24 @@ bool target_path_below(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
+int target_join_root(const char *root, const char *rel, char **ret)
+{
+	if (strcmp(rel, "/") == 0)
+		*ret = strdup(root);
+	else if (asprintf(ret, "%s%s", strcmp(root, "/") == 0 ? "" : root, rel) < 0)
+		*ret = NULL;
+	return *ret ? 0 : -ENOMEM;
+}
+
+const char *target_path_rel(const char *path, const char *root)
+{
+	size_t n = strcmp(root, "/") == 0 ? 0 : strlen(root);
+
+	if (!target_path_below(path, root))
+		return NULL;
+	return path[n] ? path + n : "/";
+}
+
 void target_done(struct target *t)
 {
 	free(t->target);

@@ -52,6 +52,12 @@ bool target_is_container_id(const char *s);
  * container id: "ID", "PREFIX-ID" or either with ".scope" (docker-ID.scope,
  * libpod-ID, cri-containerd-ID.scope), never podman's conmon cgroup. */
 bool target_cgroup_name_is(const char *name, const char *id);
+/* root and a path below it ("/a/b", as after "cgroup:") as one path.
+ * malloc()ed in *ret; -ENOMEM. */
+int target_join_root(const char *root, const char *rel, char **ret);
+/* path below root as a cgroup target writes it ("/a/b", "/"), pointing
+ * into path; NULL if path is not below root. */
+const char *target_path_rel(const char *path, const char *root);
 /* True if path is dir or below it (both canonical). */
 bool target_path_below(const char *path, const char *dir);
 void target_done(struct target *t);

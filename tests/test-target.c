@@ -95,6 +95,22 @@ static void test_matches(void)
 	CHECK(target_path_below("/sys/fs/cgroup/a", "/sys/fs/cgroup/"));
 	CHECK(!target_path_below("/sys/fs/cgroupx", "/sys/fs/cgroup"));
 	CHECK(target_path_below("/a", "/"));
+
+	CHECK(strcmp(target_path_rel("/sys/fs/cgroup/a/b", "/sys/fs/cgroup"), "/a/b") == 0);
+	CHECK(strcmp(target_path_rel("/sys/fs/cgroup", "/sys/fs/cgroup"), "/") == 0);
+	CHECK(strcmp(target_path_rel("/a/b", "/"), "/a/b") == 0);
+	CHECK(!target_path_rel("/sys/fs/cgroupx", "/sys/fs/cgroup"));
+	for (unsigned i = 0; i < 3; i++) {
+		static const char *const in[][3] = {
+		    {"/sys/fs/cgroup", "/a/b", "/sys/fs/cgroup/a/b"},
+		    {"/sys/fs/cgroup", "/", "/sys/fs/cgroup"},
+		    {"/", "/a", "/a"},
+		};
+		_cleanup_free_ char *out = NULL;
+
+		if (CHECK(target_join_root(in[i][0], in[i][1], &out) == 0))
+			CHECKF(strcmp(out, in[i][2]) == 0, "join %s %s: %s", in[i][0], in[i][1], out);
+	}
 }
 
 static void test_container_names(void)

@@ -407,9 +407,7 @@ static int ctr_cgroup(struct containers *cs, const char *id, pid_t pid, char **r
 				return -EXDEV;
 			*end = sep;
 		}
-		if (asprintf(ret, "%s%s", strcmp(cs->mount, "/") == 0 ? "" : cs->mount, line + 3) < 0)
-			return -ENOMEM;
-		return 0;
+		return target_join_root(cs->mount, line + 3, ret);
 	}
 	return -ENOENT;
 }
@@ -543,7 +541,7 @@ void apply_default(struct containers *cs)
 		uint64_t id;
 		int r;
 
-		if (asprintf(&t.match, "%s%s", strcmp(cs->mount, "/") == 0 ? "" : cs->mount, *p) < 0)
+		if (target_join_root(cs->mount, *p, &t.match) < 0)
 			return (void)log_oom();
 		if (!target_path_below(t.match, cs->m->attach_cgroup))
 			continue; /* not policed here: netpol is attached elsewhere */
