@@ -89,14 +89,31 @@ static int normalize_container(const char *s, char **ret, const char **why)
 	return 0;
 }
 
+/* name's length without a ".scope" suffix. */
+static size_t unscoped_len(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 6 && strcmp(name + n - 6, ".scope") == 0 ? n - 6 : n;
+}
+
+bool target_cgroup_name_id(const char *name, char id[TARGET_CONTAINER_ID_LEN + 1])
+{
+	size_t n = unscoped_len(name);
+
+	if (n < TARGET_CONTAINER_ID_LEN)
+		return false;
+	memcpy(id, name + n - TARGET_CONTAINER_ID_LEN, TARGET_CONTAINER_ID_LEN);
+	id[TARGET_CONTAINER_ID_LEN] = '\0';
+	return target_is_container_id(id) && target_cgroup_name_is(name, id);
+}
+
 bool target_cgroup_name_is(const char *name, const char *id)
 {
-	size_t n = strlen(name), k = strlen(id);
+	size_t n = unscoped_len(name), k = strlen(id);
 
 	if (k == 0)
 		return false;
-	if (n > 6 && strcmp(name + n - 6, ".scope") == 0)
-		n -= 6;
 	if (n < k || strncmp(name + n - k, id, k) != 0)
 		return false;
 	if (n == k)

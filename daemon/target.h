@@ -52,6 +52,9 @@ bool target_is_container_id(const char *s);
  * container id: "ID", "PREFIX-ID" or either with ".scope" (docker-ID.scope,
  * libpod-ID, cri-containerd-ID.scope), never podman's conmon cgroup. */
 bool target_cgroup_name_is(const char *name, const char *id);
+/* The container id a runtime's cgroup directory is named by (as above),
+ * into id; false if it is named by none. */
+bool target_cgroup_name_id(const char *name, char id[TARGET_CONTAINER_ID_LEN + 1]);
 /* root and a path below it ("/a/b", as after "cgroup:") as one path.
  * malloc()ed in *ret; -ENOMEM. */
 int target_join_root(const char *root, const char *rel, char **ret);

@@ -137,6 +137,16 @@ static void test_container_names(void)
 	CHECK(!target_cgroup_name_is(buf, id));
 	CHECK(!target_cgroup_name_is("docker", id));
 	CHECK(!target_cgroup_name_is(id, ""));
+
+	char got[TARGET_CONTAINER_ID_LEN + 1];
+
+	snprintf(buf, sizeof(buf), "docker-%s.scope", id);
+	CHECK(target_cgroup_name_id(buf, got) && strcmp(got, id) == 0);
+	CHECK(target_cgroup_name_id(id, got) && strcmp(got, id) == 0);
+	snprintf(buf, sizeof(buf), "libpod-conmon-%s.scope", id);
+	CHECK(!target_cgroup_name_id(buf, got));
+	CHECK(!target_cgroup_name_id("docker.scope", got));
+	CHECK(!target_cgroup_name_id("0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", got));
 }
 
 static void bad_resolve(const char *file, int line, const struct target_root *root, const char *in, int want,

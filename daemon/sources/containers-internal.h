@@ -104,6 +104,11 @@ const char *target_id(const char *target);
 const char *shown_name(const struct ctr *c);
 void set_problem(struct ctr *c, const char *fmt, const char *arg);
 int ctr_target(const struct ctr *c, struct target *t);
+/* "container:ID", in buf. */
+#define CTR_TARGET_SIZE (sizeof("container:") + TARGET_CONTAINER_ID_LEN)
+const char *ctr_target_name(const struct ctr *c, char buf[CTR_TARGET_SIZE]);
+/* The binding of the container, or NULL. */
+struct np_bind *ctr_binding(struct containers *cs, const struct ctr *c);
 void apply_label(struct containers *cs, struct ctr *c);
 void ctr_running(struct containers *cs, struct ctr *c, pid_t pid);
 void realize_known(struct containers *cs, struct ctr *c);

@@ -65,19 +65,8 @@ static int containers_resolve(void *userdata, const char *target, struct target 
 static bool id_of_cgroup(const char *path, char id[TARGET_CONTAINER_ID_LEN + 1])
 {
 	const char *name = strrchr(path, '/');
-	size_t n;
 
-	if (!name)
-		return false;
-	name++;
-	n = strlen(name);
-	if (n > 6 && strcmp(name + n - 6, ".scope") == 0)
-		n -= 6;
-	if (n < TARGET_CONTAINER_ID_LEN)
-		return false;
-	memcpy(id, name + n - TARGET_CONTAINER_ID_LEN, TARGET_CONTAINER_ID_LEN);
-	id[TARGET_CONTAINER_ID_LEN] = '\0';
-	return target_is_container_id(id) && target_cgroup_name_is(name, id);
+	return name && target_cgroup_name_id(name + 1, id);
 }
 
 static void early_done(struct containers *cs, struct early *x)
@@ -203,7 +192,7 @@ static char *containers_target_of_cgroup(void *userdata, const char *path)
 {
 	struct containers *cs = userdata;
 	_cleanup_free_ char *copy = strdup(path);
-	char *t;
+	char t[CTR_TARGET_SIZE];
 
 	for (char *name = copy, *end; name; name = end + 1) {
 		bool last;
@@ -213,7 +202,7 @@ static char *containers_target_of_cgroup(void *userdata, const char *path)
 		*end = '\0';
 		for (size_t i = 0; i < cs->n_ctrs; i++)
 			if (target_cgroup_name_is(name, cs->ctrs[i]->id))
-				return asprintf(&t, "container:%s", cs->ctrs[i]->id) < 0 ? NULL : t;
+				return strdup(ctr_target_name(cs->ctrs[i], t));
 		if (last)
 			break;
 	}
@@ -279,11 +268,11 @@ static void containers_problems(void *userdata, json_t *problems)
 		(void)json_array_append_new(problems, json_pack("{s:s}", "message", cs->default_problem));
 	for (size_t i = 0; i < cs->n_ctrs; i++) {
 		struct ctr *c = cs->ctrs[i];
-		char target[10 + sizeof(c->id)];
+		char target[CTR_TARGET_SIZE];
 
 		if (!c->problem)
 			continue;
-		snprintf(target, sizeof(target), "container:%s", c->id);
+		ctr_target_name(c, target);
 		(void)json_array_append_new(problems,
 					    json_pack("{s:s, s:o, s:s}", "target", target, "container",
 						      ctr_json(c), "message", c->problem));

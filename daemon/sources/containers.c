@@ -178,15 +178,25 @@ void set_problem(struct ctr *c, const char *fmt, const char *arg)
 	c->problem = TAKE_PTR(msg);
 }
 
+const char *ctr_target_name(const struct ctr *c, char buf[CTR_TARGET_SIZE])
+{
+	snprintf(buf, CTR_TARGET_SIZE, "container:%s", c->id);
+	return buf;
+}
+
+struct np_bind *ctr_binding(struct containers *cs, const struct ctr *c)
+{
+	char buf[CTR_TARGET_SIZE];
+
+	return manager_binding_by_target(cs->m, ctr_target_name(c, buf));
+}
+
 int ctr_target(const struct ctr *c, struct target *t)
 {
-	*t = (struct target){};
-	if (asprintf(&t->target, "container:%s", c->id) < 0)
-		return -ENOMEM;
-	t->match = strdup(c->id);
-	if (!t->match)
-		return -ENOMEM;
-	return 0;
+	char buf[CTR_TARGET_SIZE];
+
+	*t = (struct target){.target = strdup(ctr_target_name(c, buf)), .match = strdup(c->id)};
+	return t->target && t->match ? 0 : -ENOMEM;
 }
 
 static void on_image_label(void *userdata, int error, const char *message, const char *value);
@@ -270,16 +280,13 @@ static void image_ask(struct containers *cs, struct ctr *c)
 
 static void drop_label_binding(struct containers *cs, struct ctr *c)
 {
-	_cleanup_free_ char *target = NULL;
-	struct np_bind *b;
+	struct np_bind *b = ctr_binding(cs, c);
+	char target[CTR_TARGET_SIZE];
 	int r;
 
-	if (asprintf(&target, "container:%s", c->id) < 0)
-		return (void)log_oom();
-	b = manager_binding_by_target(cs->m, target);
 	if (!b || b->origin != NP_ORIGIN_LABEL)
 		return;
-	r = manager_unbind(cs->m, target, NP_ORIGIN_LABEL);
+	r = manager_unbind(cs->m, ctr_target_name(c, target), NP_ORIGIN_LABEL);
 	if (r < 0 && r != -ENOENT)
 		log_warning_errno(r, "Failed to remove the label's binding of container '%s': %m",
 				  shown_name(c));
@@ -287,11 +294,8 @@ static void drop_label_binding(struct containers *cs, struct ctr *c)
 
 static bool explicitly_bound(struct containers *cs, const struct ctr *c)
 {
-	char target[10 + sizeof(c->id)];
-	struct np_bind *b;
+	struct np_bind *b = ctr_binding(cs, c);
 
-	snprintf(target, sizeof(target), "container:%s", c->id);
-	b = manager_binding_by_target(cs->m, target);
 	return b && b->origin == NP_ORIGIN_EXPLICIT;
 }
 
@@ -415,8 +419,8 @@ static int ctr_cgroup(struct containers *cs, const char *id, pid_t pid, char **r
 /* A container runs (a start event, or found running at a sync). */
 void ctr_running(struct containers *cs, struct ctr *c, pid_t pid)
 {
-	_cleanup_free_ char *cgroup = NULL, *target = NULL, *parent = NULL;
-	char *slash;
+	_cleanup_free_ char *cgroup = NULL, *parent = NULL;
+	char target[CTR_TARGET_SIZE], *slash;
 	int r;
 
 	c->running = pid > 0;
@@ -442,12 +446,9 @@ void ctr_running(struct containers *cs, struct ctr *c, pid_t pid)
 		*slash = '\0';
 		manager_watch_cgroup_dir(cs->m, parent);
 	}
-	if (asprintf(&target, "container:%s", c->id) < 0)
-		return;
-	if (manager_binding_by_target(cs->m, target))
-		(void)manager_realize(cs->m, target, cgroup);
-	if (c->net_raw && !c->warned_net_raw &&
-	    (manager_binding_by_target(cs->m, target) || cs->default_pol)) {
+	if (ctr_binding(cs, c))
+		(void)manager_realize(cs->m, ctr_target_name(c, target), cgroup);
+	if (c->net_raw && !c->warned_net_raw && (ctr_binding(cs, c) || cs->default_pol)) {
 		c->warned_net_raw = true;
 		log_warning("Container '%s' (%.12s) is policed, but its processes may hold CAP_NET_RAW: "
 			    "packets sent through AF_PACKET sockets pass no cgroup hook. Start it with "
@@ -460,11 +461,10 @@ void ctr_running(struct containers *cs, struct ctr *c, pid_t pid)
  * manager finds it too, unless the cgroup sits where nothing is watched). */
 void realize_known(struct containers *cs, struct ctr *c)
 {
-	_cleanup_free_ char *target = NULL;
+	char target[CTR_TARGET_SIZE];
 
-	if (c->running && c->cgroup && asprintf(&target, "container:%s", c->id) >= 0 &&
-	    manager_binding_by_target(cs->m, target))
-		(void)manager_realize(cs->m, target, c->cgroup);
+	if (c->running && c->cgroup && ctr_binding(cs, c))
+		(void)manager_realize(cs->m, ctr_target_name(c, target), c->cgroup);
 }
 
 static void on_image_label(void *userdata, int error, const char *message, const char *value)
@@ -507,10 +507,10 @@ static void on_image_label(void *userdata, int error, const char *message, const
 
 static void ctr_gone(struct containers *cs, struct ctr *c)
 {
-	_cleanup_free_ char *target = NULL;
+	char target[CTR_TARGET_SIZE];
 
-	if (asprintf(&target, "container:%s", c->id) >= 0 && manager_binding_by_target(cs->m, target)) {
-		int r = manager_forget(cs->m, target);
+	if (ctr_binding(cs, c)) {
+		int r = manager_forget(cs->m, ctr_target_name(c, target));
 
 		if (r < 0 && r != -ENOENT)
 			log_warning_errno(r, "Failed to remove the binding of removed container '%s': %m",
