@@ -11,13 +11,15 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+/* Our CODE_FILE, CODE_LINE and CODE_FUNC are the caller's: without this,
+ * sd_journal_sendv() is a macro that adds a second set naming log.c. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "cleanup-util.h"
 #include "log.h"
 
-#define LOG_LINE_MAX   2048
-#define LOG_FIELDS_MAX 16
+#define LOG_LINE_MAX 2048
 
 static int max_level = LOG_INFO;
 static bool to_journal;
@@ -107,48 +109,124 @@ static void write_stderr(int level, const char *msg)
 		level <= LOG_WARNING ? level_names[level] : "", level <= LOG_WARNING ? ": " : "", msg);
 }
 
-struct jfields {
-	struct iovec iov[LOG_FIELDS_MAX + 8];
-	char buf[6][128];
-	size_t n, nbuf;
-};
-
-static void jfield_printf(struct jfields *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jfield_printf(struct jfields *j, const char *fmt, ...)
+/* Where the build put a source file in __FILE__: "../daemon/log.c" from a
+ * build directory in the tree, the absolute path from elsewhere. */
+const char *log_code_file(const char *file)
 {
-	va_list ap;
-	char *b;
+	if (file[0] == '/') {
+		const char *d = NULL;
 
-	if (j->nbuf >= ELEMENTSOF(j->buf))
-		return;
-	b = j->buf[j->nbuf++];
+		for (const char *p = strstr(file, "/daemon/"); p; p = strstr(p + 1, "/daemon/"))
+			d = p;
+		return d ? d + 1 : file;
+	}
+	for (;;) {
+		if (strncmp(file, "../", 3) == 0)
+			file += 3;
+		else if (strncmp(file, "./", 2) == 0)
+			file += 2;
+		else
+			return file;
+	}
+}
+
+void log_sanitize(char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			*s = '?';
+}
+
+void log_entry_done(struct log_entry *e)
+{
+	free(e->message);
+	free(e->copies);
+	*e = (struct log_entry){};
+}
+
+static void entry_add(struct log_entry *e, const char *field)
+{
+	e->iov[e->n++] = (struct iovec){(void *)field, strlen(field)};
+}
+
+static void entry_printf(struct log_entry *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void entry_printf(struct log_entry *e, const char *fmt, ...)
+{
+	char *b = e->own[e->n_own++];
+	va_list ap;
+
 	va_start(ap, fmt);
-	vsnprintf(b, sizeof(j->buf[0]), fmt, ap);
+	vsnprintf(b, sizeof(e->own[0]), fmt, ap);
 	va_end(ap);
-	j->iov[j->n++] = (struct iovec){b, strlen(b)};
+	log_sanitize(b);
+	entry_add(e, b);
+}
+
+/* The caller's fields, copied into one buffer and made safe: their values
+ * may come from a container. */
+static int entry_copy_fields(struct log_entry *e, const char *const *fields)
+{
+	size_t n = 0, len = 0;
+	char *p;
+
+	for (; fields && fields[n]; n++)
+		len += strlen(fields[n]) + 1;
+	if (n > LOG_FIELDS_MAX)
+		return -E2BIG;
+	if (n == 0)
+		return 0;
+	e->copies = p = malloc(len);
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(fields[i]);
+
+		memcpy(p, fields[i], l + 1);
+		log_sanitize(p);
+		entry_add(e, p);
+		p += l + 1;
+	}
+	return 0;
+}
+
+int log_entry_build(struct log_entry *e, int level, int error, const char *file, int line, const char *func,
+		    const char *const *fields, const char *msg)
+{
+	int r;
+
+	*e = (struct log_entry){};
+	if (asprintf(&e->message, "MESSAGE=%s", msg) < 0) {
+		e->message = NULL;
+		return -ENOMEM;
+	}
+	log_sanitize(e->message);
+	entry_add(e, e->message);
+	entry_printf(e, "PRIORITY=%d", level);
+	entry_printf(e, "SYSLOG_IDENTIFIER=netpold");
+	if (error)
+		entry_printf(e, "ERRNO=%d", error);
+	/* The only CODE_* fields: log.c defines SD_JOURNAL_SUPPRESS_LOCATION,
+	 * or sd_journal_sendv() would add its own, naming this file. */
+	if (file) {
+		entry_printf(e, "CODE_FILE=%s", log_code_file(file));
+		entry_printf(e, "CODE_LINE=%d", line);
+		entry_printf(e, "CODE_FUNC=%s", func);
+	}
+	r = entry_copy_fields(e, fields);
+	if (r < 0)
+		log_entry_done(e);
+	return r;
 }
 
 static void write_journal(int level, int error, const char *file, int line, const char *func,
 			  const char *const *fields, const char *msg)
 {
-	_cleanup_free_ char *m = NULL;
-	struct jfields j = {};
+	struct log_entry e;
 
-	if (asprintf(&m, "MESSAGE=%s", msg) < 0)
+	if (log_entry_build(&e, level, error, file, line, func, fields, msg) < 0)
 		return;
-	j.iov[j.n++] = (struct iovec){m, strlen(m)};
-	jfield_printf(&j, "PRIORITY=%d", level);
-	jfield_printf(&j, "SYSLOG_IDENTIFIER=netpold");
-	if (error)
-		jfield_printf(&j, "ERRNO=%d", error);
-	if (file) {
-		jfield_printf(&j, "CODE_FILE=%s", file);
-		jfield_printf(&j, "CODE_LINE=%d", line);
-		jfield_printf(&j, "CODE_FUNC=%s", func);
-	}
-	for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
-		j.iov[j.n++] = (struct iovec){(void *)fields[i], strlen(fields[i])};
-	(void)sd_journal_sendv(j.iov, (int)j.n);
+	(void)sd_journal_sendv(e.iov, (int)e.n);
+	log_entry_done(&e);
 }
 
 static int log_dispatch(int level, int error, const char *file, int line, const char *func,
@@ -164,6 +242,8 @@ static int log_dispatch(int level, int error, const char *file, int line, const 
 	/* %m is about this error, not whatever errno happens to hold. */
 	errno = error;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Names in messages may come from a container: one entry, one line. */
+	log_sanitize(msg);
 	if (to_journal)
 		write_journal(level, error, file, line, func, fields, msg);
 	else
@@ -183,13 +263,14 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 	return r;
 }
 
-int log_struct_internal(int level, int error, const char *const *fields, const char *fmt, ...)
+int log_struct_internal(int level, int error, const char *file, int line, const char *func,
+			const char *const *fields, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = log_dispatch(level, error, NULL, 0, NULL, fields, fmt, ap);
+	r = log_dispatch(level, error, file, line, func, fields, fmt, ap);
 	va_end(ap);
 	return r;
 }

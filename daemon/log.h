@@ -11,6 +11,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
 #include <syslog.h>
 
 enum log_target {
@@ -30,9 +32,40 @@ void log_setup_libbpf(void);
 
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-/* fields: "KEY=value" strings for the journal, NULL-terminated; dropped on stderr. */
-int log_struct_internal(int level, int error, const char *const *fields, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* fields: "KEY=value" strings for the journal, NULL-terminated, at most
+ * LOG_FIELDS_MAX; dropped on stderr. Their values are made safe like the
+ * message's (log_sanitize()). */
+int log_struct_internal(int level, int error, const char *file, int line, const char *func,
+			const char *const *fields, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+#define log_struct(level, fields, ...)                                                                       \
+	log_struct_internal(level, 0, __FILE__, __LINE__, __func__, fields, __VA_ARGS__)
+
+/* ---- for the tests: what is sent, without sending it ---- */
+
+#define LOG_FIELDS_MAX 24
+
+/* One journal entry, its fields in iov (each "KEY=value", no newline). */
+struct log_entry {
+	struct iovec iov[LOG_FIELDS_MAX + 8];
+	size_t n;
+	char own[8][256]; /* the fields made here but MESSAGE */
+	size_t n_own;
+	char *message; /* "MESSAGE=...", malloc()ed */
+	char *copies;  /* the caller's fields, made safe, one buffer */
+};
+/* Builds the entry of one message: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER,
+ * ERRNO (if error), CODE_FILE, CODE_LINE and CODE_FUNC once each (if file),
+ * then fields. -ENOMEM, or -E2BIG beyond LOG_FIELDS_MAX fields. */
+int log_entry_build(struct log_entry *e, int level, int error, const char *file, int line, const char *func,
+		    const char *const *fields, const char *msg);
+void log_entry_done(struct log_entry *e);
+/* The source file as the project names it ("daemon/log.c"), without the
+ * build's way there ("../", an absolute source directory). */
+const char *log_code_file(const char *file);
+/* Control characters (a newline would start a forged log line) become
+ * '?', in place; a tab is kept. */
+void log_sanitize(char *s);
 
 #define log_full_errno(level, error, ...)                                                                    \
 	log_internal(level, error, __FILE__, __LINE__, __func__, __VA_ARGS__)

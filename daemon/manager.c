@@ -450,10 +450,16 @@ static void vops_publish(void *userdata, const struct violation *v, json_t *json
 	m->publish(m->publish_userdata, v, json);
 }
 
+static json_t *vops_describe(void *userdata, const struct violation *v)
+{
+	return manager_violation_json(userdata, v);
+}
+
 static const struct violations_ops vops = {
     .target_name = vops_target_name,
     .policy_name = vops_policy_name,
     .publish = vops_publish,
+    .describe = vops_describe,
 };
 
 static int on_ring_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata)

@@ -140,11 +140,136 @@ json_t *violation_to_json(const struct violation *v)
 			 "comm", v->comm, "thread", v->thread, "count", (json_int_t)v->count);
 }
 
+void violation_fields_free(char **f)
+{
+	if (!f)
+		return;
+	for (char **p = f; *p; p++)
+		free(*p);
+	free(f);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, violation_fields_free);
+
+struct fields {
+	char **f;
+	size_t n;
+};
+
+static int field_add(struct fields *fs, const char *key, const char *value)
+{
+	char *s;
+
+	if (fs->n >= VIOLATION_FIELDS_MAX)
+		return -E2BIG;
+	if (asprintf(&s, "%s=%.*s", key, VIOLATION_FIELD_VALUE_MAX, value) < 0)
+		return -ENOMEM;
+	log_sanitize(s);
+	fs->f[fs->n++] = s;
+	return 0;
+}
+
+/* A string member as a field, if it is a string, and not empty. */
+static int field_str(struct fields *fs, const char *key, json_t *j)
+{
+	const char *s = json_string_value(j);
+
+	return s && *s ? field_add(fs, key, s) : 0;
+}
+
+static int field_int(struct fields *fs, const char *key, json_t *j)
+{
+	char buf[24];
+
+	if (!json_is_integer(j))
+		return 0;
+	snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+	return field_add(fs, key, buf);
+}
+
+static const char *message_id(const char *verdict)
+{
+	if (!verdict)
+		return NULL;
+	if (strcmp(verdict, "deny") == 0)
+		return VIOLATION_MESSAGE_DENIED;
+	if (strcmp(verdict, "audit") == 0)
+		return VIOLATION_MESSAGE_AUDITED;
+	return strcmp(verdict, "allow") == 0 ? VIOLATION_MESSAGE_ALLOWED : NULL;
+}
+
+/* The container or unit a violation's target is: from the description a
+ * source gave ("container": {"name", "id"} or {"unit"}), else from the
+ * target's own name. */
+static int fields_owner(struct fields *fs, json_t *v)
+{
+	json_t *c = json_object_get(v, "container");
+	const char *target = json_string_value(json_object_get(v, "target"));
+	int r;
+
+	if (json_is_string(json_object_get(c, "unit")))
+		return field_str(fs, "NETPOL_UNIT", json_object_get(c, "unit"));
+	if (json_is_object(c)) {
+		r = field_str(fs, "NETPOL_CONTAINER",
+			      json_object_get(c, json_is_string(json_object_get(c, "name")) ? "name" : "id"));
+		return r < 0 ? r : field_str(fs, "NETPOL_CONTAINER_ID", json_object_get(c, "id"));
+	}
+	if (target && strncmp(target, "unit:", 5) == 0)
+		return field_add(fs, "NETPOL_UNIT", target + 5);
+	if (target && strncmp(target, "container:", 10) == 0)
+		return field_add(fs, "NETPOL_CONTAINER", target + 10);
+	return 0;
+}
+
+int violation_journal_fields(json_t *v, char ***ret)
+{
+	static const struct {
+		const char *member, *field;
+	} strs[] =
+	    {
+		{"verdict", "NETPOL_VERDICT"}, {"target", "NETPOL_TARGET"},	{"policy", "NETPOL_POLICY"},
+		{"dest", "NETPOL_DEST"},       {"protocol", "NETPOL_PROTOCOL"}, {"hook", "NETPOL_HOOK"},
+		{"reason", "NETPOL_REASON"},   {"comm", "NETPOL_PROGRAM"},	{"thread", "NETPOL_THREAD"},
+		{"time", "NETPOL_TIME"},
+	    },
+	  ints[] = {
+	      {"port", "NETPOL_PORT"},
+	      {"pid", "NETPOL_PID"},
+	      {"count", "NETPOL_COUNT"},
+	      {"cgroup_id", "NETPOL_CGROUP_ID"},
+	  };
+	_cleanup_(violation_fields_freep) char **f = calloc(VIOLATION_FIELDS_MAX + 1, sizeof(char *));
+	struct fields fs = {.f = f};
+	json_t *rule = json_object_get(v, "rule_index");
+	const char *id = message_id(json_string_value(json_object_get(v, "verdict")));
+	int r = 0;
+
+	if (!f)
+		return -ENOMEM;
+	if (id)
+		r = field_add(&fs, "MESSAGE_ID", id);
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(strs); i++)
+		r = field_str(&fs, strs[i].field, json_object_get(v, strs[i].member));
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(ints); i++)
+		r = field_int(&fs, ints[i].field, json_object_get(v, ints[i].member));
+	/* The rule's index in its policy, or "default": no rule matched. */
+	if (r >= 0)
+		r = json_is_integer(rule) ? field_int(&fs, "NETPOL_RULE", rule)
+					  : field_add(&fs, "NETPOL_RULE", "default");
+	if (r >= 0)
+		r = fields_owner(&fs, v);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(f);
+	return 0;
+}
+
 static void log_violation(struct violations *vs, const struct violation *v)
 {
-	char dest[64], pbuf[8], f_verdict[32], f_dest[96], f_target[512];
-	const char *fields[] = {f_verdict, f_dest, f_target, NULL};
+	_cleanup_(violation_fields_freep) char **fields = NULL;
+	_cleanup_(json_decrefp) json_t *j = NULL;
+	char dest[64], pbuf[8];
 	bool other_thread = v->thread[0] && strcmp(v->thread, v->comm) != 0;
+	const char *target;
 	int level = LOG_DEBUG;
 
 	if (v->verdict != NP_VERDICT_ALLOW) {
@@ -163,16 +288,20 @@ static void log_violation(struct violations *vs, const struct violation *v)
 	}
 	if (level > log_get_max_level())
 		return;
+	j = vs->ops->describe ? vs->ops->describe(vs->userdata, v) : NULL;
+	if (!j)
+		j = violation_to_json(v);
+	/* Without its fields, the line still says what happened. */
+	if (!j || violation_journal_fields(j, &fields) < 0)
+		log_oom();
+	target = json_string_value(json_object_get(j, "target")) ?: v->target;
 	np_addr_format(v->addr, dest, sizeof(dest));
-	snprintf(f_verdict, sizeof(f_verdict), "NETPOL_VERDICT=%s", verdict_name(v->verdict));
-	snprintf(f_dest, sizeof(f_dest), "NETPOL_DEST=%s", dest);
-	snprintf(f_target, sizeof(f_target), "NETPOL_TARGET=%s", v->target ?: "");
-	log_struct_internal(level, 0, fields, "%s %s:%u/%s from %s (pid %u, '%s'%s%s%s, policy '%s'%s) x%llu",
-			    verdict_name(v->verdict), dest, v->port, ip_proto_name(v->proto, pbuf),
-			    v->target ?: "?", v->pid, v->comm, other_thread ? " thread '" : "",
-			    other_thread ? v->thread : "", other_thread ? "'" : "", v->policy,
-			    v->reason == NP_REASON_SOURCE_ROUTE ? ", source-routed" : "",
-			    (unsigned long long)v->count);
+	log_struct(level, (const char *const *)fields,
+		   "%s %s:%u/%s from %s (pid %u, '%s'%s%s%s, policy '%s'%s) x%llu", verdict_name(v->verdict),
+		   dest, v->port, ip_proto_name(v->proto, pbuf), target ?: "?", v->pid, v->comm,
+		   other_thread ? " thread '" : "", other_thread ? v->thread : "", other_thread ? "'" : "",
+		   v->policy, v->reason == NP_REASON_SOURCE_ROUTE ? ", source-routed" : "",
+		   (unsigned long long)v->count);
 }
 
 static int on_summary(sd_event_source *s, uint64_t usec, void *userdata)

@@ -51,6 +51,10 @@ struct violations_ops {
 	const char *(*policy_name)(void *userdata, uint32_t policy_id);
 	/* The violation's folding window closed: fan it out. */
 	void (*publish)(void *userdata, const struct violation *v, json_t *json);
+	/* The violation as people are shown it (violation_to_json(), its
+	 * target as known now, its container or unit), a new reference; for
+	 * the log. NULL (or a NULL op): violation_to_json(). */
+	json_t *(*describe)(void *userdata, const struct violation *v);
 };
 
 struct violations;
@@ -66,6 +70,21 @@ int violations_foreach(struct violations *vs, int (*cb)(const struct violation *
 		       void *userdata);
 uint64_t violations_total(const struct violations *vs);
 json_t *violation_to_json(const struct violation *v);
+
+/* The MESSAGE_IDs of the log's violations (docs/netpold.md, "Journal
+ * fields"): `journalctl MESSAGE_ID=...` lists them. */
+#define VIOLATION_MESSAGE_DENIED  "0f248280f46543d2a6b60fc1c9ca8c63"
+#define VIOLATION_MESSAGE_AUDITED "7f2ca1c367cf4acf92e6717f7374c633"
+#define VIOLATION_MESSAGE_ALLOWED "36ec953d76794f3fa41fd270157f9c51"
+#define VIOLATION_FIELDS_MAX	  20
+
+/* A violation's journal fields, from its JSON form (V, docs/protocol.md):
+ * MESSAGE_ID and the NETPOL_* fields, "KEY=value" each, a value at most
+ * VIOLATION_FIELD_VALUE_MAX bytes with control characters made '?'.
+ * *ret is NULL-terminated, freed with violation_fields_free(). */
+#define VIOLATION_FIELD_VALUE_MAX 1024
+int violation_journal_fields(json_t *v, char ***ret);
+void violation_fields_free(char **f);
 
 /* CLOCK_MONOTONIC (BPF timestamps) to CLOCK_REALTIME, by the offset
  * measured when violations_new() ran. */
