@@ -147,7 +147,8 @@ struct np_state {
 	__u32 gen;       /* bumped after every policy or binding change */
 	__u32 nbindings; /* 0: nothing is bound, every decision is "allow" */
 	__u32 abi;       /* NP_ABI_VERSION of the loader that created the maps */
-	__u32 _pad;
+	__u32 pidns;	 /* the last loader's pid namespace (inode); 0: a loader
+			  * before pids were counted in it */
 };
 
 /* Per-socket cache of the last decision (socket-local storage) of datagram,
@@ -174,14 +175,27 @@ enum {
 				    * connect()ed: its packets are egress */
 };
 
-/* np_sk_owner: who made a raw or ping socket (socket-local storage,
+/* np_sk_creator: who made a raw or ping socket (socket-local storage,
  * recorded by sock_create, in the creator's own context), so that its
- * packets name a process even when the kernel sends them from softirq. */
-struct np_sk_owner {
-	__u32 pid;     /* tgid */
+ * packets name a process even when the kernel sends them from softirq.
+ * (Earlier loaders' np_sk_owner had no pidns; its pin is retired.) */
+struct np_sk_creator {
+	__u32 pid;     /* tgid in the pid namespace pidns; 0: none there */
 	__u32 uid;
+	__u32 pidns;   /* the recording loader's np_pidns_ino */
+	__u8 task;     /* NP_TASK_* */
+	__u8 _pad[3];
 	char comm[16]; /* the program: the thread group leader's comm */
 };
+
+/* What np_event.task (and np_sk_creator.task) says about pid. */
+enum {
+	NP_TASK_PID_HIDDEN = 1 << 0, /* a process was named (comm), but it has no
+				      * pid in the loader's pid namespace: pid 0 */
+};
+
+/* The initial pid namespace's inode (PROC_PID_INIT_INO). */
+#define NP_PIDNS_INIT_INO 0xEFFFFFFCu
 
 /* np_policy_meta[policy id]: what user space installed; never read by BPF. */
 struct np_policy_meta {
@@ -249,11 +263,12 @@ static inline __u16 np_verdict_cell(__u64 w)
  * loader's programs, still in the ring when a new loader replaced them, read
  * as a prefix (NP_EVENT_MIN_SIZE) with the new fields zero.
  *
- * pid, uid, comm and thread name who made the attempt: in the socket hooks
+ * pid, uid, comm and thread name who made the attempt (pid as netpold,
+ * the loader, sees it: in its pid namespace, np_pidns_ino): in the socket hooks
  * the calling task; on the packet path (hook NP_HOOK_EGRESS), where the
  * current task may be unrelated (softirq), a raw or ping socket's packet
- * names the process that made the socket (np_sk_owner; thread empty), a
- * UDP socket's (and a raw or ping socket's without np_sk_owner) the current
+ * names the process that made the socket (np_sk_creator; thread empty), a
+ * UDP socket's (and a raw or ping socket's without np_sk_creator) the current
  * task if it is in the socket's cgroup, a TCP socket's none. Zero: no one
  * can be named.
  */
@@ -272,8 +287,13 @@ struct np_event {
 	__u8 verdict;    /* NP_VERDICT_* */
 	__u8 family;     /* AF_INET or AF_INET6 of the socket */
 	__u8 reason;	 /* NP_REASON_* */
-	__u8 _pad[3];
+	__u8 task;	 /* NP_TASK_* */
+	__u8 _pad[2];
 	char thread[16]; /* the thread's own comm (prctl(PR_SET_NAME)) */
+	__u32 pidns;	 /* the pid namespace (inode) pid counts in: the
+			  * loader's np_pidns_ino; 0 from earlier loaders,
+			  * whose pids were the initial namespace's */
+	__u32 _pad2;
 };
 
 /* The size of the first np_event, without thread. */
@@ -352,13 +372,13 @@ _Static_assert(sizeof(struct np_cg_cache_val) == 8, "np_cg_cache_val");
 _Static_assert(sizeof(struct np_state) == 16, "np_state");
 _Static_assert(sizeof(struct np_sk_cache) == 40, "np_sk_cache");
 _Static_assert(sizeof(struct np_policy_meta) == 80, "np_policy_meta");
-_Static_assert(sizeof(struct np_sk_owner) == 24, "np_sk_owner");
+_Static_assert(sizeof(struct np_sk_creator) == 32, "np_sk_creator");
 _Static_assert(sizeof(struct np_stats_key) == 32, "np_stats_key");
 _Static_assert(sizeof(struct np_stats_val) == 32, "np_stats_val");
 _Static_assert(NP_MAX_POLICIES <= 1 << NP_VERDICT_POLICY_BITS, "policy ids fit the verdict word");
 _Static_assert((NP_POL_AUDIT | NP_POL_LOG_ALL) < 1 << NP_VERDICT_FLAG_BITS,
 	       "the flags a cached verdict needs fit the verdict word");
-_Static_assert(sizeof(struct np_event) == 88, "np_event");
+_Static_assert(sizeof(struct np_event) == 96, "np_event");
 _Static_assert(__builtin_offsetof(struct np_event, thread) == NP_EVENT_MIN_SIZE, "np_event grows at its end");
 #endif
 

@@ -12,7 +12,7 @@
  *                   connected before a policy existed, source routes
  *   sock_create     refuses SOCK_RAW inet sockets unless the policy allows,
  *                   and ping sockets where it allows no ICMP of their family;
- *                   records who made the others (np_sk_owner)
+ *                   records who made the others (np_sk_creator)
  *
  * No sockops program: it would run for every TCP callback of both ends of
  * every connection, only to tell accepted sockets (np_tcp_has_backlog).
@@ -341,14 +341,16 @@ static __always_inline int np_sock_refused(struct bpf_sock *sk, __u16 flags)
 
 /* The creator of a raw or ping socket, for its packets' events: the egress
  * may run in softirq, where the current task is not the sender. */
-static __always_inline void np_sk_owner_record(struct bpf_sock *sk)
+static __always_inline void np_sk_creator_record(struct bpf_sock *sk)
 {
-	struct np_sk_owner *o = bpf_sk_storage_get(&np_sk_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct np_sk_creator *o = bpf_sk_storage_get(&np_sk_creator, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	struct task_struct *t = bpf_get_current_task_btf();
 
 	if (!o)
 		return;
-	o->pid = bpf_get_current_pid_tgid() >> 32;
+	o->task = 0;
+	o->pid = np_current_tgid(t, &o->task);
+	o->pidns = np_pidns_ino ?: NP_PIDNS_INIT_INO;
 	o->uid = (__u32)bpf_get_current_uid_gid();
 	BPF_CORE_READ_STR_INTO(&o->comm, t, group_leader, comm);
 }
@@ -375,7 +377,7 @@ static __always_inline int np_sock_create(struct bpf_sock *sk)
 		if (!np_refuse(&d, gen))
 			return NP_DROP;
 	}
-	np_sk_owner_record(sk);
+	np_sk_creator_record(sk);
 	return NP_PASS;
 }
 

@@ -9,7 +9,7 @@
  * the calling task; the packet path may run in softirq, for any task. */
 enum {
 	NP_NAMED_BY_CURRENT = 0, /* the current task: a socket hook's caller */
-	NP_NAMED_BY_OWNER,	 /* the socket's np_sk_owner (raw, ping); without
+	NP_NAMED_BY_OWNER,	 /* the socket's np_sk_creator (raw, ping); without
 				  * one (made before anything was bound), as
 				  * NP_NAMED_BY_CGROUP */
 	NP_NAMED_BY_CGROUP,	 /* the current task if in the socket's cgroup (UDP):

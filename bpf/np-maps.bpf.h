@@ -68,8 +68,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct np_sk_owner);
-} np_sk_owner SEC(".maps");
+	__type(value, struct np_sk_creator);
+} np_sk_creator SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -92,6 +92,22 @@ static int open_failed(int r, const struct manager *m, const char *pin_dir)
 	}
 }
 
+/* Our programs replaced the pinned ones, and name processes by their pids
+ * in our pid namespace; those of a netpold in another one named them by
+ * its pids, which its events still in the ring carry. */
+static void log_pidns_change(const struct manager *m)
+{
+	uint32_t was = np_dataplane_previous_pidns(m->dp) ?: NP_PIDNS_INIT_INO,
+		 now = np_dataplane_pidns(m->dp);
+
+	if (m->adopted && was != now)
+		log_notice(
+		    "The pinned programs were loaded by a netpold in another pid namespace (pid:[%u]); "
+		    "violations now name processes by their pids in this one (pid:[%u]), and those of "
+		    "the events it left name none.",
+		    was, now);
+}
+
 /* The host checks, done here first so that each failure has its own message. */
 static int check_host(char **ret_mount)
 {
@@ -159,6 +175,7 @@ int manager_new(sd_event *e, const struct manager_opts *opts, struct manager **r
 		return open_failed(r, m, opts->pin_dir ?: NP_PIN_DIR_DEFAULT);
 	log_info("%s the data plane in '%s', attached at '%s'.", m->adopted ? "Adopted" : "Created",
 		 np_dataplane_pin_dir(m->dp), m->attach_cgroup);
+	log_pidns_change(m);
 	r = cgroup_watch_start(&m->cgroup_watch, m->event, manager_cgroups_gone, manager_cgroup_made, m);
 	if (r < 0)
 		return r;

@@ -130,14 +130,15 @@ json_t *violation_to_json(const struct violation *v)
 
 	format_realtime(mono_to_realtime_ns(v->first_ns), time, sizeof(time));
 	np_addr_format(v->addr, dest, sizeof(dest));
-	return json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s?, s:i, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I}",
+	return json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s?, s:i, s:s, s:s, s:s, s:s, s:i, s:b, s:s, s:s, s:I}",
 			 "time", time, "target", v->target ?: "", "cgroup_id", (json_int_t)v->cgroup_id,
 			 "policy", v->policy[0] ? v->policy : NULL, "rule_index",
 			 v->rule == NP_CELL_RULE_DEFAULT ? json_null() : json_integer(v->rule), "dest",
 			 v->hook == NP_HOOK_SOCK_CREATE ? NULL : dest, "port", v->port, "protocol",
 			 ip_proto_name(v->proto, pbuf), "hook", hook_name(v->hook), "verdict",
 			 verdict_name(v->verdict), "reason", reason_name(v->reason), "pid", (int)v->pid,
-			 "comm", v->comm, "thread", v->thread, "count", (json_int_t)v->count);
+			 "pid_hidden", v->pid_hidden, "comm", v->comm, "thread", v->thread, "count",
+			 (json_int_t)v->count);
 }
 
 void violation_fields_free(char **f)
@@ -220,26 +221,28 @@ static int fields_owner(struct fields *fs, json_t *v)
 	return 0;
 }
 
+/* The members of V that are fields as they are. */
+struct field_of {
+	const char *member, *field;
+};
+static const struct field_of string_fields[] = {
+    {"verdict", "NETPOL_VERDICT"}, {"target", "NETPOL_TARGET"},	    {"policy", "NETPOL_POLICY"},
+    {"dest", "NETPOL_DEST"},	   {"protocol", "NETPOL_PROTOCOL"}, {"hook", "NETPOL_HOOK"},
+    {"reason", "NETPOL_REASON"},   {"comm", "NETPOL_PROGRAM"},	    {"thread", "NETPOL_THREAD"},
+    {"time", "NETPOL_TIME"},
+};
+static const struct field_of int_fields[] = {
+    {"port", "NETPOL_PORT"},
+    {"pid", "NETPOL_PID"},
+    {"count", "NETPOL_COUNT"},
+    {"cgroup_id", "NETPOL_CGROUP_ID"},
+};
+
 int violation_journal_fields(json_t *v, char ***ret)
 {
-	static const struct {
-		const char *member, *field;
-	} strs[] =
-	    {
-		{"verdict", "NETPOL_VERDICT"}, {"target", "NETPOL_TARGET"},	{"policy", "NETPOL_POLICY"},
-		{"dest", "NETPOL_DEST"},       {"protocol", "NETPOL_PROTOCOL"}, {"hook", "NETPOL_HOOK"},
-		{"reason", "NETPOL_REASON"},   {"comm", "NETPOL_PROGRAM"},	{"thread", "NETPOL_THREAD"},
-		{"time", "NETPOL_TIME"},
-	    },
-	  ints[] = {
-	      {"port", "NETPOL_PORT"},
-	      {"pid", "NETPOL_PID"},
-	      {"count", "NETPOL_COUNT"},
-	      {"cgroup_id", "NETPOL_CGROUP_ID"},
-	  };
 	_cleanup_(violation_fields_freep) char **f = calloc(VIOLATION_FIELDS_MAX + 1, sizeof(char *));
 	struct fields fs = {.f = f};
-	json_t *rule = json_object_get(v, "rule_index");
+	json_t *rule = json_object_get(v, "rule_index"), *hidden = json_object_get(v, "pid_hidden");
 	const char *id = message_id(json_string_value(json_object_get(v, "verdict")));
 	int r = 0;
 
@@ -247,14 +250,16 @@ int violation_journal_fields(json_t *v, char ***ret)
 		return -ENOMEM;
 	if (id)
 		r = field_add(&fs, "MESSAGE_ID", id);
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(strs); i++)
-		r = field_str(&fs, strs[i].field, json_object_get(v, strs[i].member));
-	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(ints); i++)
-		r = field_int(&fs, ints[i].field, json_object_get(v, ints[i].member));
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(string_fields); i++)
+		r = field_str(&fs, string_fields[i].field, json_object_get(v, string_fields[i].member));
+	for (size_t i = 0; r >= 0 && i < ELEMENTSOF(int_fields); i++)
+		r = field_int(&fs, int_fields[i].field, json_object_get(v, int_fields[i].member));
 	/* The rule's index in its policy, or "default": no rule matched. */
 	if (r >= 0)
 		r = json_is_integer(rule) ? field_int(&fs, "NETPOL_RULE", rule)
 					  : field_add(&fs, "NETPOL_RULE", "default");
+	if (r >= 0 && json_is_true(hidden))
+		r = field_add(&fs, "NETPOL_PID_HIDDEN", "1");
 	if (r >= 0)
 		r = fields_owner(&fs, v);
 	if (r < 0)
@@ -267,7 +272,7 @@ static void log_violation(struct violations *vs, const struct violation *v)
 {
 	_cleanup_(violation_fields_freep) char **fields = NULL;
 	_cleanup_(json_decrefp) json_t *j = NULL;
-	char dest[64], pbuf[8];
+	char dest[64], pbuf[8], pid[48];
 	bool other_thread = v->thread[0] && strcmp(v->thread, v->comm) != 0;
 	const char *target;
 	int level = LOG_DEBUG;
@@ -296,9 +301,13 @@ static void log_violation(struct violations *vs, const struct violation *v)
 		log_oom();
 	target = json_string_value(json_object_get(j, "target")) ?: v->target;
 	np_addr_format(v->addr, dest, sizeof(dest));
+	if (v->pid_hidden)
+		snprintf(pid, sizeof(pid), "outside netpold's pid namespace");
+	else
+		snprintf(pid, sizeof(pid), "pid %u", v->pid);
 	log_struct(level, (const char *const *)fields,
-		   "%s %s:%u/%s from %s (pid %u, '%s'%s%s%s, policy '%s'%s) x%llu", verdict_name(v->verdict),
-		   dest, v->port, ip_proto_name(v->proto, pbuf), target ?: "?", v->pid, v->comm,
+		   "%s %s:%u/%s from %s (%s, '%s'%s%s%s, policy '%s'%s) x%llu", verdict_name(v->verdict),
+		   dest, v->port, ip_proto_name(v->proto, pbuf), target ?: "?", pid, v->comm,
 		   other_thread ? " thread '" : "", other_thread ? v->thread : "", other_thread ? "'" : "",
 		   v->policy, v->reason == NP_REASON_SOURCE_ROUTE ? ", source-routed" : "",
 		   (unsigned long long)v->count);
@@ -476,6 +485,7 @@ static void fill(struct violations *vs, struct violation *v, const struct np_eve
 	v->verdict = ev->verdict;
 	v->hook = ev->hook;
 	v->reason = ev->reason;
+	v->pid_hidden = ev->task & NP_TASK_PID_HIDDEN;
 	copy_task_name(v->comm, ev->comm);
 	copy_task_name(v->thread, ev->thread);
 	snprintf(v->policy, sizeof(v->policy), "%s", policy ?: "");

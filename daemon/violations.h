@@ -38,6 +38,7 @@ struct violation {
 	uint8_t verdict;
 	uint8_t hook;
 	uint8_t reason; /* NP_REASON_* */
+	bool pid_hidden; /* a process made it, without a pid in netpold's pid namespace: pid 0 */
 	char comm[16];	 /* the program: the process's leader's comm */
 	char thread[16]; /* the first attempt's thread, "" if not known */
 	char policy[NP_POLICY_NAME_MAX];

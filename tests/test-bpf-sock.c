@@ -31,7 +31,7 @@ static void case_raw_denied(struct np_test_env *env)
 }
 
 /* The egress judges a raw socket's packets; their events name the process
- * that made the socket (np_sk_owner) and its program, though the packet
+ * that made the socket (np_sk_creator) and its program, though the packet
  * path may run in softirq for any task: here a thread of the worker, named
  * otherwise, sends. */
 static void case_raw_allowed(struct np_test_env *env)

@@ -104,6 +104,7 @@ static void test_fields(void)
 			CHECKF(want[n] ? strcmp(f[n], want[n]) == 0 : strncmp(f[n], "NETPOL_TIME=", 12) == 0,
 			       "field %zu: %s, want %s", n, f[n], want[n] ?: "NETPOL_TIME=...");
 	CHECKF(n == ELEMENTSOF(want), "%zu fields, want %zu", n, ELEMENTSOF(want));
+	CHECK(count_prefix(f, "NETPOL_PID_HIDDEN=") == 0);
 	CHECK(has(f, "NETPOL_TIME=1970-01-01T00:00:00.000Z") || count_prefix(f, "NETPOL_TIME=20") == 1);
 	violation_fields_free(f);
 	json_decref(j);
@@ -115,6 +116,7 @@ static void test_fields(void)
 	v.verdict = NP_VERDICT_AUDIT;
 	v.hook = NP_HOOK_SOCK_CREATE;
 	v.pid = 0;
+	v.pid_hidden = true;
 	v.comm[0] = v.thread[0] = '\0';
 	v.target = "unit:web\nMESSAGE=forged\x1b[2J.service";
 	j = violation_to_json(&v);
@@ -122,7 +124,7 @@ static void test_fields(void)
 	CHECK(j && violation_journal_fields(j, &f) == 0);
 	CHECK(has(f, "MESSAGE_ID=" VIOLATION_MESSAGE_AUDITED));
 	CHECK(has(f, "NETPOL_RULE=default"));
-	CHECK(has(f, "NETPOL_PID=0"));
+	CHECK(has(f, "NETPOL_PID=0") && has(f, "NETPOL_PID_HIDDEN=1"));
 	CHECK(count_prefix(f, "NETPOL_DEST=") == 0 && count_prefix(f, "NETPOL_PROGRAM=") == 0 &&
 	      count_prefix(f, "NETPOL_THREAD=") == 0 && count_prefix(f, "NETPOL_CONTAINER") == 0);
 	CHECK(has(f, "NETPOL_TARGET=unit:web?MESSAGE=forged?[2J.service"));

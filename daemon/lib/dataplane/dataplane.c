@@ -41,6 +41,8 @@ struct np_dataplane {
 	void *event_userdata;
 	unsigned event_budget; /* of this consume call; 0: unbounded */
 	unsigned event_count;
+	uint32_t pidns;		 /* our pid namespace's inode */
+	uint32_t previous_pidns; /* the pinned data plane's last loader's, 0: none or not known */
 };
 
 static struct bpf_program *np_prog(struct netpol_bpf *skel, unsigned i)
@@ -197,6 +199,27 @@ static const char *const retired_links[] = {
     "link_np_sockops_prog", /* accepted sockets: now np_tcp_has_backlog() */
 };
 
+/* Pinned maps of earlier loaders that no program of this one uses: their
+ * pins go once our programs replaced theirs. */
+static const char *const retired_maps[] = {
+    "np_sk_owner", /* raw and ping sockets' makers, without their pid namespace: now np_sk_creator */
+};
+
+static int unpin_retired_maps(const char *pin_dir)
+{
+	for (size_t i = 0; i < ELEMENTSOF(retired_maps); i++) {
+		_cleanup_free_ char *path = NULL;
+		int r;
+
+		r = path_join(&path, pin_dir, retired_maps[i]);
+		if (r < 0)
+			return r;
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 static int retire_links(struct np_dataplane *dp)
 {
 	for (size_t i = 0; i < ELEMENTSOF(retired_links); i++) {
@@ -218,6 +241,22 @@ static int retire_links(struct np_dataplane *dp)
 		if (unlink(path) < 0 && errno != ENOENT)
 			return -errno;
 	}
+	return 0;
+}
+
+/* The programs name processes by their pids in our pid namespace: the
+ * administrator's, also when netpold runs in a container. Set before load:
+ * every loader loads its own programs, with its own namespace, and swaps
+ * them into the pinned links, so none keeps an earlier loader's. */
+static int set_pidns(struct np_dataplane *dp)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) < 0)
+		return -errno;
+	dp->skel->rodata->np_pidns_dev = (__u64)st.st_dev;
+	dp->skel->rodata->np_pidns_ino = (__u32)st.st_ino;
+	dp->pidns = (uint32_t)st.st_ino;
 	return 0;
 }
 
@@ -287,6 +326,9 @@ int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane 
 	dp->skel = netpol_bpf__open();
 	if (!dp->skel)
 		return -errno;
+	r = set_pidns(dp);
+	if (r < 0)
+		return r;
 	r = set_pin_paths(dp, &pinned);
 	if (r < 0)
 		return r;
@@ -304,6 +346,12 @@ int np_dataplane_open(const struct np_dataplane_opts *opts, struct np_dataplane 
 	r = retire_links(dp);
 	if (r < 0)
 		return r;
+	r = unpin_retired_maps(dp->pin_dir);
+	if (r < 0)
+		return r;
+	/* Once our programs run: the next loader learns whose pids the
+	 * pinned records hold. */
+	dp->previous_pidns = __atomic_exchange_n(&dp->state->pidns, dp->pidns, __ATOMIC_SEQ_CST);
 
 	if (adopted)
 		*adopted = pinned;
@@ -331,6 +379,7 @@ int np_dataplane_unpin(struct np_dataplane *dp)
 	bpf_object__for_each_map(map, dp->skel->obj)
 		if (bpf_map__pin_path(map) && bpf_map__unpin(map, NULL) < 0 && errno != ENOENT)
 			r = -errno;
+	r = r ?: unpin_retired_maps(dp->pin_dir);
 	if (rmdir(dp->pin_dir) < 0 && errno != ENOENT)
 		r = r ?: -errno;
 	return r;
@@ -451,6 +500,16 @@ int np_dataplane_repin(struct np_dataplane *dp, unsigned *ret_repinned)
 	if (ret_repinned)
 		*ret_repinned = n;
 	return r;
+}
+
+uint32_t np_dataplane_pidns(const struct np_dataplane *dp)
+{
+	return dp->pidns;
+}
+
+uint32_t np_dataplane_previous_pidns(const struct np_dataplane *dp)
+{
+	return dp->previous_pidns;
 }
 
 const char *np_dataplane_pin_dir(const struct np_dataplane *dp)
@@ -755,6 +814,19 @@ int np_dataplane_counter(struct np_dataplane *dp, unsigned idx, uint64_t *ret)
 	return 0;
 }
 
+/* An event of an earlier loader's programs, still in the ring, may count
+ * its pid in another pid namespace (or, from before pids were counted in
+ * the loader's, in the initial one): no pid of ours, then. */
+static void event_own_pidns(struct np_dataplane *dp, struct np_event *e)
+{
+	uint32_t ns = e->pidns ?: NP_PIDNS_INIT_INO;
+
+	if (ns == dp->pidns || (e->pid == 0 && !e->comm[0]))
+		return;
+	e->pid = 0;
+	e->task |= NP_TASK_PID_HIDDEN;
+}
+
 /* libbpf has already advanced past this sample when the callback returns:
  * a negative return stops the consume call without losing or repeating it. */
 static int on_ring_event(void *ctx, void *data, size_t size)
@@ -766,6 +838,7 @@ static int on_ring_event(void *ctx, void *data, size_t size)
 		struct np_event e = {};
 
 		memcpy(&e, data, size < sizeof(e) ? size : sizeof(e));
+		event_own_pidns(dp, &e);
 		dp->event_cb(&e, dp->event_userdata);
 	}
 	dp->event_count++;

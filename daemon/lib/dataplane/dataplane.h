@@ -54,6 +54,15 @@ int np_dataplane_pins_missing(struct np_dataplane *dp, void (*cb)(const char *na
 			      void *userdata);
 int np_dataplane_repin(struct np_dataplane *dp, unsigned *ret_repinned);
 
+/* Events name processes by their pids in the opener's pid namespace
+ * (this inode; NP_PIDNS_INIT_INO: the initial one); a process that has none
+ * there is pid 0 with NP_TASK_PID_HIDDEN, and so is one in the events that
+ * an earlier loader in another namespace left in the ring.
+ * np_dataplane_previous_pidns(): the namespace of the loader before us on
+ * adopted pins, 0 if not known (new pins, or a loader of before pids were
+ * counted in it, which counted them in the initial namespace). */
+uint32_t np_dataplane_pidns(const struct np_dataplane *dp);
+uint32_t np_dataplane_previous_pidns(const struct np_dataplane *dp);
 const char *np_dataplane_pin_dir(const struct np_dataplane *dp);
 const char *np_dataplane_attach_cgroup(const struct np_dataplane *dp);
 const char *np_dataplane_cgroup_root(const struct np_dataplane *dp);
