@@ -196,8 +196,9 @@ static int verb_option(int c, const char *arg)
 		errno = 0;
 		n = strtoul(arg, &end, 10);
 		if (errno || end == arg || *end || arg[0] == '-' || n > 86400)
-			return usage_error(
-			    "invalid timeout '%s': expected seconds, 0..86400 (0: wait forever)", arg);
+			return fail(-EINVAL, "netpolctl.InvalidArgument",
+				    "invalid timeout '%s': expected seconds, 0..86400 (0: wait for ever)",
+				    arg);
 		arg_timeout = (unsigned)n;
 		return 0;
 	}
@@ -1223,10 +1224,10 @@ static const struct verb verbs[] = {
 	 "  --target T    only one target (as for violations)\n"
 	 "  --reset       clear the counters shown (needs write privilege)"},
 	{"teardown", verb_teardown, 0, 0, "teardown [--yes] [--forget]",
-	 "Switch netpol off: netpold detaches its programs, removes its pins and\n"
-	 "exits, so that no policy is enforced ('systemctl stop netpold' keeps\n"
-	 "enforcing). Asks for confirmation on a terminal; elsewhere needs --yes.\n"
-	 "The saved policies and bindings are kept for the next start.\n"
+	 "Switch netpol off: detach its programs and remove its pins.\n"
+	 "netpold does it and exits; no policy is enforced afterwards ('systemctl\n"
+	 "stop netpold' keeps enforcing). Asks for 'yes' on a terminal, elsewhere\n"
+	 "needs --yes. The saved policies and bindings are kept for the next start.\n"
 	 "  --yes         do not ask\n"
 	 "  --forget      also remove the saved bindings: the next start binds nothing\n"
 	 "With netpold stopped: netpold --teardown (as root)."},
@@ -1327,7 +1328,8 @@ static int parse_global(int argc, char **argv)
 				    "%s option '%s' (see netpolctl --help)",
 				    c == '?' ? "unknown" : "missing value for", argv[optind - 1]);
 		default:
-			(void)verb_option(c, optarg);
+			if (verb_option(c, optarg) < 0)
+				return -EINVAL;
 		}
 	return optind;
 }

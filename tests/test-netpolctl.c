@@ -981,6 +981,9 @@ static void test_timeout(void)
 	EXPECT_REFUSED(&r, "invalid timeout '1m': expected seconds");
 	CTL(&r, NULL, "status", "--timeout");
 	EXPECT_REFUSED(&r, "option '--timeout' needs a value");
+	/* before the command too, and nothing runs */
+	CTL(&r, NULL, "--timeout", "x", "status");
+	EXPECT_REFUSED(&r, "netpolctl: invalid timeout 'x': expected seconds");
 }
 
 int main(int argc, char **argv)

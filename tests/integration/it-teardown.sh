@@ -32,6 +32,36 @@ pins() {
 	ls "$IT_PIN" 2>/dev/null | wc -l
 }
 
+# tty_teardown ANSWER: netpolctl teardown on a terminal (a pty), ANSWER typed
+# at its prompt; its output, and its exit status.
+tty_teardown() {
+	python3 - "$NETPOLCTL" "$IT_SOCK" "$1" <<'PY'
+import os, pty, select, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--socket", sys.argv[2], "teardown"])
+out, answered = b"", False
+while True:
+    if not select.select([fd], [], [], 10)[0]:
+        out += b"(nothing for 10 s)"
+        os.kill(pid, 9)
+        break
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not answered and b"Type 'yes'" in out:
+        os.write(fd, sys.argv[3].encode() + b"\n")
+        answered = True
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(st))
+PY
+}
+
 netpold_up
 mk_cgroup app
 APP=$(target app)
@@ -46,6 +76,11 @@ check "pins exist ($n_pins)" test "$n_pins" -gt 0
 # ---- not confirmed, or not allowed: nothing changes ----
 ctl_fails "teardown without --yes, not on a terminal, is refused" "confirm with --yes \(nothing was changed\)" \
 	teardown </dev/null
+out=$(tty_teardown no)
+rc=$?
+check "on a terminal, it asks: $(head -n 1 <<<"$out")" grep -q "no policy is enforced until netpold starts again" <<<"$out"
+check "answered 'no', it is refused (status $rc)" test "$rc" -eq 1
+check "and says nothing was changed" grep -q "teardown not confirmed: nothing was changed" <<<"$out"
 cmd_fails "a reader may not tear down" "needs root or the admin group|permission" -iE \
 	netpolctl_as_nobody teardown --yes
 check "netpold still answers" ctl status
@@ -59,10 +94,10 @@ check "netpold --teardown fails while netpold runs" test $? -ne 0
 check "it says to ask the running netpold" grep -q "A running netpold holds '$IT_PIN'.*netpolctl teardown" "$IT_TMP/td.log"
 check_eq "the pins are untouched" "$n_pins" "$(pins)"
 
-# ---- netpolctl teardown --yes ----
-out=$(ctl teardown --yes 2>&1)
+# ---- netpolctl teardown, 'yes' typed on a terminal ----
+out=$(tty_teardown yes)
 rc=$?
-check_eq "teardown --yes succeeds" 0 "$rc"
+check_eq "teardown confirmed on a terminal succeeds" 0 "$rc"
 check "it says no policy is enforced now: $(printf '%s' "$out" | head -n 2 | tr '\n' ' ')" \
 	grep -q "No policy is enforced now" <<<"$out"
 check "it says the saved bindings are kept" grep -q "bindings in $IT_STATE are kept" <<<"$out"
