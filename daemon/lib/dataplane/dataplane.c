@@ -381,9 +381,10 @@ int np_dataplane_remove_pins(const char *pin_dir, unsigned *ret_links, unsigned 
 		if (link) {
 			_cleanup_free_ char *path = NULL;
 
-			r = r ?: path_join(&path, pin_dir, de->d_name);
-			if (!path)
+			if (path_join(&path, pin_dir, de->d_name) < 0) {
+				r = r ?: -ENOMEM;
 				continue;
+			}
 			/* Detached now, whoever else holds the link open. */
 			fd = bpf_obj_get(path);
 			if (fd < 0 || (bpf_link_detach(fd) < 0 && errno != ENOLINK)) {
