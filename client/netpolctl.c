@@ -1136,7 +1136,7 @@ static int print_teardown(json_t *result)
 		       "starts (at boot, or when its socket is used).\n",
 		       state);
 	}
-	printf("To keep it off: systemctl disable --now netpold.socket netpold.service\n");
+	printf("Under systemd, keep it off with: systemctl disable --now netpold.socket netpold.service\n");
 	return 0;
 }
 
