@@ -5,8 +5,8 @@
 # socket activation, and enforcement that never lapses — a 1 ms prober in a
 # bound service has none of its denied connects get through while netpold is
 # upgraded from an older build (other BPF programs), restarted 20 times,
-# SIGKILLed 5 times and killed once by the watchdog — and a reboot that
-# brings netpold back with its policies.
+# SIGKILLed 5 times and killed once by the watchdog — the journal's fields
+# of its denials, and a reboot that brings netpold back with its policies.
 #
 # Environment: NETPOL_SD_UPGRADE_FROM, the commit whose netpold is installed
 # first (git must have it; by default the last one before the BPF programs
@@ -75,11 +75,14 @@ sd systemd-run --unit netpol-prober -p StandardOutput=file:/tmp/prober.out sh -c
 	>/dev/null
 check "the prober's service is bound" sd_ctl apply cgroup:/system.slice/netpol-prober.service sdtest
 sd touch /run/prober-go
+PROBER_PID=$(sd_mainpid netpol-prober.service)
 
 sd sh -ec "cp $SD_TOOLS/netpold.new /usr/local/sbin/netpold.tmp; mv /usr/local/sbin/netpold.tmp /usr/local/sbin/netpold"
 sd systemctl restart netpold.service && sd_wait_answers
 check_eq "upgraded: the new netpold adopted the old one's pins" true \
 	"$(sd_ctl --json status | jget 'j["adopted"]')"
+# The journal from here on is this build's.
+UPGRADED=$(sd journalctl -u netpold.service -n 1 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
 
 fails=0
 for i in $(seq 20); do
@@ -114,6 +117,27 @@ eperm=$(echo "$out" | sed -n 's/.*eperm=\([0-9]*\).*/\1/p')
 check_eq "no denied connect got through (ok, other errors)" "ok=0 other=0" \
 	"$(echo "$out" | grep -o 'ok=[0-9]*') $(echo "$out" | grep -o 'other=[0-9]*')"
 check "... out of thousands of attempts" test "${eperm:-0}" -ge 2000
+
+# ---- the journal: the prober's denials, with their fields ----
+# (The last: the first after the upgrade may be of events the old programs
+# left, whose pids were not the container's: pid 0.)
+sd journalctl -u netpold.service NETPOL_POLICY=sdtest -o json --no-pager >"$IT_TMP/denials.json" 2>&1
+check "journalctl -u netpold NETPOL_POLICY=sdtest lists the prober's denials" \
+	grep -q '"MESSAGE_ID" *: *"0f248280f46543d2a6b60fc1c9ca8c63"' "$IT_TMP/denials.json"
+check_eq "a denial's fields: one CODE_FILE, the prober's pid as the container sees it" \
+	"cgroup:/system.slice/netpol-prober.service|sdtest|default|$DENIED|$PORT|tcp|$PROBER_PID|probe|daemon/violations.c" \
+	"$(grep MESSAGE_ID "$IT_TMP/denials.json" | tail -n 1 | jget '"|".join(str(j.get(k)) for k in ("NETPOL_TARGET",
+		"NETPOL_POLICY", "NETPOL_RULE", "NETPOL_DEST", "NETPOL_PORT", "NETPOL_PROTOCOL", "NETPOL_PID",
+		"NETPOL_PROGRAM", "CODE_FILE"))')"
+check "... and a count" test "$(grep MESSAGE_ID "$IT_TMP/denials.json" | tail -n 1 | jget 'int(j["NETPOL_COUNT"]) > 0')" = true
+# journalctl -o json shows a field given twice as a list.
+sd journalctl -u netpold.service --after-cursor "$UPGRADED" SYSLOG_IDENTIFIER=netpold -o json --no-pager \
+	>"$IT_TMP/netpold.json" 2>&1
+check_eq "every entry of netpold's has exactly one CODE_FILE" ok "$(python3 -c 'import json, sys
+e = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("ok" if len(e) > 10 and all(isinstance(x.get("CODE_FILE"), str) for x in e) else
+      "%d entries, %d without one CODE_FILE" % (len(e), sum(not isinstance(x.get("CODE_FILE"), str) for x in e)))' \
+	"$IT_TMP/netpold.json")"
 
 # ---- a reboot ----
 if sd_reboot; then ok "the container reboots"; else not_ok "the container reboots"; it_finish; fi
