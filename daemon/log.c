@@ -109,25 +109,16 @@ static void write_stderr(int level, const char *msg)
 		level <= LOG_WARNING ? level_names[level] : "", level <= LOG_WARNING ? ": " : "", msg);
 }
 
-/* Where the build put a source file in __FILE__: "../daemon/log.c" from a
- * build directory in the tree, the absolute path from elsewhere. */
+/* A source file's __FILE__ is the way from the build directory to it
+ * ("../daemon/manager.c", "../../src/netpol/daemon/manager.c", or an
+ * absolute path), the same for every file of the build: this file's own
+ * tells how much to cut. */
 const char *log_code_file(const char *file)
 {
-	if (file[0] == '/') {
-		const char *d = NULL;
+	static const char self[] = __FILE__;
+	size_t n = sizeof(self) - 1 - strlen("daemon/log.c");
 
-		for (const char *p = strstr(file, "/daemon/"); p; p = strstr(p + 1, "/daemon/"))
-			d = p;
-		return d ? d + 1 : file;
-	}
-	for (;;) {
-		if (strncmp(file, "../", 3) == 0)
-			file += 3;
-		else if (strncmp(file, "./", 2) == 0)
-			file += 2;
-		else
-			return file;
-	}
+	return strncmp(file, self, n) == 0 ? file + n : file;
 }
 
 void log_sanitize(char *s)

@@ -61,7 +61,7 @@ int log_entry_build(struct log_entry *e, int level, int error, const char *file,
 		    const char *const *fields, const char *msg);
 void log_entry_done(struct log_entry *e);
 /* The source file as the project names it ("daemon/log.c"), without the
- * build's way there ("../", an absolute source directory). */
+ * build directory's way there. */
 const char *log_code_file(const char *file);
 /* Control characters (a newline would start a forged log line) become
  * '?', in place; a tab is kept. */

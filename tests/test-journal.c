@@ -167,12 +167,11 @@ static void test_entry(void)
 	unsigned code_file = 0;
 	bool policy = false, target = false;
 
-	CHECK(strcmp(log_code_file("../daemon/manager.c"), "daemon/manager.c") == 0);
-	CHECK(strcmp(log_code_file("../../daemon/sources/units.c"), "daemon/sources/units.c") == 0);
-	CHECK(strcmp(log_code_file("/src/daemon/netpol/daemon/log.c"), "daemon/log.c") == 0);
+	CHECKF(strcmp(log_code_file(__FILE__), "tests/test-journal.c") == 0, "%s: %s", __FILE__,
+	       log_code_file(__FILE__));
 	CHECK(strcmp(log_code_file("daemon/log.c"), "daemon/log.c") == 0);
 
-	CHECK(log_entry_build(&e, LOG_INFO, 0, "../daemon/violations.c", 12, "log_violation", fields,
+	CHECK(log_entry_build(&e, LOG_INFO, 0, "daemon/violations.c", 12, "log_violation", fields,
 			      "deny\nforged line") == 0);
 	for (size_t i = 0; i < e.n; i++) {
 		const char *s = e.iov[i].iov_base;
@@ -379,7 +378,7 @@ static int sent_child(void)
 static void test_sent(void)
 {
 	pid_t pid;
-	int status;
+	int status = 0;
 
 	fflush(stdout);
 	pid = fork();
