@@ -3,7 +3,8 @@
 # it-pidns: netpold in a pid namespace of its own (as in a systemd
 # container) names the processes of its violations by their pids in that
 # namespace, the ones its administrator sees: a process of its namespace,
-# and one of a namespace below it (a container's); one outside it is pid 0,
+# and one of a namespace below it (a container's), also for a raw socket's
+# packet, named by the socket's maker; one outside it is pid 0,
 # and the violation says it is hidden. A netpold in the initial namespace
 # that adopts the pins then names them by the initial namespace's pids.
 . "$(dirname "$0")/lib.sh"
@@ -99,6 +100,27 @@ if wait_violation 198.51.100.8 4243; then
 	check_eq "violations --json: its pid in netpold's namespace" "$ns_pid false" "$(violation_pid 198.51.100.8 4243)"
 else
 	not_ok "violations --json has the denial to 198.51.100.8:4243"
+fi
+
+# ---- a raw socket's packet, judged where no task is at hand: the process
+# that made the socket, as sock_create recorded it (np_sk_creator) ----
+if command -v ping >/dev/null; then
+	mk_cgroup raw
+	# ping connect()s a UDP socket first (port 1025, no packet), to learn
+	# its source address; without ping sockets for its group, it sends
+	# from a raw socket.
+	policy_applied pidraw "$(target raw)" '{"name": "pidraw", "default": "deny", "raw_sockets": "allow",
+		"rules": [{"action": "allow", "to": ["198.51.100.0/24"], "protocol": "udp", "ports": [1025]}]}'
+	nsenter --target "$NETPOLD_PID" --pid -- sh -c "$PROBE_SH" "$IT_TMP/raw.nspid" _ "$NETPOL_PROBE" \
+		--cgroup "$IT_CG/raw" --netns "$IT_NETNS" exec ping -c 1 -W 1 198.51.100.20 >/dev/null 2>&1
+	read -r _ host_pid ns_pid rest <"$IT_TMP/raw.nspid"
+	for i in $(seq 50); do
+		v=$(ctl violations --json --target "$(target raw)" | jget "' '.join(str(v['pid']) + ' ' + v['comm']
+			+ ' ' + v['hook'] for v in j['violations'] if v['dest'] == '198.51.100.20') or 'none'")
+		[ "$v" != none ] && break
+		sleep 0.1
+	done
+	check_eq "a ping's raw packet from netpold's namespace: its pid there" "$ns_pid ping egress" "$v"
 fi
 
 # ---- a process outside netpold's namespace: no pid it could see ----
