@@ -3,10 +3,10 @@
 # The systemd phase's measurements, run by bench/systemd/run inside the
 # container, where systemd is PID 1 and the network namespace has only lo:
 #
-#   inside.sh DIR REPS ROUNDS CHUNK_S STREAM_CHUNK_S DENY_CAP_S
+#   inside.sh BIN OUT REPS ROUNDS CHUNK_S STREAM_CHUNK_S DENY_CAP_S
 #
-# DIR (bind-mounted from the host) holds bin/{sd-load,netpold,netpolctl} and
-# gets the results: systemd-results.tsv (config, rep, round, then sd-load
+# BIN holds sd-load; netpold and netpolctl are the build installed in the
+# container. OUT gets the results: systemd-results.tsv (config, rep, round, then sd-load
 # run's columns), systemd-denywait.tsv, systemd-kv.tsv. Three transient
 # units run `sd-load run` side by side, the same program and traffic, on
 # CPU 1, one per configuration:
@@ -24,9 +24,7 @@
 # told to, after the binding.
 set -euo pipefail
 
-dir=$1 reps=$2 rounds=$3 chunk=$4 stream_chunk=$5 cap=$6
-bin=$dir/bin
-out=$dir
+bin=$1 out=$2 reps=$3 rounds=$4 chunk=$5 stream_chunk=$6 cap=$7
 run=/run/sdb
 sock=$run/netpold.sock
 ALLOWED=203.0.113.7 DENIED=198.51.100.7 ALLOW_NET=203.0.113.0/24
@@ -43,7 +41,7 @@ kv() {
 }
 
 ctl() {
-	"$bin/netpolctl" --socket "$sock" "$@"
+	netpolctl --socket "$sock" "$@"
 }
 
 # until CMD... : at most 10 s.
@@ -55,15 +53,16 @@ until_ok() {
 	return 1
 }
 
-mkdir -p "$run"
+mkdir -p "$run" "$out"
 printf 'key\tvalue\n' >"$out/systemd-kv.tsv"
 kv systemd_version "$(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')"
 kv tcp_syn_retries "$(cat /proc/sys/net/ipv4/tcp_syn_retries)"
 
-# The test ranges local on lo: nothing here reaches a network.
+# The test ranges local on lo (the harness may have made them so already):
+# nothing here reaches a network.
 ip link set lo up
-ip route add local 203.0.113.0/24 dev lo
-ip route add local 198.51.100.0/24 dev lo
+ip route replace local 203.0.113.0/24 dev lo
+ip route replace local 198.51.100.0/24 dev lo
 [ "$(ip -o link show | grep -vc ': lo:')" = 0 ] || die "an interface other than lo"
 ! ip route show default | grep -q . || die "a default route"
 
@@ -73,7 +72,7 @@ until_ok test -e "$run/ready" || die "sdb-srv.service did not start"
 # netpold: its own socket, state and pins, attached at a slice only the
 # netpol configuration uses.
 systemctl start sdbnp.slice
-systemd-run -q --unit sdb-netpold --service-type=notify "$bin/netpold" --socket "$sock" \
+systemd-run -q --unit sdb-netpold --service-type=notify "$(command -v netpold)" --socket "$sock" \
 	--state-dir "$run/state" --bpffs /sys/fs/bpf/sdb --attach-cgroup /sys/fs/cgroup/sdbnp.slice \
 	--config /dev/null || die "netpold did not start (journalctl -u sdb-netpold)"
 cat >"$run/policy.json" <<EOF
