@@ -6,8 +6,9 @@
 #   inside.sh BIN OUT REPS ROUNDS CHUNK_S STREAM_CHUNK_S DENY_CAP_S
 #
 # BIN holds sd-load; netpold and netpolctl are the build installed in the
-# container. OUT gets the results: systemd-results.tsv (config, rep, round, then sd-load
-# run's columns), systemd-denywait.tsv, systemd-kv.tsv. Three transient
+# container. OUT gets the results: systemd-results.tsv (config, rep, round,
+# then sd-load run's columns), systemd-kernel.tsv (the programs' run time
+# around chunks, statistics on), systemd-denywait.tsv, systemd-kv.tsv. Three transient
 # units run `sd-load run` side by side, the same program and traffic, on
 # CPU 1, one per configuration:
 #   sdb-none.service     no filter, in system.slice
@@ -65,6 +66,15 @@ ip route replace local 203.0.113.0/24 dev lo
 ip route replace local 198.51.100.0/24 dev lo
 [ "$(ip -o link show | grep -vc ': lo:')" = 0 ] || die "an interface other than lo"
 ! ip route show default | grep -q . || die "a default route"
+
+# The image's own netpold (enabled, attached at the container's root) would
+# police all three units: stop it, and remove its pins, which detaches its
+# programs (a stopped netpold keeps enforcing through them).
+systemctl stop netpold.socket netpold.service 2>/dev/null || true
+rm -rf /sys/fs/bpf/netpol
+# No program in effect for a unit of system.slice, then.
+read -r -a k <<<"$(echo "kstats 1" | systemd-run -q -G --wait --pipe "$bin/sd-load" run "$ALLOWED" "$DENIED")"
+[ "${k[3]:-}" = 0 ] || die "a unit of system.slice has socket or packet programs in effect: ${k[*]}"
 
 systemd-run -q --unit sdb-srv -p CPUAffinity=0 "$bin/sd-load" serve "$run"
 until_ok test -e "$run/ready" || die "sdb-srv.service did not start"
@@ -136,6 +146,35 @@ for rep in $(seq "$reps"); do
 	done
 done
 kv loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# In-kernel cost, with the run-time statistics on (a kernel-wide switch,
+# so not during the rounds above: it adds two clock reads to every run):
+# the programs in effect for each unit, their run time and runs summed
+# around each chunk. Only the unit's own sockets run them (the far end is
+# unfiltered).
+systemd-run -q --unit sdb-stats "$bin/sd-load" stats-on "$run/stats-on"
+until_ok test -e "$run/stats-on" || die "sdb-stats.service could not turn BPF statistics on"
+# kcmd CONFIG ROUND WORKLOAD SECS
+kcmd() {
+	local a b line
+	echo "kstats 1" >&"${W[$1]}"
+	read -r -a a <&"${R[$1]}" || die "sdb-$1.service did not answer"
+	echo "$3 $4" >&"${W[$1]}"
+	read -r -a line <&"${R[$1]}" || die "sdb-$1.service did not answer"
+	echo "kstats 1" >&"${W[$1]}"
+	read -r -a b <&"${R[$1]}" || die "sdb-$1.service did not answer"
+	[ "${a[4]}" = - ] || die "sdb-$1.service cannot read its programs' statistics: ${a[*]:4}"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${line[2]}" "${line[5]}" \
+		$((b[1] - a[1])) $((b[2] - a[2])) "${b[3]}" >>"$out/systemd-kernel.tsv"
+}
+printf 'config\tround\top\tops\tbytes\trun_ns\trun_cnt\tprogs\n' >"$out/systemd-kernel.tsv"
+for round in $(seq $((rounds > 6 ? rounds / 3 : 2))); do
+	for w in tcp_crr:$chunk udp_sendto:$chunk stream:$stream_chunk; do
+		for c in "${order[@]}"; do kcmd "$c" "$round" "${w%%:*}" "${w#*:}"; done
+		order=("${order[2]}" "${order[1]}" "${order[0]}")
+	done
+done
+systemctl stop sdb-stats
 # What a denied destination does to the application, once each.
 for c in none systemd netpol; do
 	cmd "$c" 0 0 deny_udp 0.1

@@ -17,6 +17,11 @@
  *       (connect + close with RST), udp_sendto (1 byte, unconnected),
  *       stream (64 KiB writes on one connection) to ALLOWED; deny_udp,
  *       deny_tcp to DENIED.
+ *       "kstats 1" answers the run time and run count summed over every BPF
+ *       program in effect at the socket and packet hooks for its cgroup.
+ *   sd-load stats-on READY
+ *       holds the kernel's BPF run-time statistics on (BPF_ENABLE_STATS)
+ *       until it is killed; creates READY once they are.
  *   sd-load deny-wait CAP_S DENIED
  *       one blocking TCP connect to DENIED:8080, waited for at most
  *       CAP_S seconds: how it ends (errno name, or "pending") and when.
@@ -25,6 +30,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
+#include <linux/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,6 +43,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -347,6 +354,98 @@ static void run_deny_tcp(const struct sockaddr_in *d, double secs)
 	print(&r);
 }
 
+/* ---- in-kernel cost ---- */
+
+static long sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+/* The socket and packet hooks; each effective program attached there for
+ * a cgroup runs for its sockets. */
+static const enum bpf_attach_type net_hooks[] = {
+    BPF_CGROUP_INET_INGRESS,	  BPF_CGROUP_INET_EGRESS,     BPF_CGROUP_INET_SOCK_CREATE,
+    BPF_CGROUP_INET_SOCK_RELEASE, BPF_CGROUP_SOCK_OPS,	      BPF_CGROUP_INET4_BIND,
+    BPF_CGROUP_INET6_BIND,	  BPF_CGROUP_INET4_CONNECT,   BPF_CGROUP_INET6_CONNECT,
+    BPF_CGROUP_INET4_POST_BIND,	  BPF_CGROUP_INET6_POST_BIND, BPF_CGROUP_UDP4_SENDMSG,
+    BPF_CGROUP_UDP6_SENDMSG,	  BPF_CGROUP_UDP4_RECVMSG,    BPF_CGROUP_UDP6_RECVMSG,
+    BPF_CGROUP_GETSOCKOPT,	  BPF_CGROUP_SETSOCKOPT,
+};
+
+/* Sums run_time_ns and run_cnt of every program in effect at those hooks
+ * for the calling process's cgroup (its cgroup2 path from /proc/self/cgroup,
+ * below /sys/fs/cgroup). */
+static int kstats(uint64_t *ns, uint64_t *cnt, unsigned *progs)
+{
+	char line[4096], path[4200] = "";
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int cg;
+
+	*ns = *cnt = 0;
+	*progs = 0;
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(path, sizeof(path), "/sys/fs/cgroup%s", line + 3);
+		}
+	fclose(f);
+	cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!path[0] || cg < 0)
+		return -ENOENT;
+	for (size_t h = 0; h < sizeof(net_hooks) / sizeof(net_hooks[0]); h++) {
+		__u32 ids[64];
+		union bpf_attr q = {.query = {.target_fd = (__u32)cg,
+					      .attach_type = net_hooks[h],
+					      .query_flags = BPF_F_QUERY_EFFECTIVE,
+					      .prog_ids = (__u64)(uintptr_t)ids,
+					      .prog_cnt = 64}};
+
+		if (sys_bpf(BPF_PROG_QUERY, &q) < 0)
+			continue;
+		for (__u32 i = 0; i < q.query.prog_cnt && i < 64; i++) {
+			struct bpf_prog_info info = {0};
+			union bpf_attr g = {.prog_id = ids[i]};
+			int fd = (int)sys_bpf(BPF_PROG_GET_FD_BY_ID, &g);
+
+			if (fd < 0)
+				continue;
+			union bpf_attr o = {.info = {.bpf_fd = (__u32)fd,
+						     .info_len = sizeof(info),
+						     .info = (__u64)(uintptr_t)&info}};
+			if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &o) == 0) {
+				*ns += info.run_time_ns;
+				*cnt += info.run_cnt;
+				++*progs;
+			}
+			close(fd);
+		}
+	}
+	close(cg);
+	return 0;
+}
+
+/* Keeps the run-time statistics of every BPF program on (a kernel-wide
+ * switch) while it runs: BPF_ENABLE_STATS holds them on while its fd is
+ * open, so they go off with this process, however it ends. */
+static int stats_on(const char *ready)
+{
+	union bpf_attr a = {.enable_stats = {.type = BPF_STATS_RUN_TIME}};
+	int fd = (int)sys_bpf(BPF_ENABLE_STATS, &a);
+
+	if (fd < 0) {
+		fprintf(stderr, "sd-load stats-on: BPF_ENABLE_STATS: %m\n");
+		return 1;
+	}
+	if (close(open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		fprintf(stderr, "sd-load stats-on: cannot create %s: %m\n", ready);
+		return 1;
+	}
+	for (;;)
+		pause();
+}
+
 static int pin(int cpu)
 {
 	cpu_set_t set;
@@ -383,7 +482,15 @@ static int run(int argc, char **argv)
 			fprintf(stderr, "sd-load: bad command '%s'\n", line);
 			return 2;
 		}
-		if (strcmp(op, "tcp_crr") == 0)
+		if (strcmp(op, "kstats") == 0) {
+			uint64_t ns, cnt;
+			unsigned progs;
+			int r = kstats(&ns, &cnt, &progs);
+
+			printf("kstats\t%llu\t%llu\t%u\t%s\n", (unsigned long long)ns,
+			       (unsigned long long)cnt, progs, r < 0 ? strerror(-r) : "-");
+			fflush(stdout);
+		} else if (strcmp(op, "tcp_crr") == 0)
 			run_crr(&crr, secs);
 		else if (strcmp(op, "udp_sendto") == 0)
 			run_sendto(&udp, secs, op);
@@ -429,6 +536,9 @@ int main(int argc, char **argv)
 		return run(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "deny-wait") == 0)
 		return deny_wait(argc, argv);
-	fprintf(stderr, "usage: sd-load serve DIR | run [OPTIONS] ALLOWED DENIED | deny-wait CAP_S DENIED\n");
+	if (argc == 3 && strcmp(argv[1], "stats-on") == 0)
+		return stats_on(argv[2]);
+	fprintf(stderr, "usage: sd-load serve DIR | run [OPTIONS] ALLOWED DENIED | deny-wait CAP_S DENIED | "
+			"stats-on READY\n");
 	return 2;
 }

@@ -44,6 +44,7 @@ class Systemd:
         run = _tsv(os.path.join(d, "systemd-run.tsv"))
         self.run = {r["key"]: r["value"] for r in run} if run is not None else None
         self.rows = _tsv(os.path.join(d, "systemd-results.tsv")) or []
+        self.kernel = _tsv(os.path.join(d, "systemd-kernel.tsv")) or []
         wait = _tsv(os.path.join(d, "systemd-denywait.tsv")) or []
         self.wait = wait[0] if wait else None
 
@@ -113,6 +114,7 @@ class Systemd:
         rep.w()
         if fails:
             rep.w("**%d allowed operations failed**: the figures above are not comparable.\n" % fails)
+        self.kernel_table(rep)
         rows = []
         for c in CONFIGS:
             u, t = self.deny(c, "deny_udp"), self.deny(c, "deny_tcp")
@@ -132,6 +134,37 @@ class Systemd:
               "them. systemd's program runs for every packet of the unit in both directions (ingress and egress "
               "cgroup_skb); netpol decides at connect() and sendmsg() and checks egress packets.\n" %
               r.get("netpol_violations", "?"))
+
+    def ksum(self, config, op):
+        """In-kernel totals of a unit's chunks of one workload: operations, bytes, run time, runs, programs."""
+        rows = [r for r in self.kernel if r["config"] == config and r["op"] == op]
+        t = [sum(int(r[k]) for r in rows) for k in ("ops", "bytes", "run_ns", "run_cnt")]
+        return t + [max((int(r["progs"]) for r in rows), default=0)]
+
+    def kernel_table(self, rep):
+        if not self.kernel:
+            return
+        num, rows = self.num, []
+        for op, (title, unit, rate) in ALLOWED.items():
+            per = "MB" if rate else unit.split(" per ")[1]
+            cost = {}
+            for c in CONFIGS:
+                ops, b, ns, cnt, progs = self.ksum(c, op)
+                n = b / 1e6 if rate else ops
+                cost[c] = ns / n if n else math.nan
+                rows.append((title if c == "none" else "", c, "%d" % progs,
+                             "%s per %s" % (num(cnt / n), per) if n else "-",
+                             num(ns / cnt) if cnt else "-", "%s per %s" % (num(cost[c]), per) if n else "-"))
+            rows[-1] = rows[-1] + ("%.2f" % (cost["netpol"] / cost["systemd"]) if cost["systemd"] else "-",)
+        rep.table("In-kernel: the programs in effect for each unit (run-time statistics on; %d rounds)" % len(
+            {r["round"] for r in self.kernel}), ["workload", "unit", "programs", "runs", "ns per run",
+                                                 "in-kernel time", "netpol / systemd"],
+            [r if len(r) == 7 else r + ("",) for r in rows])
+        rep.w()
+        rep.w("The statistics are BPF_ENABLE_STATS's `run_time_ns` and `run_cnt` of every program in effect for "
+              "the unit's cgroup at the socket and packet hooks, read around each chunk; they include the "
+              "statistics' own two clock reads per run. systemd's are its `sd_fw_egress` and `sd_fw_ingress`; "
+              "netpol's run at socket creation, connect(), sendmsg() and egress.\n")
 
     def seen(self, row):
         """What the loop saw: OK, or the errno of its failures (all, or how many)."""
