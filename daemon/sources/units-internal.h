@@ -56,6 +56,7 @@ struct units {
 	sd_bus_slot *reload;
 	bool reload_again;  /* drop-ins changed while a Reload was under way */
 	bool reload_wanted; /* changed before systemd was reachable */
+	bool synced;	    /* the drop-ins checked against the bindings, once */
 	char *dropin_root;  /* /etc/systemd/system */
 	char *gate;	    /* the gate's path, in ExecCondition= */
 };

@@ -158,7 +158,7 @@ static void units_bound(void *userdata, const char *target)
 	if (!u)
 		return;
 	unit_follow(us, u, true);
-	r = units_dropin_write(us, name);
+	r = us->connected ? units_dropin_write(us, name) : 0;
 	if (r > 0)
 		units_reload(us);
 	u->dropin_problem[0] = '\0';

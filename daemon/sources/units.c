@@ -463,6 +463,12 @@ static int on_subscribe(sd_bus_message *reply, void *userdata, sd_bus_error *ret
 	us->error[0] = '\0';
 	log_info("Connected to systemd (%s bus).", us->bus_name);
 	fetch_bound(us);
+	/* Drop-ins are for systemd: where PID 1 is another, none is written. */
+	if (!us->synced) {
+		us->synced = true;
+		if (units_dropins_sync(us) > 0)
+			us->reload_wanted = true;
+	}
 	if (us->reload_wanted)
 		units_reload(us);
 	manager_sources_answered(us->m);
@@ -592,6 +598,29 @@ static void disconnect(struct units *us, const char *why, int error)
 	manager_sources_answered(us->m);
 }
 
+/* The restored bindings, by their cgroup's path: each is bound the moment
+ * systemd makes the cgroup (at boot, before netpold hears from systemd). */
+static void watch_bound(struct units *us)
+{
+	for (size_t i = 0; i < us->m->n_binds; i++) {
+		struct np_bind *b = &us->m->binds[i];
+		_cleanup_free_ char *dir = NULL;
+		char *slash;
+
+		if (strncmp(b->target, "unit:", 5) != 0 || !b->match || b->path)
+			continue;
+		dir = strdup(b->match);
+		if (!dir) {
+			log_oom();
+			return;
+		}
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = '\0';
+		manager_watch_cgroup_dir(us->m, dir);
+	}
+}
+
 int units_start(struct manager *m, sd_event *e, void **ret)
 {
 	_cleanup_free_ struct units *us = calloc(1, sizeof(*us));
@@ -607,8 +636,7 @@ int units_start(struct manager *m, sd_event *e, void **ret)
 		free(us->gate);
 		return log_oom();
 	}
-	if (units_dropins_sync(us) > 0)
-		us->reload_wanted = true;
+	watch_bound(us);
 	connect_bus(us);
 	if (!us->bus)
 		log_info("systemd is not reachable (%s): unit targets are refused until it is.", us->error);
