@@ -65,6 +65,8 @@ static int units_resolve(void *userdata, const char *target, struct target *ret,
 		*why = "netpold's own units are never bound: netpold would police its own control socket";
 		return -EINVAL;
 	}
+	if (!us->connected && us->subscribe)
+		return -EINPROGRESS; /* connecting: on_subscribe() or disconnect() answers */
 	if (!us->connected) {
 		snprintf(why_buf, sizeof(why_buf), "systemd is not reachable: %s",
 			 us->error[0] ? us->error : "connecting");
