@@ -288,7 +288,7 @@ static void units_problems(void *userdata, json_t *problems)
 			(void)json_array_append_new(problems, json_pack("{s:s, s:s}", "target", target,
 									"message", u->dropin_problem));
 	}
-	if (!us->connected)
+	if (!us->connected && !us->subscribe) /* not while connecting */
 		for (size_t i = 0; i < us->m->n_binds; i++)
 			if (strncmp(us->m->binds[i].target, "unit:", 5) == 0) {
 				(void)json_array_append_new(
