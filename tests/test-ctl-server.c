@@ -117,7 +117,8 @@ static int method_wait(struct ctl_call *call, json_t *params)
 	r = ctl_params_dispatch(call, params, table, &key);
 	if (r != 0)
 		return r;
-	call->result = json_pack("{s:s, s:i}", "key", key, "runs", (int)((struct fake *)call->userdata)->waits);
+	call->result =
+	    json_pack("{s:s, s:i}", "key", key, "runs", (int)((struct fake *)call->userdata)->waits);
 	return call->result ? 0 : -ENOMEM;
 }
 
@@ -480,7 +481,8 @@ static void test_suspended(void)
 	ctl_server_resume(server);
 	r1 = client_recv(&c);
 	r2 = client_recv(&c);
-	CHECKF(is_ok(r1, 1) && json_integer_value(json_object_get(json_object_get(r1, "result"), "runs")) == 3,
+	CHECKF(is_ok(r1, 1) &&
+		   json_integer_value(json_object_get(json_object_get(r1, "result"), "runs")) == 3,
 	       "wait: %s", dump(r1));
 	CHECKF(is_ok(r2, 2), "after wait: %s", dump(r2));
 	client_close(&c);
