@@ -64,6 +64,10 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 	r = ctl_params_dispatch(call, params, table, &p);
 	if (r != 0) /* or suspended: a unit's cgroup is being asked for */
 		return r;
+	b = manager_binding_by_target(m, p.target.target);
+	if (b && b->policy_id == p.pol->id && b->origin == NP_ORIGIN_EXPLICIT &&
+	    manager_target_settling(m, p.target.target))
+		return ctl_call_suspend(call); /* bound already, by this very request */
 	r = manager_bind(m, &p.target, p.pol, NP_ORIGIN_EXPLICIT, &b);
 	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
@@ -73,8 +77,11 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 				p.target.target, manager_binding_by_cgroup(m, p.target.cgroup_id)->target);
 	if (r < 0)
 		return ctl_fail_change(call, r);
-	/* A unit's source follows it, and gates its next starts. */
+	/* A unit's source follows it, and gates its next starts: the reply
+	 * waits until systemd has loaded the gate. */
 	manager_target_bound(m, p.target.target);
+	if (manager_target_settling(m, p.target.target))
+		return ctl_call_suspend(call);
 	return ctl_set_result(call, binding_json(m, manager_binding_by_target(m, p.target.target)));
 }
 

@@ -124,6 +124,14 @@ void manager_target_bound(struct manager *m, const char *target)
 			m->sources[i].ops->bound(m->sources[i].userdata, target);
 }
 
+bool manager_target_settling(struct manager *m, const char *target)
+{
+	for (size_t i = 0; i < m->n_sources; i++)
+		if (m->sources[i].ops->settling && m->sources[i].ops->settling(m->sources[i].userdata, target))
+			return true;
+	return false;
+}
+
 void manager_target_released(struct manager *m, const char *target)
 {
 	for (size_t i = 0; i < m->n_sources; i++)

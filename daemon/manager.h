@@ -220,8 +220,10 @@ int manager_target_name(struct manager *m, const char *s, char **ret, const char
 void manager_sources_answered(struct manager *m);
 /* What the sources tell about target ({"name", ...}; new reference), or NULL. */
 json_t *manager_target_info(struct manager *m, const char *target);
-/* A client bound target: its source follows it. */
+/* A client bound target: its source follows it; settling while that is
+ * not in effect yet (manager_sources_answered() says when it may be). */
 void manager_target_bound(struct manager *m, const char *target);
+bool manager_target_settling(struct manager *m, const char *target);
 /* A client removed target's binding: its source's own may apply again. */
 void manager_target_released(struct manager *m, const char *target);
 void manager_policy_added(struct manager *m, const char *name);

@@ -37,6 +37,7 @@ struct unit {
 	sd_bus_slot *changed;	  /* PropertiesChanged, while it is bound */
 	bool refetch;		  /* asked again while a question was under way */
 	char dropin_problem[256]; /* why its drop-in is not in place, or "" */
+	uint64_t reload_needed;	  /* the Reload that loads its drop-in as it is now */
 };
 
 struct units {
@@ -54,6 +55,7 @@ struct units {
 	size_t n_units;
 
 	sd_bus_slot *reload;
+	uint64_t reload_sent, reload_done; /* Reloads asked for, and answered */
 	bool reload_again;  /* drop-ins changed while a Reload was under way */
 	bool reload_wanted; /* changed before systemd was reachable */
 	bool synced;	    /* the drop-ins checked against the bindings, once */
@@ -69,8 +71,9 @@ int unit_fetch(struct units *us, struct unit *u);
 struct unit *unit_get(struct units *us, const char *name);
 /* u is bound: follow its changes; not: stop. */
 void unit_follow(struct units *us, struct unit *u, bool on);
-/* Asks PID 1 to reload its unit files (once, however many asked). */
-void units_reload(struct units *us);
+/* Asks PID 1 to reload its unit files (once, however many asked); the
+ * number of the Reload that covers what changed until now. */
+uint64_t units_reload(struct units *us);
 int units_start(struct manager *m, sd_event *e, void **ret);
 void units_stop(void *userdata);
 

@@ -162,7 +162,7 @@ static void units_bound(void *userdata, const char *target)
 	unit_follow(us, u, true);
 	r = us->connected ? units_dropin_write(us, name) : 0;
 	if (r > 0)
-		units_reload(us);
+		u->reload_needed = units_reload(us);
 	u->dropin_problem[0] = '\0';
 	if (r == -EEXIST)
 		snprintf(u->dropin_problem, sizeof(u->dropin_problem),
@@ -198,7 +198,18 @@ static void units_released(void *userdata, const char *target)
 				  "removed or the unit is bound again.",
 				  name);
 	else if (r > 0)
-		units_reload(us);
+		(void)units_reload(us);
+}
+
+/* A service's drop-in is written and systemd has not reloaded yet: its
+ * next start would not be gated. */
+static bool units_settling(void *userdata, const char *target)
+{
+	struct units *us = userdata;
+	const char *name = unit_name(target);
+	struct unit *u = name ? unit_find(us, name) : NULL;
+
+	return u && u->reload_needed > us->reload_done;
 }
 
 /* The gate (ExecCondition=) runs in the unit's new cgroup, before its
@@ -309,6 +320,7 @@ const struct np_source_ops units_source_ops = {
     .describe = units_describe,
     .target_of_cgroup = units_target_of_cgroup,
     .bound = units_bound,
+    .settling = units_settling,
     .released = units_released,
     .prepare = units_prepare,
     .status = units_status,

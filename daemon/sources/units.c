@@ -406,34 +406,40 @@ static int on_reload(sd_bus_message *reply, void *userdata, sd_bus_error *ret_er
 	struct units *us = userdata;
 
 	us->reload = sd_bus_slot_unref(us->reload);
+	us->reload_done = us->reload_sent;
 	if (sd_bus_message_is_method_error(reply, NULL))
 		log_warning("systemd's reload failed (%s): a bound service's gate takes effect at the "
 			    "next 'systemctl daemon-reload'.",
 			    sd_bus_message_get_error(reply)->message ?: "?");
 	if (us->reload_again) {
 		us->reload_again = false;
-		units_reload(us);
+		(void)units_reload(us);
 	}
+	/* An apply waits for it (units_settling()). */
+	manager_sources_answered(us->m);
 	return 0;
 }
 
-void units_reload(struct units *us)
+uint64_t units_reload(struct units *us)
 {
 	int r;
 
 	if (!us->connected) {
 		us->reload_wanted = true;
-		return;
+		return us->reload_sent + 1;
 	}
 	if (us->reload) {
 		us->reload_again = true;
-		return;
+		return us->reload_sent + 1;
 	}
 	us->reload_wanted = false;
 	r = sd_bus_call_method_async(us->bus, &us->reload, SD_DEST, SD_PATH, SD_MANAGER, "Reload", on_reload,
 				     us, "");
-	if (r < 0)
+	if (r < 0) {
 		log_warning_errno(r, "Cannot ask systemd to reload: %m");
+		return us->reload_done;
+	}
+	return ++us->reload_sent;
 }
 
 /* ---- the connection ---- */
@@ -579,6 +585,8 @@ static void drop_bus(struct units *us)
 		us->reload_wanted = true;
 	us->reload = sd_bus_slot_unref(us->reload);
 	us->reload_again = false;
+	/* Nobody waits for a reload that is put off to the next connect. */
+	us->reload_done = ++us->reload_sent;
 	us->connected = false;
 }
 
