@@ -35,6 +35,10 @@ static void test_paths(void)
 		"/system.slice/nginx.service");
 	PATH_IS("nginx.service", "system.slice", "/elsewhere/x", "/elsewhere/x");
 	PATH_IS("nginx.service", "system.slice", "relative", NULL);
+	PATH_IS("nginx.service", "system.slice", "/a/../b", NULL);
+	PATH_IS("nginx.service", "system.slice", "/a/..", NULL);
+	PATH_IS("nginx.service", "system.slice", "/a//b", NULL);
+	PATH_IS("nginx.service", "system.slice", "/a/..b", "/a/..b");
 	/* Else where the slice puts it. */
 	PATH_IS("nginx.service", "system.slice", "", "/system.slice/nginx.service");
 	PATH_IS("nginx.service", "system.slice", NULL, "/system.slice/nginx.service");

@@ -87,7 +87,9 @@ int units_cgroup_path(const char *name, const char *slice, const char *control_g
 	int r;
 
 	if (control_group && control_group[0]) {
-		if (control_group[0] != '/')
+		/* A path as systemd makes them: absolute, no "..", no "//". */
+		if (control_group[0] != '/' || strstr(control_group, "/../") || strstr(control_group, "//") ||
+		    (strlen(control_group) >= 3 && strcmp(control_group + strlen(control_group) - 3, "/..") == 0))
 			return -EINVAL;
 		*ret = strdup(control_group);
 		return *ret ? 0 : -ENOMEM;
