@@ -150,5 +150,6 @@ const struct ctl_method ctl_methods[] = {
     {NP_CMD_STATS, ctl_method_stats, NP_PRIV_READ}, /* reset: checked in the method */
     {NP_CMD_CONTAINER_HOOK, ctl_method_container_hook, NP_PRIV_WRITE},
     {NP_CMD_UNIT_HOOK, ctl_method_unit_hook, NP_PRIV_WRITE},
+    {NP_CMD_TEARDOWN, ctl_method_teardown, NP_PRIV_WRITE},
     {},
 };
