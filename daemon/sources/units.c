@@ -13,6 +13,7 @@
  * is the unit's cgroup path, where systemd makes the cgroup at each start.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
