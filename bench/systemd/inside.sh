@@ -15,9 +15,9 @@
 #   sdb-systemd.service  IPAddressDeny=any IPAddressAllow=203.0.113.0/24,
 #                        in system.slice
 #   sdb-netpol.service   in sdbnp.slice, netpold's attach cgroup (netpol's
-#                        programs run for this unit only), bound by its
-#                        cgroup path to a policy that allows 203.0.113.0/24
-#                        and denies everything else
+#                        programs run for this unit only), bound by name
+#                        (unit:sdb-netpol.service) to a policy that allows
+#                        203.0.113.0/24 and denies everything else
 # Their far end is sdb-srv.service (system.slice, no filter, CPU 0). A
 # round runs a chunk of each workload in the three units, one after
 # another, in an order reversed every time (as netpol-bench interleaves its
@@ -30,7 +30,7 @@ run=/run/sdb
 sock=$run/netpold.sock
 ALLOWED=203.0.113.7 DENIED=198.51.100.7 ALLOW_NET=203.0.113.0/24
 SD_PROPS=(-p IPAddressDeny=any -p "IPAddressAllow=$ALLOW_NET")
-NP_TARGET=cgroup:/sdbnp.slice/sdb-netpol.service
+NP_TARGET=unit:sdb-netpol.service
 
 die() {
 	echo "inside.sh: $*" >&2
