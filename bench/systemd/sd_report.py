@@ -89,8 +89,9 @@ class Systemd:
               "`unit:sdb-netpol.service`, to `{\"default\": \"deny\", \"rules\": [{\"action\": \"allow\", \"to\": "
               "[\"203.0.113.0/24\"]}]}`); the far end is an unfiltered unit on CPU 0. %s reps of %s rounds; a "
               "round runs %s s of each workload (the stream: %s s) in the three units one after another, in an "
-              "order reversed every time. Load average (1, 5, 15 min) at the start: %s, at the end: %s. Median over the rounds (p25..p75); the percentages are paired: each round against `none` in "
-              "the same round, the median over rounds.\n" % (
+              "order reversed every time. Load average (1, 5, 15 min) at the start: %s, at the end: %s. "
+              "Median over the rounds (p25..p75); the percentages are paired: each round against `none` in the "
+              "same round, the median over rounds.\n" % (
                   r.get("date", "?"), " (**quick: numbers not meaningful**)" if r.get("quick") == "1" else "",
                   r.get("systemd_version", "?"), r.get("docker_version", "?"), r.get("reps", "?"),
                   r.get("rounds", "?"), r.get("chunk_s", "?"), r.get("stream_chunk_s", "?"),
