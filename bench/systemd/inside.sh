@@ -6,11 +6,11 @@
 #   inside.sh BIN OUT REPS ROUNDS CHUNK_S STREAM_CHUNK_S DENY_CAP_S
 #
 # BIN holds sd-load; netpold and netpolctl are the build installed in the
-# container. OUT gets the results: systemd-results.tsv (config, rep, round,
-# then sd-load run's columns), systemd-kernel.tsv (the programs' run time
-# around chunks, statistics on), systemd-denywait.tsv, systemd-kv.tsv. Three transient
-# units run `sd-load run` side by side, the same program and traffic, on
-# CPU 1, one per configuration:
+# container. OUT gets the results: systemd-results.tsv (config, rep,
+# round, then sd-load run's columns), systemd-kernel.tsv (the programs' run
+# time around chunks, statistics on), systemd-denywait.tsv, systemd-kv.tsv.
+# Three transient units run `sd-load run` side by side, the same program
+# and traffic, on CPU 1, one per configuration:
 #   sdb-none.service     no filter, in system.slice
 #   sdb-systemd.service  IPAddressDeny=any IPAddressAllow=203.0.113.0/24,
 #                        in system.slice
