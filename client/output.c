@@ -341,12 +341,37 @@ char *format_container(const json_t *c)
 	return TAKE_PTR(s);
 }
 
+/* "unit:web.service (active)", as systemctl names the state. */
+static char *format_unit(const json_t *u)
+{
+	const char *name = json_string_value(json_object_get(u, "unit"));
+	const char *state = json_string_value(json_object_get(u, "active_state"));
+	_cleanup_free_ char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	fputs("unit:", f);
+	put_safe(f, name ?: "?", 255);
+	if (state && *state) {
+		fputs(" (", f);
+		put_safe(f, state, 32);
+		fputc(')', f);
+	}
+	if (fclose(f) != 0)
+		return NULL;
+	return TAKE_PTR(s);
+}
+
 char *format_target(const json_t *v)
 {
-	const json_t *c = json_object_get(v, "container");
+	const json_t *c = json_object_get(v, "container"), *u = json_object_get(v, "unit");
 
 	if (json_is_object(c))
 		return format_container(c);
+	if (json_is_object(u))
+		return format_unit(u);
 	return value_text(json_object_get(v, "target"));
 }
 

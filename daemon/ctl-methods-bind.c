@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* apply, unbind, bindings, container-hook. */
+/* apply, unbind, bindings, container-hook, unit-hook. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +30,7 @@ static json_t *binding_json(struct manager *m, const struct np_bind *b)
 	if (!j || !warnings)
 		return NULL;
 	info = manager_target_info(m, b->target);
-	if (info && json_object_set_new(j, "container", info) < 0)
+	if (info && json_object_set_new(j, target_info_key(b->target), info) < 0)
 		return NULL;
 	manager_target_warnings(m, b->target, warnings);
 	if (json_array_size(warnings) > 0 && json_object_set(j, "warnings", warnings) < 0)
@@ -62,8 +62,12 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 	int r;
 
 	r = ctl_params_dispatch(call, params, table, &p);
-	if (r < 0)
+	if (r != 0) /* or suspended: a unit's cgroup is being asked for */
 		return r;
+	b = manager_binding_by_target(m, p.target.target);
+	if (b && b->policy_id == p.pol->id && b->origin == NP_ORIGIN_EXPLICIT &&
+	    manager_target_settling(m, p.target.target))
+		return ctl_call_suspend(call); /* bound already, by this very request */
 	r = manager_bind(m, &p.target, p.pol, NP_ORIGIN_EXPLICIT, &b);
 	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
@@ -73,7 +77,12 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 				p.target.target, manager_binding_by_cgroup(m, p.target.cgroup_id)->target);
 	if (r < 0)
 		return ctl_fail_change(call, r);
-	return ctl_set_result(call, binding_json(m, b));
+	/* A unit's source follows it, and gates its next starts: the reply
+	 * waits until systemd has loaded the gate. */
+	manager_target_bound(m, p.target.target);
+	if (manager_target_settling(m, p.target.target))
+		return ctl_call_suspend(call);
+	return ctl_set_result(call, binding_json(m, manager_binding_by_target(m, p.target.target)));
 }
 
 int ctl_method_unbind(struct ctl_call *call, json_t *params)
@@ -174,6 +183,61 @@ int ctl_method_container_hook(struct ctl_call *call, json_t *params)
 		return ctl_fail_change(call, r);
 	b = manager_binding_by_target(m, target);
 	if (!b) /* no label: the container default decides */
+		return ctl_set_result(call, json_pack("{s:s, s:n}", "target", target, "policy"));
+	return ctl_set_result(call, binding_json(m, b));
+}
+
+static int param_unit(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	_cleanup_free_ char *s = NULL, *normal = NULL;
+	enum target_kind kind;
+	const char *why = "";
+	int r;
+
+	if (asprintf(&s, "unit:%s", json_string_value(v)) < 0)
+		return -ENOMEM;
+	r = target_parse(s, &kind, &normal, &why);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "'%s': %s", json_string_value(v), why);
+	*(char **)ret = TAKE_PTR(normal);
+	return 0;
+}
+
+/* A bound service's gate (ExecCondition=, docs/units.md): it runs in the
+ * unit's new cgroup before the service's first instruction, and the reply
+ * comes once the binding is on that cgroup. The caller's pid is the one
+ * the socket says (SO_PEERCRED), never one it gives. */
+int ctl_method_unit_hook(struct ctl_call *call, json_t *params)
+{
+	static const struct ctl_param table[] = {
+	    {"unit", CTL_PARAM_STRING, true, param_unit, 0},
+	    {},
+	};
+	struct manager *m = call->userdata;
+	_cleanup_free_ char *target = NULL;
+	const char *why = "";
+	struct np_bind *b;
+	int r;
+
+	r = ctl_params_dispatch(call, params, table, &target);
+	if (r < 0)
+		return r;
+	if (!manager_binding_by_target(m, target)) /* nothing to put in place */
+		return ctl_set_result(call, json_pack("{s:s, s:n}", "target", target, "policy"));
+	if (call->pid <= 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.unit",
+				"the caller's pid is not known (a connection from another pid namespace?)");
+	r = manager_prepare_target(m, target, call->pid, &why);
+	if (r == -ENOENT)
+		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, "params.unit", "'%s': %s", target + 5, why);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.unit", "'%s': %s", target + 5, why);
+	b = manager_binding_by_target(m, target);
+	if (!b)
 		return ctl_set_result(call, json_pack("{s:s, s:n}", "target", target, "policy"));
 	return ctl_set_result(call, binding_json(m, b));
 }

@@ -68,7 +68,7 @@ static int collect_stat(const struct np_stats_key *k, const struct np_stats_val 
 		      proto_class_name(k->proto), "allowed", (json_int_t)v->allowed, "denied",
 		      (json_int_t)v->denied, "last_seen", seen);
 	info = manager_target_info(f->m, target);
-	if (!e || (info && json_object_set_new(e, "container", info) < 0))
+	if (!e || (info && json_object_set_new(e, target_info_key(target), info) < 0))
 		return -ENOMEM;
 	return json_array_append_new(f->out, TAKE_PTR(e)) < 0 ? -ENOMEM : 0;
 }

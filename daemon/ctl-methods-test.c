@@ -125,11 +125,19 @@ int ctl_method_test(struct ctl_call *call, json_t *params)
 		return ctl_fail(call, NP_ERR_INVALID_PARAM, "params.target",
 				"give either a target or a policy (exactly one)");
 	r = ctl_params_parse(call, params, table, &p);
-	if (r < 0)
+	if (r != 0) /* or suspended: a unit's cgroup is being asked for */
 		return r;
 	pol = p.pol;
-	if (p.target.path) {
-		b = manager_binding_for_path(m, p.target.path);
+	if (p.target.target) {
+		/* A named target without a cgroup now (a stopped unit or
+		 * container) is judged by its own binding, else by the nearest
+		 * bound ancestor of where its cgroup will be (a unit's slice). */
+		const char *path =
+		    p.target.path ?: (p.target.match && p.target.match[0] == '/' ? p.target.match : NULL);
+
+		b = manager_binding_by_target(m, p.target.target);
+		if (!b && path)
+			b = manager_binding_for_path(m, path);
 		if (!b)
 			return ctl_set_result(
 			    call, json_pack("{s:s, s:n, s:n, s:n, s:b, s:s, s:s}", "verdict", "allow",

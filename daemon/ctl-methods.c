@@ -35,7 +35,9 @@ int ctl_param_target(struct ctl_call *call, const char *field, json_t *v, void *
 	int r;
 
 	r = manager_resolve_target(m, s, ret, &why);
-	if (r == -ENOENT)
+	if (r == -EINPROGRESS) /* its source asked; ctl_server_resume() when it knows */
+		return ctl_call_suspend(call);
+	if (r == -ENOENT || r == -EHOSTDOWN)
 		return ctl_fail(call, NP_ERR_NO_SUCH_TARGET, field, "'%s': %s", s, why);
 	if (r == -ENOMEM)
 		return r;
@@ -147,6 +149,7 @@ const struct ctl_method ctl_methods[] = {
     {NP_CMD_VIOLATIONS, ctl_method_violations, NP_PRIV_READ},
     {NP_CMD_STATS, ctl_method_stats, NP_PRIV_READ}, /* reset: checked in the method */
     {NP_CMD_CONTAINER_HOOK, ctl_method_container_hook, NP_PRIV_WRITE},
+    {NP_CMD_UNIT_HOOK, ctl_method_unit_hook, NP_PRIV_WRITE},
     {NP_CMD_TEARDOWN, ctl_method_teardown, NP_PRIV_WRITE},
     {},
 };

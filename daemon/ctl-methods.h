@@ -32,7 +32,8 @@ extern const struct ctl_param ctl_no_params[];
 
 /* struct np_pol *: an installed policy, by name. */
 int ctl_param_policy(struct ctl_call *call, const char *field, json_t *v, void *ret);
-/* struct target: an existing cgroup below the attach cgroup. */
+/* struct target: an existing cgroup below the attach cgroup, or a named
+ * target its source knows; CTL_SUSPENDED while the source asks (a unit). */
 int ctl_param_target(struct ctl_call *call, const char *field, json_t *v, void *ret);
 /* char *: a target, normalized, whether its cgroup exists or not. */
 int ctl_param_target_name(struct ctl_call *call, const char *field, json_t *v, void *ret);
@@ -84,6 +85,7 @@ int ctl_method_test(struct ctl_call *call, json_t *params);
 int ctl_method_violations(struct ctl_call *call, json_t *params);
 int ctl_method_stats(struct ctl_call *call, json_t *params);
 int ctl_method_container_hook(struct ctl_call *call, json_t *params);
+int ctl_method_unit_hook(struct ctl_call *call, json_t *params);
 int ctl_method_teardown(struct ctl_call *call, json_t *params);
 
 /* netpold --teardown: what the teardown method does, without a running

@@ -65,7 +65,7 @@ int ctl_params_parse(struct ctl_call *call, json_t *params, const struct ctl_par
 			return ctl_fail(call, NP_ERR_INVALID_PARAM, field, "must be %s, got %s", want,
 					np_json_type_name(v));
 		r = p->parse(call, field, v, (char *)ret + p->offset);
-		if (r < 0)
+		if (r != 0) /* failed, or suspended (ctl_call_suspend()) */
 			return r;
 	}
 	return 0;

@@ -42,7 +42,9 @@ struct ctl_param {
 
 /* The unknown keys, then the fields. */
 int ctl_params_dispatch(struct ctl_call *call, json_t *params, const struct ctl_param *table, void *ret);
-/* The two halves, for a method that checks more in between. */
+/* The two halves, for a method that checks more in between. A parser may
+ * return CTL_SUSPENDED (ctl-server.h), and these then return it: the
+ * method returns it too, untouched. */
 int ctl_params_check_known(struct ctl_call *call, json_t *params, const struct ctl_param *table);
 int ctl_params_parse(struct ctl_call *call, json_t *params, const struct ctl_param *table, void *ret);
 

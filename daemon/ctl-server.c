@@ -104,6 +104,7 @@ struct ctl_server {
 	struct worker *worker;
 	struct ctl_job *writer;		       /* the write under way */
 	struct ctl_job *writes, **writes_tail; /* writes waiting for it, in order */
+	struct ctl_job *suspended;	       /* ctl_call_suspend()'s, waiting for a resume */
 };
 
 int ctl_fail(struct ctl_call *call, const char *code, const char *field, const char *fmt, ...)
@@ -391,6 +392,7 @@ struct ctl_job {
 	struct ctl_client *client; /* NULL once the client is gone */
 	struct ctl_job *next;	   /* in the queue of writes */
 	bool queued;
+	struct ctl_job *next_suspended;
 	struct worker_job wj;
 
 	char *line; /* a large line, copied for the worker */
@@ -452,6 +454,7 @@ static struct ctl_job *job_new(struct ctl_client *c)
 	    .server = c->server,
 	    .job = job,
 	    .uid = c->cred.uid,
+	    .pid = c->cred.pid,
 	    .can_write = c->can_write,
 	};
 	return job;
@@ -556,6 +559,11 @@ int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, vo
 	return CTL_DEFERRED;
 }
 
+int ctl_call_suspend(struct ctl_call *call)
+{
+	return CTL_SUSPENDED;
+}
+
 static void job_work(void *data)
 {
 	struct ctl_job *job = data;
@@ -591,6 +599,15 @@ static void job_step(struct ctl_job *job, int r)
 		if (c)
 			c->job = job;
 		worker_submit(s->worker, &job->wj, job_work, job_done, job);
+		return;
+	}
+	if (r == CTL_SUSPENDED) {
+		if (job->method->privilege == NP_PRIV_WRITE)
+			s->writer = job;
+		if (c)
+			c->job = job;
+		job->next_suspended = s->suspended;
+		s->suspended = job;
 		return;
 	}
 	if (r < 0 && job->call.error)
@@ -631,6 +648,22 @@ static void writes_pump(struct ctl_server *s)
 		if (c)
 			job_resume_client(c);
 	}
+}
+
+void ctl_server_resume(struct ctl_server *s)
+{
+	struct ctl_job *job = TAKE_PTR(s->suspended), *next;
+
+	for (; job; job = next) {
+		struct ctl_client *c = job->client;
+
+		next = job->next_suspended;
+		/* A client that left is answered by nobody; a write goes on. */
+		job_step(job, job->method->fn(&job->call, job->params));
+		if (c)
+			job_resume_client(c);
+	}
+	writes_pump(s);
 }
 
 static const struct ctl_method *method_find(const struct ctl_server *s, const char *name)
@@ -1074,6 +1107,11 @@ struct ctl_server *ctl_server_free(struct ctl_server *s)
 		client_free(s->clients);
 	/* A write under way is finished (and saved, or undone), unanswered. */
 	s->worker = worker_free(s->worker);
+	/* One that waits for an answer has changed nothing yet. */
+	for (struct ctl_job *job = TAKE_PTR(s->suspended), *next; job; job = next) {
+		next = job->next_suspended;
+		job_free(job);
+	}
 	sd_event_source_disable_unref(s->listen_source);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);

@@ -34,6 +34,7 @@ struct ctl_call {
 	struct ctl_job *job;
 	json_t *id;
 	uid_t uid;
+	pid_t pid; /* the peer's, from SO_PEERCRED when it connected */
 	bool can_write;
 	json_t *result; /* set by a method that succeeds */
 	json_t *error;	/* set by ctl_fail() */
@@ -65,6 +66,19 @@ typedef void (*ctl_work_fn)(void *data);
 typedef int (*ctl_done_fn)(struct ctl_call *call, void *data);
 int ctl_call_defer(struct ctl_call *call, ctl_work_fn work, ctl_done_fn done, void *data,
 		   void (*free_data)(void *data));
+
+/*
+ * A method that waits for an answer from outside netpold, on the event
+ * loop (systemd's, over D-Bus), returns ctl_call_suspend(call): its reply
+ * waits (and, for a write, every other write) until
+ * ctl_server_resume(server) runs every suspended method again from the
+ * start, with the same params. Whoever asked calls that once the answer is
+ * in, in the same turn of the loop, so that the method finds it then;
+ * one still missing its answer suspends again.
+ */
+#define CTL_SUSPENDED 2
+int ctl_call_suspend(struct ctl_call *call);
+void ctl_server_resume(struct ctl_server *s);
 
 /* A method table ends with an entry whose name is NULL. */
 struct ctl_method {

@@ -423,11 +423,15 @@ int manager_bind(struct manager *m, const struct target *t, struct np_pol *pol, 
 	other = t->match && t->path ? manager_binding_by_cgroup(m, t->cgroup_id) : NULL;
 	if (other && other != b)
 		return -EEXIST;
-	if (b && t->match && !b->match) {
-		/* Restored as a plain cgroup binding, claimed by its source. */
-		b->match = strdup(t->match);
-		if (!b->match)
+	if (b && t->match && (!b->match || strcmp(b->match, t->match) != 0)) {
+		/* Restored as a plain cgroup binding, claimed by its source; or
+		 * its next cgroup is elsewhere now (a unit's new Slice=). */
+		char *match = strdup(t->match);
+
+		if (!match)
 			return log_oom();
+		free(b->match);
+		b->match = match;
 	}
 	if (b)
 		r = rebind(m, b, pol, origin);

@@ -135,7 +135,7 @@ static int check_distinct_cgroups(struct manager *m, const struct np_saved_state
 	return 0;
 }
 
-/* A container keeps its binding without a cgroup: it gets one when it
+/* A container (or a unit) keeps its binding without a cgroup: it gets one when it
  * runs. The cgroup it had when the state was saved is its cgroup still if
  * that directory has the id the kernel's binding names. */
 static int resolve_saved_container(struct manager *m, const struct np_state_binding *sb, struct target *t)
@@ -145,8 +145,14 @@ static int resolve_saved_container(struct manager *m, const struct np_state_bind
 	const char *why;
 
 	t->target = strdup(sb->target);
-	t->match = strdup(strchr(sb->target, ':') + 1);
-	if (!t->target || !t->match)
+	if (!t->target)
+		return -ENOMEM;
+	/* A unit is known by its cgroup's path: it binds at early boot, the
+	 * moment systemd makes the cgroup, before netpold hears from systemd. */
+	if (strncmp(sb->target, "unit:", 5) == 0) {
+		if (sb->cgroup && target_join_root(m->cgroup_root, sb->cgroup, &t->match) < 0)
+			return -ENOMEM;
+	} else if (!(t->match = strdup(strchr(sb->target, ':') + 1)))
 		return -ENOMEM;
 	if (!sb->cgroup)
 		return 0;
@@ -174,7 +180,8 @@ static int resolve_bindings(struct manager *m, const struct np_saved_state *s, s
 		const char *why = "";
 		char entry[160];
 
-		if (strncmp(s->bindings[i].target, "container:", 10) == 0) {
+		if (strncmp(s->bindings[i].target, "container:", 10) == 0 ||
+		    strncmp(s->bindings[i].target, "unit:", 5) == 0) {
 			r = resolve_saved_container(m, &s->bindings[i], &t[i]);
 			if (r < 0)
 				r = log_oom();

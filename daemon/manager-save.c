@@ -75,14 +75,17 @@ int manager_snapshot_write(const struct manager_snapshot *s)
 }
 
 /* A named target's cgroup now, below the cgroup root (where a restart
- * finds it again), or null. */
+ * finds it again), or null; a unit's is where systemd makes it, whether
+ * it is there now or not. */
 static json_t *saved_cgroup(const struct np_bind *b, const char *cgroup_root)
 {
 	const char *rel = b->path ? target_path_rel(b->path, cgroup_root) : NULL;
 
-	if (strncmp(b->target, "container:", 10) != 0 || !rel)
+	if (strncmp(b->target, "unit:", 5) == 0 && b->match)
+		rel = target_path_rel(b->match, cgroup_root);
+	else if (strncmp(b->target, "container:", 10) != 0)
 		return NULL;
-	return json_string(rel);
+	return rel ? json_string(rel) : NULL;
 }
 
 static json_t *binding_to_json(const struct np_bind *b, const struct np_pol *pol, const char *cgroup_root)

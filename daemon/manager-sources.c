@@ -51,6 +51,10 @@ int manager_resolve_target(struct manager *m, const char *s, struct target *ret,
 		if (r != -EOPNOTSUPP)
 			return r;
 	}
+	if (kind == TARGET_UNIT) {
+		*why = "systemd is not reachable: netpold's units source is not running";
+		return -EHOSTDOWN;
+	}
 	*why = m->config.container_sockets && m->config.container_sockets[0]
 		   ? "no such container"
 		   : "no such container (netpold follows no container engine: container_sockets is empty)";
@@ -74,6 +78,12 @@ int manager_target_name(struct manager *m, const char *s, char **ret, const char
 	}
 	*ret = TAKE_PTR(normal);
 	return 0;
+}
+
+void manager_sources_answered(struct manager *m)
+{
+	if (m->answered)
+		m->answered(m->answered_userdata);
 }
 
 json_t *manager_target_info(struct manager *m, const char *target)
@@ -105,6 +115,21 @@ void manager_sources_cgroup_made(struct manager *m, const char *path)
 	for (size_t i = 0; i < m->n_sources; i++)
 		if (m->sources[i].ops->cgroup_made)
 			m->sources[i].ops->cgroup_made(m->sources[i].userdata, path);
+}
+
+void manager_target_bound(struct manager *m, const char *target)
+{
+	for (size_t i = 0; i < m->n_sources; i++)
+		if (m->sources[i].ops->bound)
+			m->sources[i].ops->bound(m->sources[i].userdata, target);
+}
+
+bool manager_target_settling(struct manager *m, const char *target)
+{
+	for (size_t i = 0; i < m->n_sources; i++)
+		if (m->sources[i].ops->settling && m->sources[i].ops->settling(m->sources[i].userdata, target))
+			return true;
+	return false;
 }
 
 void manager_target_released(struct manager *m, const char *target)

@@ -441,7 +441,7 @@ static int name_violation(struct manager *m, const struct violation *v, json_t *
 	if (strcmp(target, v->target) != 0 && json_object_set_new(json, "target", json_string(target)) < 0)
 		return -ENOMEM;
 	info = manager_target_info(m, target);
-	if (info && json_object_set_new(json, "container", info) < 0)
+	if (info && json_object_set_new(json, target_info_key(target), info) < 0)
 		return -ENOMEM;
 	return 0;
 }

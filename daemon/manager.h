@@ -78,6 +78,11 @@ struct manager {
 	 * followers; wired by netpold.c). */
 	void (*publish)(void *userdata, const struct violation *v, json_t *json);
 	void *publish_userdata;
+	/* A source's answer came in: the control requests that waited for it
+	 * (a resolve() that said -EINPROGRESS) run again (ctl_server_resume(),
+	 * wired by netpold.c). */
+	void (*answered)(void *userdata);
+	void *answered_userdata;
 
 	/* The pin directory, watched for removed pins (manager-pins.c). */
 	int pins_inotify_fd;
@@ -203,14 +208,22 @@ void manager_watch_cgroup_dir(struct manager *m, const char *dir);
  * stays enforced. The table is kept for a restart (SIGHUP). */
 void manager_start_sources(struct manager *m, const struct np_source_ops *const *sources);
 void manager_stop_sources(struct manager *m);
-/* A client's target: cgroups from the tree, containers from the sources
- * (a name or short id becomes the full id). As target_resolve(). */
+/* A client's target: cgroups from the tree, containers and units from the
+ * sources (a name or short id becomes the full id). As target_resolve();
+ * -EINPROGRESS: a source asked and calls manager_sources_answered() when
+ * it knows; -EHOSTDOWN: its source cannot ask (systemd is not reachable). */
 int manager_resolve_target(struct manager *m, const char *s, struct target *ret, const char **why);
 /* A client's target as it is bound: s normalized, a container's name as
  * its full id when a source knows it. malloc()ed in *ret; -EINVAL with *why. */
 int manager_target_name(struct manager *m, const char *s, char **ret, const char **why);
+/* A source's answer came in: what waited for it runs again (m->answered). */
+void manager_sources_answered(struct manager *m);
 /* What the sources tell about target ({"name", ...}; new reference), or NULL. */
 json_t *manager_target_info(struct manager *m, const char *target);
+/* A client bound target: its source follows it; settling while that is
+ * not in effect yet (manager_sources_answered() says when it may be). */
+void manager_target_bound(struct manager *m, const char *target);
+bool manager_target_settling(struct manager *m, const char *target);
 /* A client removed target's binding: its source's own may apply again. */
 void manager_target_released(struct manager *m, const char *target);
 void manager_policy_added(struct manager *m, const char *name);

@@ -38,8 +38,10 @@ struct daemon {
 /* The server goes first: a write under way finishes through the manager. */
 static void daemon_done(struct daemon *d)
 {
-	if (d->m)
+	if (d->m) {
 		d->m->publish = NULL;
+		d->m->answered = NULL;
+	}
 	d->server = ctl_server_free(d->server);
 	d->m = manager_free(d->m);
 }
@@ -349,6 +351,8 @@ static int run(const struct args *a)
 	}
 	m->publish = ctl_watch_publish;
 	m->publish_userdata = d.server;
+	m->answered = (void (*)(void *))ctl_server_resume;
+	m->answered_userdata = d.server;
 	manager_start_sources(m, np_sources);
 	/* Pings WATCHDOG=1 at half of WATCHDOG_USEC from the loop itself, so a
 	 * wedged loop is noticed. */

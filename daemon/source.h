@@ -54,6 +54,12 @@ struct np_source_ops {
 	 * directory: it may be one of the source's targets that it has not
 	 * heard of yet (a container whose create event is late). */
 	void (*cgroup_made)(void *userdata, const char *path);
+	/* A client bound one of its targets (apply): the source follows it. */
+	void (*bound)(void *userdata, const char *target);
+	/* True while what bound() set in motion is not in effect yet (a
+	 * service's gate, until systemd has reloaded): apply answers once it
+	 * is, when the source calls manager_sources_answered(). */
+	bool (*settling)(void *userdata, const char *target);
 	/* A client removed the binding of one of its targets: the source's own
 	 * binding (a label's) applies again, if it has one. */
 	void (*released)(void *userdata, const char *target);

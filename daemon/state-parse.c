@@ -270,8 +270,8 @@ static int parse_saved_cgroup(struct np_state_error *err, const char *file, cons
 
 	if (!c || json_is_null(c))
 		return 0;
-	if (kind != TARGET_CONTAINER)
-		return fail(err, file, entry, "\"cgroup\" is only for container targets");
+	if (kind != TARGET_CONTAINER && kind != TARGET_UNIT)
+		return fail(err, file, entry, "\"cgroup\" is only for container and unit targets");
 	if (!json_is_string(c))
 		return fail(err, file, entry, "\"cgroup\" must be a string, not %s", np_json_type_name(c));
 	r = asprintf(&path, "cgroup:%s", json_string_value(c));

@@ -79,6 +79,10 @@ int target_resolve(const struct target_root *root, const char *s, struct target 
 		*why = "no such container (netpold follows no container engine that knows it)";
 		r = -ENOENT;
 		break;
+	case TARGET_UNIT:
+		*why = "systemd units are known by netpold's units source only";
+		r = -ENOENT;
+		break;
 	default:
 		r = -EINVAL;
 	}

@@ -122,6 +122,52 @@ bool target_cgroup_name_is(const char *name, const char *id)
 	return name[n - k - 1] == '-' && !memmem(name, n - k, "conmon", 6);
 }
 
+/* systemd's unit_name_is_valid() for the unit types that have a cgroup of
+ * their own to bind: a plain or an instance name, never a template
+ * ("foo@.service" runs nothing). */
+static int normalize_unit(const char *s, char **ret, const char **why)
+{
+	static const char *const types[] = {".service", ".scope", ".slice"};
+	size_t n = strlen(s), k;
+	const char *dot = strrchr(s, '.'), *at = strchr(s, '@');
+
+	if (n == 0) {
+		*why = "'unit:' needs a unit name, like 'unit:nginx.service'";
+		return -EINVAL;
+	}
+	if (n > TARGET_UNIT_NAME_MAX) {
+		*why = "the unit name is too long (at most 255 characters)";
+		return -EINVAL;
+	}
+	for (k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+		if (dot && strcmp(dot, types[k]) == 0)
+			break;
+	if (k == sizeof(types) / sizeof(types[0])) {
+		*why = "a unit name ends in '.service', '.scope' or '.slice' (the units with a cgroup "
+		       "of their own)";
+		return -EINVAL;
+	}
+	if (dot == s || at == s) {
+		*why = "the unit name has nothing before its type (or its '@')";
+		return -EINVAL;
+	}
+	if (strspn(s, TARGET_UNIT_NAME_CHARS "@") < (size_t)(dot - s)) {
+		*why = "a unit name has only letters, digits, ':', '-', '_', '.', '\\' and '@'";
+		return -EINVAL;
+	}
+	if (at && at + 1 == dot) {
+		*why =
+		    "a template ('NAME@.service') has no cgroup: give an instance, 'NAME@INSTANCE.service'";
+		return -EINVAL;
+	}
+	if (strcmp(dot, ".slice") == 0 && at) {
+		*why = "a slice name has no '@'";
+		return -EINVAL;
+	}
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
 static const struct {
 	const char *prefix;
 	enum target_kind kind;
@@ -130,6 +176,7 @@ static const struct {
 } kinds[] = {
     {"cgroup:", TARGET_CGROUP, normalize_cgroup_path},
     {"container:", TARGET_CONTAINER, normalize_container},
+    {"unit:", TARGET_UNIT, normalize_unit},
 };
 
 int target_parse(const char *s, enum target_kind *ret_kind, char **ret, const char **why)
@@ -161,7 +208,7 @@ int target_parse(const char *s, enum target_kind *ret_kind, char **ret, const ch
 		return 0;
 	}
 	*why = "a target must look like 'cgroup:/path' (relative to the cgroup2 mount), "
-	       "'container:NAME' or a container's name or id";
+	       "'container:NAME', 'unit:NAME.service' (or .scope, .slice) or a container's name or id";
 	return -EINVAL;
 }
 
@@ -206,6 +253,11 @@ const char *target_path_rel(const char *path, const char *root)
 	if (!target_path_below(path, root))
 		return NULL;
 	return path[n] ? path + n : "/";
+}
+
+const char *target_info_key(const char *target)
+{
+	return strncmp(target, "unit:", 5) == 0 ? "unit" : "container";
 }
 
 void target_done(struct target *t)

@@ -4,8 +4,9 @@
  * alone, one parser entry per kind in target.c's table: "cgroup:/path"
  * (below the cgroup root) names a cgroup; "container:ID" names a container,
  * whose cgroup comes and goes with its runs (netpold's container source
- * knows it; a name or short id is resolved there, not here). Adding one
- * (unit:, pod:) is one entry there, and its case in target_resolve(). The text
+ * knows it; a name or short id is resolved there, not here); "unit:NAME"
+ * names a systemd unit (netpold's units source asks PID 1 for its cgroup).
+ * Adding one (pod:) is one entry there, and its case in target_resolve(). The text
  * functions (target.c) touch no file system: the state parser, the fuzzers
  * and the unit tests share them. target_resolve() (target-resolve.c, in
  * netpold) looks at the cgroup tree. Never logs: on failure *why says what
@@ -19,7 +20,12 @@
 enum target_kind {
 	TARGET_CGROUP,	  /* "cgroup:/a/b" */
 	TARGET_CONTAINER, /* "container:<64 hex>", or a name or short id to resolve */
+	TARGET_UNIT,	  /* "unit:NAME.service", ".scope" or ".slice": a systemd unit */
 };
+
+/* systemd's limits on a unit name (unit_name_is_valid()), '@' aside. */
+#define TARGET_UNIT_NAME_MAX   255
+#define TARGET_UNIT_NAME_CHARS "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:-_.\\"
 
 #define TARGET_CONTAINER_ID_LEN 64
 
@@ -64,6 +70,9 @@ const char *target_path_rel(const char *path, const char *root);
 /* True if path is dir or below it (both canonical). */
 bool target_path_below(const char *path, const char *dir);
 void target_done(struct target *t);
+/* Where what a source tells about target goes in a reply: "unit" for a
+ * unit, else "container". */
+const char *target_info_key(const char *target);
 
 /* Parses s and checks it against the cgroup tree. On failure *why says
  * what is wrong: -EINVAL malformed, -ENOENT no such cgroup, -EXDEV outside

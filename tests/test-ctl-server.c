@@ -28,6 +28,8 @@
 struct fake {
 	unsigned calls;
 	unsigned worked; /* slow's work ran (on the worker) */
+	unsigned waits;	 /* wait's runs */
+	bool answered;	 /* what wait waits for is in */
 };
 
 static struct fake fake;
@@ -90,6 +92,36 @@ static int method_slow(struct ctl_call *call, json_t *params)
 	return ctl_call_defer(call, slow_work, slow_done, call->userdata, NULL);
 }
 
+/* "wait" {"key"}: its parameter's parser suspends the call until the
+ * answer is in (as a unit's resolve() does while systemd is asked). */
+static int param_key(struct ctl_call *call, const char *field, json_t *v, void *ret)
+{
+	struct fake *f = call->userdata;
+
+	if (!f->answered)
+		return ctl_call_suspend(call);
+	*(const char **)ret = json_string_value(v);
+	return 0;
+}
+
+static int method_wait(struct ctl_call *call, json_t *params)
+{
+	static const struct ctl_param table[] = {
+	    {"key", CTL_PARAM_STRING, true, param_key, 0},
+	    {},
+	};
+	const char *key = NULL;
+	int r;
+
+	((struct fake *)call->userdata)->waits++;
+	r = ctl_params_dispatch(call, params, table, &key);
+	if (r != 0)
+		return r;
+	call->result =
+	    json_pack("{s:s, s:i}", "key", key, "runs", (int)((struct fake *)call->userdata)->waits);
+	return call->result ? 0 : -ENOMEM;
+}
+
 /* Followers of "follow" with {"only": S} get the events that are S. */
 static bool wants(const void *data, const void *event_)
 {
@@ -122,6 +154,7 @@ static const struct ctl_method methods[] = {
     {"write", method_write, NP_PRIV_WRITE},
     {"slow", method_slow, NP_PRIV_READ},
     {"follow", method_follow, NP_PRIV_READ},
+    {"wait", method_wait, NP_PRIV_READ},
     {},
 };
 
@@ -421,6 +454,56 @@ static void test_deferred(void)
 	client_close(&c);
 }
 
+/* A suspended method answers once resumed, run again from the start; the
+ * client's next request waits for it; one whose client left is dropped,
+ * and so is one still suspended when the server goes. */
+static void test_suspended(void)
+{
+	_cleanup_(json_decrefp) json_t *r1 = NULL, *r2 = NULL;
+	struct client c, gone;
+	char b;
+
+	fake.answered = false;
+	fake.waits = 0;
+	client_open(&c);
+	client_sends(&c, "{\"version\":1,\"id\":1,\"command\":\"wait\",\"params\":{\"key\":\"k\"}}\n"
+			 "{\"version\":1,\"id\":2,\"command\":\"echo\",\"params\":{\"name\":\"a\"}}\n");
+	for (unsigned i = 0; i < 10; i++)
+		turn();
+	CHECKF(read(c.fd, &b, 1) < 0 && errno == EAGAIN, "no reply while suspended");
+	CHECK(fake.waits == 1);
+	/* Resumed without the answer: suspended again. */
+	ctl_server_resume(server);
+	turn();
+	CHECKF(read(c.fd, &b, 1) < 0 && errno == EAGAIN, "no reply while still suspended");
+	CHECK(fake.waits == 2);
+	fake.answered = true;
+	ctl_server_resume(server);
+	r1 = client_recv(&c);
+	r2 = client_recv(&c);
+	CHECKF(is_ok(r1, 1) &&
+		   json_integer_value(json_object_get(json_object_get(r1, "result"), "runs")) == 3,
+	       "wait: %s", dump(r1));
+	CHECKF(is_ok(r2, 2), "after wait: %s", dump(r2));
+	client_close(&c);
+
+	/* Its client leaves while it is suspended. */
+	fake.answered = false;
+	client_open(&gone);
+	client_sends(&gone, "{\"version\":1,\"id\":1,\"command\":\"wait\",\"params\":{\"key\":\"k\"}}\n");
+	client_close(&gone);
+	fake.answered = true;
+	ctl_server_resume(server);
+	turn();
+	CHECK(fake.waits == 5);
+
+	/* Suspended when the server goes: freed (the sanitized build checks). */
+	fake.answered = false;
+	client_open(&gone);
+	client_sends(&gone, "{\"version\":1,\"id\":1,\"command\":\"wait\",\"params\":{\"key\":\"k\"}}\n");
+	close(gone.fd);
+}
+
 /* An event line's {"what": ...}. */
 static const char *what(json_t *line)
 {
@@ -516,6 +599,7 @@ int main(void)
 	test_deferred();
 	test_follow();
 	test_too_large();
+	test_suspended(); /* last: it leaves one suspended */
 	server = ctl_server_free(server);
 
 	/* And as the admin group, we may write. */

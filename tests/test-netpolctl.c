@@ -770,7 +770,7 @@ static void test_completion(void)
 	/* bound containers by name (from bindings --json), prefixes, and
 	 * never a name that is not a container name */
 	complete("netpolctl apply ", BINDINGS_REPLY);
-	CHECKF(r.status == 0 && strcmp(r.out, "cgroup:/\ncontainer:\nshop_db_1\nweb\n") == 0,
+	CHECKF(r.status == 0 && strcmp(r.out, "cgroup:/\ncontainer:\nunit:\nshop_db_1\nweb\n") == 0,
 	       "status %d, stdout:\n%s\nstderr: %s", r.status, r.out, r.err);
 	run_done(&r);
 	complete("netpolctl apply container:w", BINDINGS_REPLY);
@@ -782,8 +782,15 @@ static void test_completion(void)
 	       r.connections, r.out);
 	run_done(&r);
 	complete("netpolctl stats --target ", BINDINGS_REPLY);
-	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\nshop_db_1\nweb\n") == 0, "stdout:\n%s", r.out);
+	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\nunit:\nshop_db_1\nweb\n") == 0, "stdout:\n%s", r.out);
 	EXPECT_REQUEST(&r, "bindings", NULL);
+	/* units: the bound ones (and systemctl's, where systemd runs) */
+	complete("netpolctl apply unit:w",
+		 "{\"ok\": true, \"result\": {\"bindings\": [{\"target\": \"unit:web.service\", \"policy\": "
+		 "\"p\"}, {\"target\": \"unit:bad name.service\", \"policy\": \"p\"}], \"problems\": []}}");
+	CHECKF(strcmp(r.out, "web.service\n") == 0 || strcmp(r.out, "unit:web.service\n") == 0, "stdout:\n%s",
+	       r.out);
+	run_done(&r);
 	/* test: a bare word is a policy, so no bare container names */
 	complete("netpolctl test co", BINDINGS_REPLY);
 	CHECKF(strcmp(r.out, "container:\n") == 0, "stdout:\n%s", r.out);
@@ -791,7 +798,7 @@ static void test_completion(void)
 	/* no netpold: still the prefixes */
 	unlink(link);
 	complete("netpolctl unbind ", BINDINGS_REPLY);
-	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\n") == 0, "stdout:\n%s", r.out);
+	CHECKF(strcmp(r.out, "cgroup:/\ncontainer:\nunit:\n") == 0, "stdout:\n%s", r.out);
 	run_done(&r);
 	rmdir(bin);
 }

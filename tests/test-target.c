@@ -113,6 +113,51 @@ static void test_matches(void)
 	}
 }
 
+/* systemd's unit_name_is_valid(), for the unit types with a cgroup. */
+static void test_units(void)
+{
+	char name[300];
+	enum target_kind kind = TARGET_CGROUP;
+	_cleanup_free_ char *out = NULL;
+	const char *why = "";
+
+	GOOD("unit:nginx.service", "unit:nginx.service");
+	GOOD("unit:getty@tty1.service", "unit:getty@tty1.service");
+	GOOD("unit:a@b@c.service", "unit:a@b@c.service"); /* the instance may hold '@' */
+	GOOD("unit:session-3.scope", "unit:session-3.scope");
+	GOOD("unit:system-web.slice", "unit:system-web.slice");
+	GOOD("unit:-.slice", "unit:-.slice");
+	GOOD("unit:foo\\x2dbar.service", "unit:foo\\x2dbar.service");
+	GOOD("unit:a:b_c.d-e.service", "unit:a:b_c.d-e.service");
+	BAD("unit:", "needs a unit name");
+	BAD("unit:nginx", "ends in '.service', '.scope' or '.slice'");
+	BAD("unit:nginx.socket", "ends in '.service', '.scope' or '.slice'");
+	BAD("unit:nginx.timer", "ends in '.service', '.scope' or '.slice'");
+	BAD("unit:nginx.Service", "ends in '.service'");
+	BAD("unit:.service", "nothing before its type");
+	BAD("unit:@x.service", "nothing before its type");
+	BAD("unit:getty@.service", "a template");
+	BAD("unit:a b.service", "only letters, digits");
+	BAD("unit:a/b.service", "only letters, digits");
+	BAD("unit:a%i.service", "only letters, digits");
+	BAD("unit:a@b.slice", "a slice name has no '@'");
+	GOOD("nginx.service", "container:nginx.service"); /* a bare word names a container */
+	memset(name, 'a', sizeof(name));
+	strcpy(name, "unit:");
+	memset(name + 5, 'a', 255 - 8);
+	strcpy(name + 5 + 255 - 8, ".service");
+	GOOD(name, name); /* 255 characters */
+	memset(name + 5, 'a', 256 - 8);
+	strcpy(name + 5 + 256 - 8, ".service");
+	BAD(name, "too long (at most 255");
+	if (CHECK(target_parse("unit:x.scope", &kind, &out, &why) == 0))
+		CHECK(kind == TARGET_UNIT);
+	CHECK(strcmp(target_info_key("unit:x.service"), "unit") == 0);
+	CHECK(strcmp(target_info_key("container:x"), "container") == 0);
+	CHECK(target_matches("unit:x.service", "unit:x.service"));
+	CHECK(!target_matches("unit:x.service", "unit:x.serv"));
+}
+
 static void test_container_names(void)
 {
 	const char *id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -199,6 +244,7 @@ static void test_resolve(void)
 	BAD_RESOLVE(&root, "cgroup:/cgroup.procs", -EXDEV, "not a cgroup directory");
 
 	/* The cgroup root, seen from an attach cgroup below it. */
+	BAD_RESOLVE(&root, "unit:x.service", -ENOENT, "units source");
 	root.attach_cgroup = "/nonexistent-attach-cgroup";
 	BAD_RESOLVE(&root, "cgroup:/", -EXDEV, "outside the attach cgroup");
 }
@@ -208,6 +254,7 @@ int main(void)
 	test_normalize();
 	test_matches();
 	test_container_names();
+	test_units();
 	test_resolve();
 	printf("test-target: %u passed, %u failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;

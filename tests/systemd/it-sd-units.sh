@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# it-sd-units: systemd units bound by name (docs/units.md), under a real
+# systemd (tests/systemd/lib.sh):
+#  - apply unit:NAME.service writes the gate's drop-in; 50 `systemctl
+#    restart`s of a service whose ExecStart's first action is a denied
+#    connect (first, tests/integration/first.c): every one denied (EPERM);
+#  - a slice's binding covers a service in it, and its violation names the
+#    service; unknown, masked and netpold's own units are refused;
+#  - netpold cannot start (masked): the bound service fails to start (its
+#    gate exits 255) and never runs unpoliced; with netpold stopped but its
+#    socket listening, the gate starts netpold and the start is policed;
+#  - a reboot keeps the binding: the service, enabled at boot, is denied at
+#    its first instruction;
+#  - unbind removes the drop-in: the service then runs unpoliced.
+. "$(dirname "$0")/lib.sh"
+
+DENIED=203.0.113.9
+PORT=80
+DROPIN=/etc/systemd/system/netpol-probe.service.d/50-netpol.conf
+
+sd_up
+if sd_install_netpold; then ok "netpold installed and answering"; else not_ok "netpold installed and answering"; it_finish; fi
+
+# A oneshot whose first instruction is the connect a policy must judge,
+# started as often as the test likes (no start rate limit).
+sd sh -ec "cat >/etc/systemd/system/netpol-probe.service <<EOS
+[Unit]
+StartLimitIntervalSec=0
+[Service]
+Type=oneshot
+ExecStart=$SD_TOOLS/first -o /run/probe-out connect $DENIED $PORT
+[Install]
+WantedBy=multi-user.target
+EOS
+cat >/etc/systemd/system/netpol-probe2.service <<EOS
+[Unit]
+StartLimitIntervalSec=0
+[Service]
+Type=oneshot
+Slice=netpol-test.slice
+ExecStart=$SD_TOOLS/first -o /run/probe2-out connect $DENIED $PORT
+EOS
+mkdir -p /usr/local/lib/systemd/system
+printf '[Service]\nExecStart=/bin/true\n' >/usr/local/lib/systemd/system/netpol-masked.service
+systemctl daemon-reload"
+
+# first_results N UNIT OUT: starts UNIT N times, prints how many first
+# attempts were denied (EPERM), got through, and starts failed.
+first_results() {
+	sd bash -c 'n=$1 unit=$2 out=$3 denied=0 through=0 failed=0
+		for i in $(seq "$n"); do
+			rm -f "$out"
+			if ! systemctl restart "$unit" 2>/dev/null; then failed=$((failed + 1)); continue; fi
+			case $(head -n1 "$out" 2>/dev/null) in
+			EPERM*) denied=$((denied + 1)) ;;
+			*) through=$((through + 1)) ;;
+			esac
+		done
+		echo "$denied $through $failed"' sh "$@"
+}
+
+check_eq "unbound, the probe's connect is not denied" "0 1 0" "$(first_results 1 netpol-probe.service /run/probe-out)"
+
+# ---- apply, the gate, 50 restarts ----
+check "apply unit:netpol-probe.service deny-all" sd_ctl apply unit:netpol-probe.service deny-all
+check "the gate's drop-in is written" sd grep -q "^ExecCondition=+/usr/local/libexec/netpol/netpol-unit-gate netpol-probe.service$" "$DROPIN"
+check "systemd loaded it" sd sh -c 'systemctl show -P DropInPaths netpol-probe.service | grep -q 50-netpol.conf'
+check_eq "50 restarts: every first instruction denied" "50 0 0" "$(first_results 50 netpol-probe.service /run/probe-out)"
+check_eq "bindings names the unit" "unit:netpol-probe.service" \
+	"$(sd_ctl --json bindings | jget '[b["target"] for b in j["bindings"]][0]')"
+check_eq "test unit:netpol-probe.service (stopped): deny" deny \
+	"$(sd_ctl --json test unit:netpol-probe.service "$DENIED:$PORT/tcp" | jget 'j["verdict"]')"
+
+# ---- refusals ----
+ctl_sd_fails() { # DESCRIPTION REGEX ARGS...
+	local desc=$1 re=$2 err
+	shift 2
+	if err=$(sd_ctl "$@" 2>&1 >/dev/null); then not_ok "$desc (succeeded)"
+	elif printf '%s\n' "$err" | grep -qE "$re"; then ok "$desc"
+	else not_ok "$desc (stderr: $err)"; fi
+}
+ctl_sd_fails "an unknown unit is refused" "no such unit" apply unit:netpol-nonexistent.service deny-all
+sd systemctl mask --runtime netpol-masked.service >/dev/null 2>&1
+ctl_sd_fails "a masked unit is refused" "the unit is masked" apply unit:netpol-masked.service deny-all
+ctl_sd_fails "netpold's own unit is refused" "netpold's own units are never bound" apply unit:netpold.service deny-all
+
+# ---- a slice ----
+check "apply unit:netpol-test.slice deny-all" sd_ctl apply unit:netpol-test.slice deny-all
+check_eq "a service in the bound slice is denied from its first instruction" "3 0 0" \
+	"$(first_results 3 netpol-probe2.service /run/probe2-out)"
+check_eq "its violation names the service" "unit:netpol-probe2.service" \
+	"$(sd_ctl --json violations --target unit:netpol-probe2.service | jget '[v["target"] for v in j["violations"]][-1]')"
+check "unbind unit:netpol-test.slice" sd_ctl unbind unit:netpol-test.slice
+
+# ---- netpold down ----
+sd systemctl stop netpold.service
+check_eq "netpold stopped, its socket listening: the gate starts it, the start is policed" "1 0 0" \
+	"$(first_results 1 netpol-probe.service /run/probe-out)"
+sd sh -c 'systemctl stop netpold.socket netpold.service; systemctl mask --runtime netpold.service' >/dev/null 2>&1
+check_eq "netpold cannot start: the bound service fails to start, never runs unpoliced" "0 0 3" \
+	"$(first_results 3 netpol-probe.service /run/probe-out)"
+check "and its journal says why" sd sh -c \
+	'journalctl -u netpol-probe.service --no-pager | grep -q "netpol-unit-gate: netpol-probe.service: not starting it: netpold is not reachable"'
+sd sh -c 'systemctl unmask --runtime netpold.service; systemctl start netpold.socket netpold.service' >/dev/null 2>&1
+sd_wait_answers
+
+# ---- a reboot ----
+sd systemctl enable netpol-probe.service >/dev/null 2>&1
+if sd_reboot; then ok "the container reboots"; else not_ok "the container reboots"; it_finish; fi
+for i in $(seq 100); do sd test -e /run/probe-out && break; sleep 0.1; done
+check_eq "after the reboot, the service started at boot is denied at its first instruction" EPERM \
+	"$(sd head -n1 /run/probe-out | cut -d' ' -f1)"
+check_eq "... and again at each restart" "5 0 0" "$(first_results 5 netpol-probe.service /run/probe-out)"
+
+# ---- unbind ----
+check "unbind unit:netpol-probe.service" sd_ctl unbind unit:netpol-probe.service
+check "the drop-in is removed" sd sh -c "! test -e $DROPIN"
+check_eq "unbound, the service runs unpoliced again" "0 1 0" "$(first_results 1 netpol-probe.service /run/probe-out)"
+
+it_finish
