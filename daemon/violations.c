@@ -199,16 +199,16 @@ static const char *message_id(const char *verdict)
 }
 
 /* The container or unit a violation's target is: from the description a
- * source gave ("container": {"name", "id"} or {"unit"}), else from the
- * target's own name. */
+ * source gave ("container": {"name", "id"}, "unit": {"unit"}), else from
+ * the target's own name. */
 static int fields_owner(struct fields *fs, json_t *v)
 {
-	json_t *c = json_object_get(v, "container");
+	json_t *c = json_object_get(v, "container"), *u = json_object_get(json_object_get(v, "unit"), "unit");
 	const char *target = json_string_value(json_object_get(v, "target"));
 	int r;
 
-	if (json_is_string(json_object_get(c, "unit")))
-		return field_str(fs, "NETPOL_UNIT", json_object_get(c, "unit"));
+	if (json_is_string(u))
+		return field_str(fs, "NETPOL_UNIT", u);
 	if (json_is_object(c)) {
 		r = field_str(fs, "NETPOL_CONTAINER",
 			      json_object_get(c, json_is_string(json_object_get(c, "name")) ? "name" : "id"));
