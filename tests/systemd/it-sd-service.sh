@@ -124,11 +124,11 @@ check "... out of thousands of attempts" test "${eperm:-0}" -ge 2000
 sd journalctl -u netpold.service NETPOL_POLICY=sdtest -o json --no-pager >"$IT_TMP/denials.json" 2>&1
 check "journalctl -u netpold NETPOL_POLICY=sdtest lists the prober's denials" \
 	grep -q '"MESSAGE_ID" *: *"0f248280f46543d2a6b60fc1c9ca8c63"' "$IT_TMP/denials.json"
-check_eq "a denial's fields: one CODE_FILE, the prober's pid as the container sees it" \
-	"cgroup:/system.slice/netpol-prober.service|sdtest|default|$DENIED|$PORT|tcp|$PROBER_PID|probe|daemon/violations.c" \
+check_eq "a denial's fields: its unit, one CODE_FILE, the prober's pid as the container sees it" \
+	"unit:netpol-prober.service|netpol-prober.service|sdtest|default|$DENIED|$PORT|tcp|$PROBER_PID|probe|daemon/violations.c" \
 	"$(grep MESSAGE_ID "$IT_TMP/denials.json" | tail -n 1 | jget '"|".join(str(j.get(k)) for k in ("NETPOL_TARGET",
-		"NETPOL_POLICY", "NETPOL_RULE", "NETPOL_DEST", "NETPOL_PORT", "NETPOL_PROTOCOL", "NETPOL_PID",
-		"NETPOL_PROGRAM", "CODE_FILE"))')"
+		"NETPOL_UNIT", "NETPOL_POLICY", "NETPOL_RULE", "NETPOL_DEST", "NETPOL_PORT", "NETPOL_PROTOCOL",
+		"NETPOL_PID", "NETPOL_PROGRAM", "CODE_FILE"))')"
 check "... and a count" test "$(grep MESSAGE_ID "$IT_TMP/denials.json" | tail -n 1 | jget 'int(j["NETPOL_COUNT"]) > 0')" = true
 # journalctl -o json shows a field given twice as a list.
 sd journalctl -u netpold.service --after-cursor "$UPGRADED" SYSLOG_IDENTIFIER=netpold -o json --no-pager \
