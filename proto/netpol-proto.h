@@ -48,6 +48,7 @@
 #define NP_CMD_VIOLATIONS "violations"
 #define NP_CMD_STATS "stats"
 #define NP_CMD_CONTAINER_HOOK "container-hook"
+#define NP_CMD_RELOAD "reload"
 
 /* Error codes: stable, machine-readable. */
 #define NP_ERR_INVALID_JSON "netpol.InvalidJSON"
@@ -68,6 +69,7 @@
 #define NP_ERR_TOO_MANY_CLIENTS "netpol.TooManyClients"
 #define NP_ERR_STATE_NOT_SAVED "netpol.StateNotSaved"
 #define NP_ERR_PINS_MISSING "netpol.PinsMissing"
+#define NP_ERR_INVALID_CONFIG "netpol.InvalidConfig"
 #define NP_ERR_INTERNAL "netpol.Internal"
 
 /* Privilege classes. */
