@@ -25,7 +25,8 @@
 #include "log.h"
 #include "manager.h"
 
-/* In the state directory: the boot id of the last data plane. */
+/* Beside the control socket, in a directory that does not outlive a boot
+ * (/run, a tmpfs; a container's own): the boot id of the data plane. */
 #define BOOT_FILE "data-plane.boot"
 
 #define PIN_EVENTS (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
@@ -122,7 +123,7 @@ int manager_pins_host_check(const char *pin_dir)
 	    "The pin directory '%s' is not on a mounted bpf file system. As a service, netpold does not "
 	    "mount one: it would be in netpold's own mount namespace, and the pins, and with them every "
 	    "policy, would be lost when netpold stops. Mount it where PID 1 lives: `systemctl start "
-	    "sys-fs-bpf.mount` (shipped with netpol; netpold.service requires it), or "
+	    "netpol-bpffs.service` (shipped with netpol; netpold.service requires it), or "
 	    "`mount -t bpf -o mode=0700 bpf /sys/fs/bpf`; in a container, before systemd starts.",
 	    pin_dir);
 }
@@ -144,7 +145,7 @@ static int read_boot_id(char *buf, size_t size)
 	return 0;
 }
 
-/* Whether the last data plane this state directory saw was of this boot. */
+/* Whether a data plane was made in this boot already. */
 static bool same_boot(const char *path, const char *boot_id)
 {
 	char saved[64] = "";
@@ -182,7 +183,7 @@ static void note_boot(const char *path, const char *boot_id)
 	}
 }
 
-void manager_pins_note_start(struct manager *m)
+void manager_pins_note_start(struct manager *m, const char *runtime_dir)
 {
 	_cleanup_free_ char *path = NULL;
 	const char *dir = np_dataplane_pin_dir(m->dp);
@@ -191,7 +192,9 @@ void manager_pins_note_start(struct manager *m)
 
 	if (read_boot_id(boot_id, sizeof(boot_id)) < 0)
 		boot_id[0] = '\0';
-	if (asprintf(&path, "%s/" BOOT_FILE, m->state_dir) < 0)
+	if (!runtime_dir)
+		boot_id[0] = '\0';
+	else if (asprintf(&path, "%s/" BOOT_FILE, runtime_dir) < 0)
 		return (void)log_oom();
 	lost = !m->adopted && boot_id[0] && same_boot(path, boot_id);
 	if (m->adopted)
@@ -205,8 +208,8 @@ void manager_pins_note_start(struct manager *m)
 			 "binding(s) re-applied, unenforced in between",
 			 dir, m->n_binds);
 		log_error("Could not adopt the data plane: the pins in '%s' of an earlier netpold of this "
-			  "boot are gone (bpffs unmounted, or mounted where netpold could not keep it?). Its "
-			  "programs detached when it stopped: enforcement lapsed until now. Created a new "
+			  "boot are gone (bpffs unmounted, or mounted where netpold could not keep it?), and "
+			  "its programs with them: enforcement lapsed from then until now. Created a new "
 			  "data plane and re-applied %zu saved binding(s).",
 			  dir, m->n_binds);
 	}
@@ -220,7 +223,7 @@ const char *manager_pins_error(const struct manager *m)
 {
 	if (m->pins_error == -ENOMEDIUM)
 		return "no bpf file system is mounted there, and netpold as a service does not mount one "
-		       "in its own mount namespace (systemctl start sys-fs-bpf.mount)";
+		       "in its own mount namespace (systemctl start netpol-bpffs.service)";
 	if (m->pins_error == -ENOTDIR)
 		return "the directory is not on a bpf file system (is something mounted over it?)";
 	return strerror(-m->pins_error);

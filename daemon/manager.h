@@ -126,8 +126,8 @@ void manager_pins_final(struct manager *m);
 int manager_pins_host_check(const char *pin_dir);
 /* After the restore: says how the data plane came to be (m->data_plane),
  * loudly if a data plane of this boot was lost with its pins, and notes
- * this boot's in the state directory. */
-void manager_pins_note_start(struct manager *m);
+ * this boot's in runtime_dir (NULL: none; then nothing is noted). */
+void manager_pins_note_start(struct manager *m, const char *runtime_dir);
 /* Starts consuming ring-buffer events. */
 int manager_start_events(struct manager *m);
 /* Writes state.json; logs a failure. */

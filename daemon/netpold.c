@@ -335,6 +335,19 @@ static int open_listener(const struct args *a, struct daemon *d, const struct np
 	return ctl_socket_listen(a->socket_path, config, ret_fd);
 }
 
+/* The socket's directory lives as long as the boot: /run/netpol. */
+static void note_start(struct daemon *d)
+{
+	char dir[sizeof(d->socket_path)];
+	char *slash;
+
+	memcpy(dir, d->socket_path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	manager_pins_note_start(d->m, slash && slash != dir ? dir : NULL);
+}
+
 /* A flag wins over the configuration, which wins over the default. */
 static const char *pick(const char *flag, const char *key, const char *fallback)
 {
@@ -404,7 +417,7 @@ static int run(const struct args *a)
 	r = open_listener(a, &d, &m->config, &fd);
 	if (r < 0)
 		return r;
-	manager_pins_note_start(m);
+	note_start(&d);
 	r = ctl_server_new(e, &m->config, ctl_methods, m, fd, &d.server);
 	if (r < 0) {
 		close(fd);
