@@ -69,20 +69,18 @@ static void add_name(const char *name, void *userdata)
 /* ---- where the pins may live ---- */
 
 /* A bpffs that netpold mounted itself would be visible to its own mount
- * namespace only: under systemd, a unit with ProtectSystem= and the like
- * has one of its own, and a mount there dies with the process, and the
- * pins with it. */
+ * namespace only, when that is not PID 1's: under systemd, a unit with
+ * ProtectSystem= and the like has one of its own, and a mount there dies
+ * with the process, and the pins with it. */
 static bool own_mount_would_be_private(void)
 {
 	struct stat self, init;
 
-	if (getenv("INVOCATION_ID") || getenv("NOTIFY_SOCKET"))
-		return true;
-	/* PID 1's namespace cannot always be seen (no CAP_SYS_PTRACE): then
-	 * netpold runs by hand, where a mount is where the admin sees it. */
-	if (stat("/proc/self/ns/mnt", &self) < 0 || stat("/proc/1/ns/mnt", &init) < 0)
-		return false;
-	return self.st_ino != init.st_ino || self.st_dev != init.st_dev;
+	if (stat("/proc/self/ns/mnt", &self) == 0 && stat("/proc/1/ns/mnt", &init) == 0)
+		return self.st_ino != init.st_ino || self.st_dev != init.st_dev;
+	/* PID 1 cannot be seen (ProtectProc=invisible, no CAP_SYS_PTRACE):
+	 * a sandboxed service, whose namespace is its own. */
+	return getenv("INVOCATION_ID") || getenv("NOTIFY_SOCKET");
 }
 
 static bool on_bpffs(const char *path)
