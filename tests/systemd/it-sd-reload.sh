@@ -69,6 +69,33 @@ check "a start that cannot adopt says so in the journal, as an error" journal_ha
 check_eq "status: adopted no, and why" "false True" \
 	"$(sd_ctl --json status | jget '"%s %s" % (json.dumps(j["adopted"]), "were gone" in j["data_plane"])')"
 
+# ---- every verb, under the hardened unit ----
+POL='{"name": "sdv", "default": "deny", "rules": [{"action": "allow", "to": ["198.51.100.0/24"]}]}'
+sd sh -c "echo '$POL' >/tmp/sdv.json"
+verbs=("policy add /tmp/sdv.json" "policy update /tmp/sdv.json" "policy list" "policy show sdv"
+	"allow sdv 198.51.100.7:53/udp" "deny sdv 203.0.113.0/24" "remove-rule sdv 2" "apply cgroup:/sdrl sdv"
+	"bindings" "test cgroup:/sdrl 203.0.113.9:80" "status")
+failed=
+for v in "${verbs[@]}"; do
+	# shellcheck disable=SC2086
+	sd_ctl $v >/dev/null 2>&1 || failed="$failed '$v'"
+done
+check_eq "every verb works (failed:$failed)" "" "$failed"
+rc=0
+sd "$SD_TOOLS/probe" --cgroup /sys/fs/cgroup/sdrl tcp 203.0.113.9 80 >/dev/null 2>&1 || rc=$?
+check_eq "a denied connect from the bound cgroup is denied" 1 "$rc"
+seen=no
+for _ in $(seq 50); do
+	sd_ctl --json violations | grep -q '203\.0\.113\.9' && seen=yes && break
+	sleep 0.1
+done
+check_eq "violations lists it" yes "$seen"
+for v in "stats" "stats --reset" "unbind cgroup:/sdrl" "policy delete sdv"; do
+	# shellcheck disable=SC2086
+	check "$v" sd_ctl $v
+done
+check "deny-all is bound again" sd_ctl apply cgroup:/sdrl deny-all
+
 # ---- reload ----
 sd sh -ec "groupadd $ADM; useradd --no-create-home -g $ADM $ADMIN"
 if as_admin status >/dev/null 2>&1; then not_ok "no admin_group: $ADMIN cannot connect"; else
