@@ -37,6 +37,9 @@ enum {
 	OPT_SINCE,
 	OPT_TARGET,
 	OPT_RESET,
+	OPT_TIMEOUT,
+	OPT_YES,
+	OPT_FORGET,
 };
 
 /* The options every verb accepts, wherever they appear on the line. */
@@ -45,8 +48,13 @@ enum {
 	{"help", no_argument, NULL, 'h'},                       \
 	{"json", no_argument, NULL, 'j'},                       \
 	{"pretty", no_argument, NULL, OPT_PRETTY},              \
-	{"socket", required_argument, NULL, OPT_SOCKET}
+	{"socket", required_argument, NULL, OPT_SOCKET},        \
+	{"timeout", required_argument, NULL, OPT_TIMEOUT}
 /* clang-format on */
+
+/* netpolctl's exit status when netpold did not answer in time (as timeout(1)). */
+#define EXIT_TIMEOUT	    124
+#define TIMEOUT_DEFAULT_SEC 30
 
 static const char *arg_socket = NP_SOCKET_PATH_DEFAULT;
 static bool arg_follow;
@@ -54,6 +62,10 @@ static bool arg_reset;
 static bool arg_since_set;
 static long long arg_since;
 static const char *arg_target;
+static unsigned arg_timeout = TIMEOUT_DEFAULT_SEC; /* seconds; 0: none */
+static bool arg_yes;
+static bool arg_forget;
+static bool timed_out;
 
 /* The verb being run, and "policy " for a subcommand: for messages and help. */
 static const struct verb *arg_verb;
@@ -177,6 +189,25 @@ static int verb_option(int c, const char *arg)
 	case OPT_TARGET:
 		arg_target = arg;
 		return 0;
+	case OPT_TIMEOUT: {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || n > 86400)
+			return fail(-EINVAL, "netpolctl.InvalidArgument",
+				    "invalid timeout '%s': expected seconds, 0..86400 (0: wait for ever)",
+				    arg);
+		arg_timeout = (unsigned)n;
+		return 0;
+	}
+	case OPT_YES:
+		arg_yes = true;
+		return 0;
+	case OPT_FORGET:
+		arg_forget = true;
+		return 0;
 	case OPT_SINCE:
 		arg_since_set = true;
 		if (parse_since(arg, &arg_since) < 0)
@@ -222,8 +253,21 @@ static const struct option common_options[] = {COMMON_OPTIONS, {}};
 
 /* ---- requests ---- */
 
+/* A request may have been carried out even though its answer never came. */
+static int fail_timeout(void)
+{
+	timed_out = true;
+	return fail(-ETIMEDOUT, "netpolctl.Timeout",
+		    "netpold did not answer within %u s: it may be stopped or wedged (systemctl status "
+		    "netpold); a change asked for may or may not have been made. --timeout SECS waits "
+		    "longer, 0 for ever",
+		    arg_timeout);
+}
+
 static int fail_connect(int r)
 {
+	if (r == -ETIMEDOUT)
+		return fail_timeout();
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return fail(r, "netpolctl.CannotConnect",
 			    "cannot connect to netpold at %s: %s (is netpold running?)", arg_socket,
@@ -241,6 +285,8 @@ static int fail_connect(int r)
 static int fail_recv(int r)
 {
 	switch (r) {
+	case -ETIMEDOUT:
+		return fail_timeout();
 	case -ECONNRESET:
 		return fail(r, "netpolctl.Disconnected", "netpold closed the connection");
 	case -EPROTO:
@@ -322,7 +368,8 @@ static int call(const char *command, json_t *params, json_t **ret)
 	int r;
 
 	if (!conn) {
-		r = np_conn_open(arg_socket, &conn);
+		r = np_conn_open_until(arg_socket, arg_timeout ? np_conn_now() + arg_timeout * 1000000ull : 0,
+				       &conn);
 		if (r < 0) {
 			json_decref(params);
 			return fail_connect(r);
@@ -340,6 +387,8 @@ static int call(const char *command, json_t *params, json_t **ret)
 			return r;
 		}
 		json_decref(msg);
+		if (r == -ETIMEDOUT)
+			return fail_timeout();
 		return fail(r, "netpolctl.Disconnected", "cannot send to netpold: %s", strerror(-r));
 	}
 	return read_reply(last_id, ret);
@@ -1009,6 +1058,8 @@ static int print_stream_line(json_t *msg)
 
 static int follow(void)
 {
+	/* A stream is quiet for as long as nothing happens. */
+	np_conn_set_deadline(conn, 0);
 	follow_fd = np_conn_fd(conn);
 	for (;;) {
 		_cleanup_(json_decrefp) json_t *msg = NULL;
@@ -1083,6 +1134,80 @@ static int verb_stats(int argc, char **argv)
 	return simple(NP_CMD_STATS, params, print_stats);
 }
 
+/* What teardown did, and what comes next: the saved state decides what a
+ * later start enforces. */
+static int print_teardown(json_t *result)
+{
+	_cleanup_free_ char *cgroup = value_text(json_object_get(result, "attach_cgroup"));
+	_cleanup_free_ char *pins = value_text(json_object_get(result, "pin_dir"));
+	_cleanup_free_ char *state = value_text(json_object_get(result, "state_dir"));
+
+	printf("netpold detached its programs from %s, removed its pins in %s and exited.\n"
+	       "No policy is enforced now.\n",
+	       cgroup, pins);
+	if (arg_forget && json_is_true(json_object_get(result, "bindings_forgotten")))
+		printf("The saved bindings are removed: netpold binds nothing when it starts again (the "
+		       "policies in %s are kept).\n",
+		       state);
+	else {
+		if (arg_forget)
+			printf("The saved bindings could not be removed (see netpold's log).\n");
+		printf("The saved policies and bindings in %s are kept: netpold applies them again when it "
+		       "starts (at boot, or when its socket is used).\n",
+		       state);
+	}
+	printf("Under systemd, keep it off with: systemctl disable --now netpold.socket netpold.service\n");
+	return 0;
+}
+
+/* Explicit: --yes, or "yes" typed on a terminal. Anything else changes
+ * nothing, and netpold is not even asked. */
+static int confirm_teardown(void)
+{
+	char line[16];
+
+	if (arg_yes)
+		return 0;
+	if (!isatty(STDIN_FILENO))
+		return fail(-ECANCELED, "netpolctl.NotConfirmed",
+			    "teardown detaches netpol's programs and removes its pins, so that no policy is "
+			    "enforced: confirm with --yes (nothing was changed)");
+	fprintf(stderr, "This detaches netpol's programs and removes its pins: no policy is enforced "
+			"until netpold starts again.\nType 'yes' to tear down: ");
+	if (!fgets(line, sizeof(line), stdin) || strcmp(line, "yes\n") != 0)
+		return fail(-ECANCELED, "netpolctl.NotConfirmed",
+			    "teardown not confirmed: nothing was changed");
+	return 0;
+}
+
+static int verb_teardown(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    COMMON_OPTIONS,
+	    {"yes", no_argument, NULL, OPT_YES},
+	    {"forget", no_argument, NULL, OPT_FORGET},
+	    {},
+	};
+	int r = parse_verb(argc, argv, opts);
+
+	if (r < 0)
+		return r;
+	r = confirm_teardown();
+	if (r < 0)
+		return r;
+	r = np_conn_open_until(arg_socket, arg_timeout ? np_conn_now() + arg_timeout * 1000000ull : 0, &conn);
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return fail(
+		    r, "netpolctl.CannotConnect",
+		    "cannot connect to netpold at %s: %s. If netpold is stopped, its programs stay "
+		    "attached through their pins: remove them with 'netpold --teardown' (as root, with "
+		    "netpold's --bpffs if it is not the default)",
+		    arg_socket, strerror(-r));
+	if (r < 0)
+		return fail_connect(r);
+	return simple(NP_CMD_TEARDOWN, arg_forget ? pack("{s:b}", "forget", 1) : NULL, print_teardown);
+}
+
 /* clang-format off */
 static const struct verb verbs[] = {
 	{"status", verb_status, 0, 0, "status", "Show netpold's state: version, pins, counts, programs."},
@@ -1122,6 +1247,14 @@ static const struct verb verbs[] = {
 	 "Allowed and denied counts per target, destination, port and protocol.\n"
 	 "  --target T    only one target (as for violations)\n"
 	 "  --reset       clear the counters shown (needs write privilege)"},
+	{"teardown", verb_teardown, 0, 0, "teardown [--yes] [--forget]",
+	 "Switch netpol off: detach its programs and remove its pins.\n"
+	 "netpold does it and exits; no policy is enforced afterwards ('systemctl\n"
+	 "stop netpold' keeps enforcing). Asks for 'yes' on a terminal, elsewhere\n"
+	 "needs --yes. The saved policies and bindings are kept for the next start.\n"
+	 "  --yes         do not ask\n"
+	 "  --forget      also remove the saved bindings: the next start binds nothing\n"
+	 "With netpold stopped: netpold --teardown (as root)."},
 	{},
 };
 /* clang-format on */
@@ -1189,10 +1322,12 @@ static void print_help(void)
 	       "      --socket PATH   netpold's socket (default $NETPOL_SOCKET or %s)\n"
 	       "  -j, --json          print JSON only: the result, or {\"error\": {...}}\n"
 	       "      --pretty        indented JSON (implies --json)\n"
+	       "      --timeout SECS  give up when netpold has not answered after SECS\n"
+	       "                      (default %d; 0: wait for ever; exit status %d)\n"
 	       "  -h, --help          this help; COMMAND --help for one command\n"
 	       "  -V, --version       print the version\n\n"
 	       "See netpolctl(1) (docs/netpolctl.md) and docs/protocol.md.\n",
-	       NP_SOCKET_PATH_DEFAULT);
+	       NP_SOCKET_PATH_DEFAULT, TIMEOUT_DEFAULT_SEC, EXIT_TIMEOUT);
 }
 
 static int parse_global(int argc, char **argv)
@@ -1217,7 +1352,8 @@ static int parse_global(int argc, char **argv)
 				    "%s option '%s' (see netpolctl --help)",
 				    c == '?' ? "unknown" : "missing value for", argv[optind - 1]);
 		default:
-			(void)verb_option(c, optarg);
+			if (verb_option(c, optarg) < 0)
+				return -EINVAL;
 		}
 	return optind;
 }
@@ -1233,5 +1369,7 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		r = dispatch(verbs, "", argc - r, argv + r);
 	conn = np_conn_free(conn);
+	if (timed_out)
+		return EXIT_TIMEOUT;
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

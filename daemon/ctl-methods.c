@@ -147,6 +147,7 @@ const struct ctl_method ctl_methods[] = {
     {NP_CMD_VIOLATIONS, ctl_method_violations, NP_PRIV_READ},
     {NP_CMD_STATS, ctl_method_stats, NP_PRIV_READ}, /* reset: checked in the method */
     {NP_CMD_CONTAINER_HOOK, ctl_method_container_hook, NP_PRIV_WRITE},
+    {NP_CMD_TEARDOWN, ctl_method_teardown, NP_PRIV_WRITE},
     {NP_CMD_RELOAD, ctl_method_reload, NP_PRIV_WRITE},
     {},
 };

@@ -85,3 +85,8 @@ int ctl_method_test(struct ctl_call *call, json_t *params);
 int ctl_method_violations(struct ctl_call *call, json_t *params);
 int ctl_method_stats(struct ctl_call *call, json_t *params);
 int ctl_method_container_hook(struct ctl_call *call, json_t *params);
+int ctl_method_teardown(struct ctl_call *call, json_t *params);
+
+/* netpold --teardown: what the teardown method does, without a running
+ * netpold (ctl-methods-teardown.c). Logs. */
+int netpold_teardown(const char *pin_dir, const char *state_dir, bool forget);

@@ -58,6 +58,7 @@ struct args {
 	const char *config_path;
 	bool config_given;
 	bool foreground;
+	bool teardown, forget;
 	int log_level;
 	int log_target;
 };
@@ -82,6 +83,11 @@ static void help(void)
 	       "  --foreground          log to stderr\n"
 	       "  --log-level LEVEL     err, warning, notice, info (default), debug\n"
 	       "  --log-target TARGET   auto (default), journal, stderr\n"
+	       "  --teardown            do not run: detach netpol's programs and remove the\n"
+	       "                        pins in the pin directory (netpold must be stopped;\n"
+	       "                        a running one: netpolctl teardown). No policy is\n"
+	       "                        enforced afterwards until netpold starts again\n"
+	       "  --forget              with --teardown: also remove the saved bindings\n"
 	       "  -h --help             show this help\n"
 	       "     --version          show the version\n");
 }
@@ -96,6 +102,8 @@ enum {
 	ARG_FOREGROUND,
 	ARG_LOG_LEVEL,
 	ARG_LOG_TARGET,
+	ARG_TEARDOWN,
+	ARG_FORGET,
 	ARG_VERSION,
 };
 
@@ -124,6 +132,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	    {"foreground", no_argument, NULL, ARG_FOREGROUND},
 	    {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
 	    {"log-target", required_argument, NULL, ARG_LOG_TARGET},
+	    {"teardown", no_argument, NULL, ARG_TEARDOWN},
+	    {"forget", no_argument, NULL, ARG_FORGET},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {},
@@ -165,6 +175,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return log_error_errno(
 				    -EINVAL, "Unknown log target '%s' (auto, journal, stderr).", optarg);
 			break;
+		case ARG_TEARDOWN:
+			a->teardown = true;
+			break;
+		case ARG_FORGET:
+			a->forget = true;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -177,6 +193,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc)
 		return log_error_errno(-EINVAL, "Unexpected argument '%s'.", argv[optind]);
+	if (a->forget && !a->teardown)
+		return log_error_errno(-EINVAL, "--forget goes with --teardown only.");
 	return check_paths(a);
 }
 
@@ -463,6 +481,8 @@ int main(int argc, char **argv)
 	log_setup(a.foreground ? LOG_TARGET_STDERR : (enum log_target)a.log_target);
 	log_set_max_level(a.log_level);
 
+	if (a.teardown)
+		return netpold_teardown(a.pin_dir, a.state_dir, a.forget) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	r = run(&a);
 	if (r < 0) {
 		(void)sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);

@@ -5,10 +5,14 @@
  * lines may be long (a policy list), so the buffer grows up to a cap.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup-util.h"
@@ -19,6 +23,7 @@
 
 struct np_conn {
 	int fd;
+	uint64_t deadline; /* CLOCK_MONOTONIC µs; 0: none */
 	char *buf;
 	size_t off;  /* first byte not yet returned */
 	size_t scan; /* bytes from off already known to hold no '\n' */
@@ -26,11 +31,67 @@ struct np_conn {
 	size_t size; /* allocated */
 };
 
-int np_conn_open(const char *path, struct np_conn **ret)
+uint64_t np_conn_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Waits for events on fd until the deadline (none: returns at once, the
+ * caller's call blocks as it always did). */
+static int wait_for(const struct np_conn *c, int fd, short events)
+{
+	for (;;) {
+		uint64_t now;
+		int k;
+
+		if (!c->deadline)
+			return 0;
+		now = np_conn_now();
+		if (now >= c->deadline)
+			return -ETIMEDOUT;
+		/* rounded up: a wait that ends early only polls again */
+		k = poll(&(struct pollfd){.fd = fd, .events = events}, 1,
+			 (int)((c->deadline - now + 999) / 1000));
+		if (k < 0)
+			return -errno; /* -EINTR: a signal, for the caller to judge */
+		if (k > 0)
+			return 0;
+	}
+}
+
+/* A listener that does not accept (netpold stopped) blocks connect() once
+ * its backlog is full: the send timeout bounds that wait (unix(7)). */
+static int connect_until(int fd, const struct sockaddr_un *sa, uint64_t deadline)
+{
+	struct timeval tv = {};
+	uint64_t now;
+
+	if (deadline) {
+		now = np_conn_now();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		tv.tv_sec = (time_t)((deadline - now) / 1000000);
+		tv.tv_usec = (suseconds_t)((deadline - now) % 1000000); /* never both 0: now < deadline */
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+			return -errno;
+	}
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		return deadline && errno == EAGAIN ? -ETIMEDOUT : -errno;
+	tv = (struct timeval){};
+	if (deadline && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+int np_conn_open_until(const char *path, uint64_t deadline, struct np_conn **ret)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -EBADF;
 	struct np_conn *c;
+	int r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -39,15 +100,27 @@ int np_conn_open(const char *path, struct np_conn **ret)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
+	r = connect_until(fd, &sa, deadline);
+	if (r < 0)
+		return r;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->fd = TAKE_FD(fd);
+	c->deadline = deadline;
 	*ret = c;
 	return 0;
+}
+
+int np_conn_open(const char *path, struct np_conn **ret)
+{
+	return np_conn_open_until(path, 0, ret);
+}
+
+void np_conn_set_deadline(struct np_conn *c, uint64_t deadline)
+{
+	c->deadline = deadline;
 }
 
 struct np_conn *np_conn_free(struct np_conn *c)
@@ -61,13 +134,19 @@ struct np_conn *np_conn_free(struct np_conn *c)
 	return NULL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+static int write_all(const struct np_conn *c, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t k;
+		int r = wait_for(c, c->fd, POLLOUT);
 
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		k = send(c->fd, p, n, MSG_NOSIGNAL | (c->deadline ? MSG_DONTWAIT : 0));
 		if (k < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || (errno == EAGAIN && c->deadline))
 				continue;
 			return -errno;
 		}
@@ -83,7 +162,7 @@ int np_conn_send(struct np_conn *c, const json_t *msg)
 
 	if (!line)
 		return -ENOMEM;
-	return write_all(c->fd, line, strlen(line));
+	return write_all(c, line, strlen(line));
 }
 
 /* Room for at least READ_CHUNK more bytes: drop what was returned, then grow. */
@@ -119,6 +198,9 @@ static int fill(struct np_conn *c)
 	int r;
 
 	r = make_room(c);
+	if (r < 0)
+		return r;
+	r = wait_for(c, c->fd, POLLIN);
 	if (r < 0)
 		return r;
 	k = read(c->fd, c->buf + c->len, c->size - c->len);

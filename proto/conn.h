@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -19,14 +20,24 @@ struct np_conn;
 
 /* -ENOENT, -ECONNREFUSED, -EACCES ... from socket()/connect(). */
 int np_conn_open(const char *path, struct np_conn **ret);
+/* The same with a deadline (np_conn_now() µs; 0: none) for the connect and
+ * every later send and receive: a wait past it fails with -ETIMEDOUT. A
+ * wedged netpold (stopped, its loop stuck) then cannot hang the caller. */
+int np_conn_open_until(const char *path, uint64_t deadline, struct np_conn **ret);
+/* Changes the deadline (0: none), e.g. for a stream after its first reply. */
+void np_conn_set_deadline(struct np_conn *c, uint64_t deadline);
+/* CLOCK_MONOTONIC in µs, the clock of deadlines. */
+uint64_t np_conn_now(void);
 struct np_conn *np_conn_free(struct np_conn *c);
 
-/* Writes msg as one line, all of it: -EPIPE if netpold went away. */
+/* Writes msg as one line, all of it: -EPIPE if netpold went away,
+ * -ETIMEDOUT if the deadline passed first. */
 int np_conn_send(struct np_conn *c, const json_t *msg);
 
 /* The next line as JSON: 0, or -ECONNRESET (netpold closed the connection
  * between lines), -EPROTO (closed in the middle of a line), -EBADMSG (not
- * a JSON object), -EMSGSIZE (line too long), -EINTR (a signal arrived). */
+ * a JSON object), -EMSGSIZE (line too long), -EINTR (a signal arrived),
+ * -ETIMEDOUT (the deadline passed). */
 int np_conn_recv(struct np_conn *c, json_t **ret);
 
 /* The socket, for poll() and socket options, or for a caller that reads

@@ -48,6 +48,7 @@
 #define NP_CMD_VIOLATIONS "violations"
 #define NP_CMD_STATS "stats"
 #define NP_CMD_CONTAINER_HOOK "container-hook"
+#define NP_CMD_TEARDOWN	      "teardown"
 #define NP_CMD_RELOAD "reload"
 
 /* Error codes: stable, machine-readable. */

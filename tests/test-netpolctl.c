@@ -137,7 +137,11 @@ static void spawn(struct run *r, const char *reply, const char *env_socket, cons
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
-		if (dup2(out, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		/* never a terminal: teardown would ask */
+		if (nul < 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+		    dup2(err, STDERR_FILENO) < 0)
 			_exit(127);
 		if (env_socket)
 			setenv("NETPOL_SOCKET", env_socket, 1);
@@ -808,6 +812,180 @@ static void test_socket(void)
 	EXPECT_REQUEST(&r, "bindings", NULL);
 }
 
+static void test_teardown(void)
+{
+	CTL(&r,
+	    "{\"ok\": true, \"result\": {\"pin_dir\": \"/sys/fs/bpf/netpol\", \"attach_cgroup\": "
+	    "\"/sys/fs/cgroup\", \"state_dir\": \"/var/lib/netpol\", \"bindings_forgotten\": false}}",
+	    "teardown", "--yes");
+	CHECKF(strstr(r.out, "netpold detached its programs from /sys/fs/cgroup, removed its pins in "
+			     "/sys/fs/bpf/netpol and exited.\nNo policy is enforced now.\n") != NULL,
+	       "stdout: %s", r.out);
+	CHECKF(strstr(r.out, "bindings in /var/lib/netpol are kept") != NULL, "stdout: %s", r.out);
+	EXPECT_REQUEST(&r, "teardown", NULL);
+	CTL(&r, "{\"ok\": true, \"result\": {\"bindings_forgotten\": true, \"state_dir\": \"/s\"}}",
+	    "teardown", "--forget", "--yes");
+	CHECKF(strstr(r.out, "The saved bindings are removed") != NULL, "stdout: %s", r.out);
+	EXPECT_REQUEST(&r, "teardown", "{\"forget\": true}");
+	/* not confirmed (stdin is not a terminal): netpold is not even asked */
+	CTL(&r, NULL, "teardown");
+	EXPECT_REFUSED(&r, "confirm with --yes (nothing was changed)");
+	CTL(&r, NULL, "teardown", "--forget");
+	EXPECT_REFUSED(&r, "confirm with --yes");
+	CTL(&r, NULL, "teardown", "--yes", "now");
+	EXPECT_REFUSED(&r, "unexpected argument 'now'");
+	CTL(&r, NULL, "--json", "teardown");
+	CHECKF(strstr(r.out, "\"code\":\"netpolctl.NotConfirmed\"") != NULL, "stdout: %s", r.out);
+	run_done(&r);
+}
+
+/* A netpold that takes the connection and never answers (accepting it or
+ * not): netpolctl gives up after --timeout with status 124. With backlog
+ * 0 and one connection of ours waiting, connect() itself would block. */
+/* A stream's first reply at once, then nothing for longer than the
+ * timeout, then late. */
+static void answer_late(int fd, const char *late)
+{
+	static const char first[] =
+	    "{\"version\": 1, \"id\": 1, \"ok\": true, \"result\": {\"following\": true}}\n";
+	char buf[4096];
+
+	if (poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, TIMEOUT_MS) <= 0 ||
+	    read(fd, buf, sizeof(buf)) <= 0)
+		return;
+	send_all(fd, first, strlen(first));
+	nanosleep(&(struct timespec){.tv_sec = 1, .tv_nsec = 500000000}, NULL);
+	send_all(fd, late, strlen(late));
+	shutdown(fd, SHUT_WR);
+}
+
+static void run_silent(struct run *rr, bool accept_it, bool backlog_full, const char *late,
+		       const char *const *args)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *argv[32] = {netpolctl, "--socket", sa.sun_path};
+	int lfd, held[4] = {-1, -1, -1, -1}, filler = -1, pidfd, ws, out, err;
+	size_t n = 3, n_held = 0;
+	pid_t pid;
+
+	*rr = (struct run){.status = -1};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/silent.sock", dir);
+	unlink(sa.sun_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(lfd, backlog_full ? 0 : 4) < 0)
+		die("silent listen");
+	if (backlog_full) {
+		filler = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (filler < 0 || connect(filler, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			die("filler");
+	}
+	while (*args && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	out = memfd_create("out", MFD_CLOEXEC);
+	err = memfd_create("err", MFD_CLOEXEC);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		if (dup2(out, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
+			_exit(127);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		die("pidfd_open");
+	for (;;) {
+		struct pollfd p[2] = {{.fd = lfd, .events = accept_it ? POLLIN : 0},
+				      {.fd = pidfd, .events = POLLIN}};
+		int k = poll(p, 2, TIMEOUT_MS);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			printf("netpolctl hung on a silent netpold for more than %d ms, killed\n",
+			       TIMEOUT_MS);
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (p[1].revents & POLLIN)
+			break;
+		if ((p[0].revents & POLLIN) && n_held < 4) {
+			held[n_held] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			rr->connections += held[n_held] >= 0;
+			if (late && held[n_held] >= 0)
+				answer_late(held[n_held], late);
+			n_held++;
+		}
+	}
+	if (waitpid(pid, &ws, 0) < 0)
+		die("waitpid");
+	if (WIFEXITED(ws))
+		rr->status = WEXITSTATUS(ws);
+	read_back(out, rr->out, sizeof(rr->out));
+	read_back(err, rr->err, sizeof(rr->err));
+	for (size_t i = 0; i < n_held; i++)
+		close(held[i]);
+	if (filler >= 0)
+		close(filler);
+	close(pidfd);
+	close(lfd);
+	unlink(sa.sun_path);
+}
+
+static void expect_timeout(const char *file, int line, struct run *rr, const char *msg)
+{
+	check(rr->status == 124, file, line, "exit status %d, want 124 (stderr: %s)", rr->status, rr->err);
+	check(strstr(rr->err, msg) != NULL, file, line, "stderr \"%s\" lacks \"%s\"", rr->err, msg);
+	run_done(rr);
+}
+#define EXPECT_TIMEOUT(rr, msg) expect_timeout(__FILE__, __LINE__, rr, msg)
+
+static void test_timeout(void)
+{
+	run_silent(&r, true, false, NULL, ARGS("--timeout", "1", "status"));
+	CHECKF(r.connections == 1, "%u connections", r.connections);
+	EXPECT_TIMEOUT(&r, "netpolctl: netpold did not answer within 1 s: it may be stopped or wedged");
+	/* a change: it may have been made */
+	run_silent(&r, true, false, NULL, ARGS("apply", "cgroup:/a", "web", "--timeout=1"));
+	EXPECT_TIMEOUT(&r, "a change asked for may or may not have been made");
+	/* never accepted: the backlog keeps it */
+	run_silent(&r, false, false, NULL, ARGS("--timeout", "1", "bindings"));
+	EXPECT_TIMEOUT(&r, "did not answer within 1 s");
+	/* the backlog full: connect() itself waits */
+	run_silent(&r, false, true, NULL, ARGS("--timeout", "1", "bindings"));
+	EXPECT_TIMEOUT(&r, "did not answer within 1 s");
+	run_silent(&r, true, false, NULL, ARGS("--json", "--timeout", "1", "policy", "list"));
+	CHECKF(strstr(r.out, "{\"error\":{\"code\":\"netpolctl.Timeout\",") == r.out, "stdout: %s", r.out);
+	EXPECT_TIMEOUT(&r, "within 1 s");
+	run_silent(&r, true, false, NULL, ARGS("--timeout", "1", "violations", "--follow"));
+	EXPECT_TIMEOUT(&r, "within 1 s");
+	/* a stream is bound until its first reply only */
+	run_silent(&r, true, false, "{\"version\": 1, \"id\": 1, \"event\": " VIOLATION "}\n",
+		   ARGS("--timeout", "1", "violations", "--follow"));
+	CHECKF(strstr(r.out, "203.0.113") || strstr(r.out, "2001:db8::1"), "stdout: %s", r.out);
+	CHECKF(r.status == 1 && strstr(r.err, "netpold closed the connection") &&
+		   !strstr(r.err, "did not answer"),
+	       "status %d, stderr: %s", r.status, r.err);
+	run_done(&r);
+
+	CTL(&r, NULL, "--timeout", "0", "status");
+	EXPECT_REQUEST(&r, "status", NULL);
+	CTL(&r, NULL, "status", "--timeout", "86400");
+	EXPECT_REQUEST(&r, "status", NULL);
+	CTL(&r, NULL, "status", "--timeout", "-1");
+	EXPECT_REFUSED(&r, "invalid timeout '-1'");
+	CTL(&r, NULL, "status", "--timeout", "1m");
+	EXPECT_REFUSED(&r, "invalid timeout '1m': expected seconds");
+	CTL(&r, NULL, "status", "--timeout");
+	EXPECT_REFUSED(&r, "option '--timeout' needs a value");
+	/* before the command too, and nothing runs */
+	CTL(&r, NULL, "--timeout", "x", "status");
+	EXPECT_REFUSED(&r, "netpolctl: invalid timeout 'x': expected seconds");
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -841,6 +1019,8 @@ int main(int argc, char **argv)
 	test_container_violations();
 	test_completion();
 	test_socket();
+	test_teardown();
+	test_timeout();
 
 	close(listen_fd);
 	unlink(sock_path);

@@ -5,6 +5,7 @@
  * then fill maps at run time. Policy lives in maps; a new loader replaces the
  * programs inside the pinned links (BPF_LINK_UPDATE) and never detaches.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -333,6 +334,79 @@ int np_dataplane_unpin(struct np_dataplane *dp)
 			r = -errno;
 	if (rmdir(dp->pin_dir) < 0 && errno != ENOENT)
 		r = r ?: -errno;
+	return r;
+}
+
+int np_dataplane_detach(struct np_dataplane *dp)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < NP_N_PROGS; i++)
+		if (dp->links[i] && bpf_link__detach(dp->links[i]) < 0 && errno != ENOLINK && r == 0)
+			r = -errno;
+	return r;
+}
+
+/* A netpol pin name: our maps ("np_" prefix, as set_pin_paths() pins
+ * them) and links ("link_" and a program's name, the retired ones too). */
+static bool is_our_pin(const char *name)
+{
+	return strncmp(name, "np_", 3) == 0 || strncmp(name, "link_", 5) == 0;
+}
+
+int np_dataplane_remove_pins(const char *pin_dir, unsigned *ret_links, unsigned *ret_maps)
+{
+	_cleanup_(closedirp) DIR *d = NULL;
+	unsigned links = 0, maps = 0;
+	struct dirent *de;
+	struct statfs sfs;
+	int r = 0;
+
+	if (statfs(pin_dir, &sfs) < 0)
+		return -errno;
+	if (sfs.f_type != BPF_FS_MAGIC)
+		return -ENOTDIR;
+	d = opendir(pin_dir);
+	if (!d)
+		return -errno;
+	/* netpold's lock: nothing is removed under a running one. */
+	if (flock(dirfd(d), LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	while ((de = readdir(d))) {
+		_cleanup_close_ int fd = -EBADF;
+		bool link = strncmp(de->d_name, "link_", 5) == 0;
+
+		if (!is_our_pin(de->d_name))
+			continue;
+		if (link) {
+			_cleanup_free_ char *path = NULL;
+
+			if (path_join(&path, pin_dir, de->d_name) < 0) {
+				r = r ?: -ENOMEM;
+				continue;
+			}
+			/* Detached now, whoever else holds the link open. */
+			fd = bpf_obj_get(path);
+			if (fd < 0 || (bpf_link_detach(fd) < 0 && errno != ENOLINK)) {
+				r = r ?: -errno;
+				continue;
+			}
+		}
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+			r = r ?: -errno;
+			continue;
+		}
+		if (link)
+			links++;
+		else
+			maps++;
+	}
+	if (r == 0 && rmdir(pin_dir) < 0)
+		r = -errno; /* -ENOTEMPTY: something not ours is pinned there */
+	if (ret_links)
+		*ret_links = links;
+	if (ret_maps)
+		*ret_maps = maps;
 	return r;
 }
 

@@ -40,6 +40,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_dataplane *, np_dataplane_free);
 /* Unpins everything under pin_dir (and removes the directory). Once the last
  * fd is closed the programs detach: for uninstall and for tests. */
 int np_dataplane_unpin(struct np_dataplane *dp);
+/* Detaches the programs now (BPF_LINK_DETACH), whoever else holds their
+ * links: for teardown, after np_dataplane_unpin(). */
+int np_dataplane_detach(struct np_dataplane *dp);
+/* Teardown without loading anything: detaches the links pinned in pin_dir
+ * and removes netpol's pins (maps "np_*", links "link_*") and the
+ * directory. -ENOENT: no such directory; -ENOTDIR: not on bpffs; -EBUSY: a
+ * netpold holds it (its lock); -ENOTEMPTY: other files remain there, ours
+ * removed. *ret_links, *ret_maps (may be NULL): how many were removed. */
+int np_dataplane_remove_pins(const char *pin_dir, unsigned *ret_links, unsigned *ret_maps);
 
 /* The pins are what keeps the programs attached and the maps alive once our
  * fds close. np_dataplane_pins_missing() calls cb (may be NULL) with the
