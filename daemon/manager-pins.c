@@ -215,6 +215,14 @@ void manager_pins_note_start(struct manager *m, const char *runtime_dir)
 		note_boot(path, boot_id);
 }
 
+void manager_pins_forget_start(const char *runtime_dir)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (runtime_dir && asprintf(&path, "%s/" BOOT_FILE, runtime_dir) >= 0)
+		(void)unlink(path);
+}
+
 /* ---- pins removed under a running netpold ---- */
 
 const char *manager_pins_error(const struct manager *m)

@@ -128,6 +128,8 @@ int manager_pins_host_check(const char *pin_dir);
  * loudly if a data plane of this boot was lost with its pins, and notes
  * this boot's in runtime_dir (NULL: none; then nothing is noted). */
 void manager_pins_note_start(struct manager *m, const char *runtime_dir);
+/* After a teardown: the next data plane of this boot is not a lost one. */
+void manager_pins_forget_start(const char *runtime_dir);
 /* Starts consuming ring-buffer events. */
 int manager_start_events(struct manager *m);
 /* Writes state.json; logs a failure. */

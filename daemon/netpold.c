@@ -353,17 +353,26 @@ static int open_listener(const struct args *a, struct daemon *d, const struct np
 	return ctl_socket_listen(a->socket_path, config, ret_fd);
 }
 
-/* The socket's directory lives as long as the boot: /run/netpol. */
+/* The socket's directory, which lives as long as the boot (/run/netpol),
+ * in dir; false if it has none. */
+static bool runtime_dir(const char *socket_path,
+			char dir[static sizeof(((struct daemon *)NULL)->socket_path)])
+{
+	char *slash;
+
+	snprintf(dir, sizeof(((struct daemon *)NULL)->socket_path), "%s", socket_path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return false;
+	*slash = '\0';
+	return true;
+}
+
 static void note_start(struct daemon *d)
 {
 	char dir[sizeof(d->socket_path)];
-	char *slash;
 
-	memcpy(dir, d->socket_path, sizeof(dir));
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir)
-		*slash = '\0';
-	manager_pins_note_start(d->m, slash && slash != dir ? dir : NULL);
+	manager_pins_note_start(d->m, runtime_dir(d->socket_path, dir) ? dir : NULL);
 }
 
 /* A flag wins over the configuration, which wins over the default. */
@@ -457,10 +466,37 @@ static int run(const struct args *a)
 	r = sd_event_loop(e);
 	if (r < 0)
 		return log_error_errno(r, "Event loop failed: %m");
+	/* Torn down (netpolctl teardown): on purpose, not a lost data plane. */
+	if (!m->dp) {
+		char dir[sizeof(d.socket_path)];
+
+		manager_pins_forget_start(runtime_dir(d.socket_path, dir) ? dir : NULL);
+	}
 	/* The pins keep enforcing; only our own socket file goes. */
 	if (d.socket_owned)
 		(void)unlink(a->socket_path);
 	return 0;
+}
+
+/* netpold --teardown: the pin directory of the flag, else of the
+ * configuration, as a start would take it. */
+static int teardown(const struct args *a)
+{
+	char dir[sizeof(((struct daemon *)NULL)->socket_path)];
+	struct np_config config;
+	int r;
+
+	r = config_init(&config);
+	if (r < 0)
+		return log_oom();
+	r = config_load(&config, a->config_path, a->config_given, NULL);
+	if (r >= 0)
+		r = netpold_teardown(pick(a->pin_dir, config.pin_dir, NP_PIN_DIR_DEFAULT), a->state_dir,
+				     a->forget);
+	if (r >= 0)
+		manager_pins_forget_start(runtime_dir(a->socket_path, dir) ? dir : NULL);
+	config_done(&config);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -482,7 +518,7 @@ int main(int argc, char **argv)
 	log_set_max_level(a.log_level);
 
 	if (a.teardown)
-		return netpold_teardown(a.pin_dir, a.state_dir, a.forget) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+		return teardown(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	r = run(&a);
 	if (r < 0) {
 		(void)sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);
