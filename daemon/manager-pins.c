@@ -199,7 +199,7 @@ void manager_pins_note_start(struct manager *m, const char *runtime_dir)
 		snprintf(m->data_plane, sizeof(m->data_plane), "adopted from the pins in %s", dir);
 	else if (!lost)
 		snprintf(m->data_plane, sizeof(m->data_plane),
-			 "created: no pins in %s (the first start since boot)", dir);
+			 "created: no pins in %s (the first start since boot, or a teardown)", dir);
 	else {
 		snprintf(m->data_plane, sizeof(m->data_plane),
 			 "created: the pins in %s of an earlier netpold of this boot were gone; %zu "

@@ -40,7 +40,16 @@ status_has() {
 sd_up
 if sd_install_netpold; then ok "systemctl enable --now: netpold answers"; else
 	not_ok "systemctl enable --now: netpold answers"
-	it_finish
+	
+# A teardown is on purpose: the start after it is no lost data plane.
+lost_before=$(sd journalctl -u netpold.service -p err --no-pager -o cat | grep -c "Could not adopt")
+check "netpolctl teardown" sd_ctl teardown --yes
+check "a client starts netpold again through the socket" sd_wait_answers
+check_eq "... with a fresh data plane, not reported as lost" "False True" \
+	"$(sd_ctl --json status | jget '"%s %s" % (j["adopted"], "were gone" not in j["data_plane"])')"
+check_eq "... and no error in the journal" "$lost_before" \
+	"$(sd journalctl -u netpold.service -p err --no-pager -o cat | grep -c "Could not adopt")"
+it_finish
 fi
 
 # ---- the pins live where PID 1 lives ----
@@ -150,4 +159,13 @@ check_eq "no ordering cycle in the journal" 0 \
 	"$(sd journalctl -b --no-pager | grep -ci 'ordering cycle')"
 check_eq "after the reboot: the first start since boot, not a lost data plane" "True False" \
 	"$(sd_ctl --json status | jget '"%s %s" % ("first start since boot" in j["data_plane"], "were gone" in j["data_plane"])')"
+
+# A teardown is on purpose: the start after it is no lost data plane.
+lost_before=$(sd journalctl -u netpold.service -p err --no-pager -o cat | grep -c "Could not adopt")
+check "netpolctl teardown" sd_ctl teardown --yes
+check "a client starts netpold again through the socket" sd_wait_answers
+check_eq "... with a fresh data plane, not reported as lost" "False True" \
+	"$(sd_ctl --json status | jget '"%s %s" % (j["adopted"], "were gone" not in j["data_plane"])')"
+check_eq "... and no error in the journal" "$lost_before" \
+	"$(sd journalctl -u netpold.service -p err --no-pager -o cat | grep -c "Could not adopt")"
 it_finish
