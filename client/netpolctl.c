@@ -743,7 +743,27 @@ static int print_stats(json_t *result)
 	return print_list(result, "stats", keys, header, ELEMENTSOF(keys));
 }
 
+static int print_reload(json_t *result)
+{
+	const char *path = json_string_value(json_object_get(result, "config"));
+
+	if (json_is_true(json_object_get(result, "found")))
+		printf("Reloaded the configuration from %s.\n", path ?: "?");
+	else
+		printf("No configuration file %s; reloaded the defaults.\n", path ?: "?");
+	return 0;
+}
+
 /* ---- verbs ---- */
+
+static int verb_reload(int argc, char **argv)
+{
+	int r = parse_verb(argc, argv, common_options);
+
+	if (r < 0)
+		return r;
+	return simple(NP_CMD_RELOAD, NULL, print_reload);
+}
 
 static int verb_status(int argc, char **argv)
 {
@@ -1191,6 +1211,10 @@ static int verb_teardown(int argc, char **argv)
 /* clang-format off */
 static const struct verb verbs[] = {
 	{"status", verb_status, 0, 0, "status", "Show netpold's state: version, pins, counts, programs."},
+	{"reload", verb_reload, 0, 0, "reload",
+	 "Make netpold read its configuration again; fails, naming file, line and\n"
+	 "key, if it is wrong (the previous one stays). systemctl reload netpold\n"
+	 "runs this."},
 	{"policy", verb_policy, 1, 64, "policy list|show|add|update|delete ...",
 	 "Manage policies (netpolctl policy --help)."},
 	{"apply", verb_apply, 2, 2, "apply TARGET POLICY",

@@ -136,6 +136,8 @@ void config_done(struct np_config *c)
 	free(c->container_label);
 	free(c->container_default_policy);
 	strv_free(c->container_cgroup_parents);
+	free(c->pin_dir);
+	free(c->attach_cgroup);
 	*c = (struct np_config){};
 }
 
@@ -204,6 +206,22 @@ static int set_group(char **dst, const char *value)
 		if (!v)
 			return -ENOMEM;
 	}
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+/* A directory, absolute: a relative one would depend on where netpold was
+ * started from. */
+static int set_path(char **dst, const char *value)
+{
+	char *v;
+
+	if (value[0] != '/' || strlen(value) >= 4096)
+		return -EINVAL;
+	v = strdup(value);
+	if (!v)
+		return -ENOMEM;
 	free(*dst);
 	*dst = v;
 	return 0;
@@ -289,13 +307,19 @@ static int parse_line(struct np_config *c, char *line, struct np_config_error *e
 
 	if (strcmp(key, "admin_group") == 0)
 		r = set_group(&c->admin_group, value);
-	else if (strcmp(key, "socket_group") == 0)
+	else if (strcmp(key, "socket_group") == 0) {
 		r = set_group(&c->socket_group, value);
-	else if (strcmp(key, "socket_mode") == 0) {
+		c->socket_group_set = true;
+	} else if (strcmp(key, "socket_mode") == 0) {
 		r = parse_mode(value, &c->socket_mode);
 		if (r < 0)
 			return config_error(err, r, "socket_mode must be an octal mode 0..0777, got '%s'",
 					    value);
+		c->socket_mode_set = true;
+	} else if (strcmp(key, "pin_dir") == 0 || strcmp(key, "attach_cgroup") == 0) {
+		r = set_path(key[0] == 'p' ? &c->pin_dir : &c->attach_cgroup, value);
+		if (r == -EINVAL)
+			return config_error(err, r, "%s must be an absolute path, got '%s'", key, value);
 	} else if (strcmp(key, "container_sockets") == 0) {
 		r = set_words(&c->container_sockets, value, check_socket, err, key);
 		if (r == -EINVAL)
@@ -324,15 +348,16 @@ static int parse_line(struct np_config *c, char *line, struct np_config_error *e
 	} else if ((nk = find_number_key(key))) {
 		r = parse_unsigned(value, nk->min, nk->max, (unsigned *)((char *)c + nk->offset));
 		if (r < 0)
-			return config_error(err, r, "%s must be %s %lu..%lu, got '%s'", key, nk->what, nk->min,
-					    nk->max, value);
+			return config_error(err, r, "%s must be %s %lu..%lu, got '%s'", key, nk->what,
+					    nk->min, nk->max, value);
 	} else
-		return config_error(err, -EINVAL,
-				    "unknown key '%s' (known: admin_group, socket_group, socket_mode, "
-				    "idle_timeout, max_clients, max_clients_per_uid, writer_clients, "
-				    "container_sockets, container_label, container_default_policy, "
-				    "container_cgroup_parents, container_image_labels)",
-				    key);
+		return config_error(
+		    err, -EINVAL,
+		    "unknown key '%s' (known: admin_group, socket_group, socket_mode, "
+		    "idle_timeout, max_clients, max_clients_per_uid, writer_clients, "
+		    "container_sockets, container_label, container_default_policy, "
+		    "container_cgroup_parents, container_image_labels, pin_dir, attach_cgroup)",
+		    key);
 	if (r < 0)
 		return config_error(err, r, "out of memory");
 	return 0;
@@ -366,9 +391,10 @@ int config_parse(struct np_config *c, const char *text, size_t size, struct np_c
 	}
 	err->line = 0;
 	if (c->writer_clients >= c->max_clients)
-		return config_error(err, -EINVAL,
-				    "writer_clients (%u) must be below max_clients (%u): readers need a connection too",
-				    c->writer_clients, c->max_clients);
+		return config_error(
+		    err, -EINVAL,
+		    "writer_clients (%u) must be below max_clients (%u): readers need a connection too",
+		    c->writer_clients, c->max_clients);
 	return 0;
 }
 
@@ -390,36 +416,69 @@ static int read_all(FILE *f, char **ret, size_t *ret_size)
 	return 0;
 }
 
-int config_load(struct np_config *c, const char *path, bool required)
+__attribute__((format(printf, 4, 5))) static int read_error(struct np_config_error *err, int r,
+							    const char *path, const char *fmt, ...)
+{
+	char what[sizeof(err->message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	err->line = 0;
+	return config_error(err, r, "%s: %s", path, what);
+}
+
+int config_read(struct np_config *c, const char *path, bool required, bool *ret_found,
+		struct np_config_error *err)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *text = NULL;
-	struct np_config_error err;
+	char what[sizeof(err->message)];
 	size_t size;
 	int r;
 
+	*err = (struct np_config_error){};
+	if (ret_found)
+		*ret_found = false;
 	f = fopen(path, "re");
 	if (!f) {
-		if (errno == ENOENT && !required) {
-			log_debug("No configuration file '%s', using the defaults.", path);
+		if (errno == ENOENT && !required)
 			return 0;
-		}
-		return log_error_errno(-errno, "Failed to open configuration file '%s': %m", path);
+		r = -errno;
+		return read_error(err, r, path, "cannot open the configuration file: %s", strerror(-r));
 	}
+	if (ret_found)
+		*ret_found = true;
 	r = read_all(f, &text, &size);
-	if (r == -ENOMEM)
-		return log_oom();
 	if (r == -EFBIG)
-		return log_error_errno(r, "Configuration file '%s' is larger than %u KiB.", path,
-				       CONFIG_MAX_BYTES / 1024);
+		return read_error(err, r, path, "larger than %u KiB, not a configuration file",
+				  CONFIG_MAX_BYTES / 1024);
 	if (r < 0)
-		return log_error_errno(r, "Failed to read configuration file '%s': %m", path);
-	r = config_parse(c, text, size, &err);
+		return read_error(err, r, path, "cannot read the configuration file: %s", strerror(-r));
+	r = config_parse(c, text, size, err);
+	if (r >= 0)
+		return 0;
+	memcpy(what, err->message, sizeof(what));
+	if (err->line == 0)
+		return config_error(err, r, "%s: %s", path, what);
+	return config_error(err, r, "%s:%u: %s", path, err->line, what);
+}
+
+int config_load(struct np_config *c, const char *path, bool required, bool *ret_found)
+{
+	struct np_config_error err;
+	bool found;
+	int r;
+
+	r = config_read(c, path, required, &found, &err);
+	if (ret_found)
+		*ret_found = found;
 	if (r == -ENOMEM)
 		return log_oom();
-	if (r < 0 && err.line == 0)
-		return log_error_errno(r, "%s: %s", path, err.message);
 	if (r < 0)
-		return log_error_errno(r, "%s:%u: %s", path, err.line, err.message);
+		return log_error_errno(r, "%s", err.message);
+	if (!found)
+		log_debug("No configuration file '%s', using the defaults.", path);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,25 +190,60 @@ static struct acl_entry acl_entry(uint16_t tag, unsigned perm, uint32_t id)
 	return (struct acl_entry){htole16(tag), htole16((uint16_t)perm), htole32(id)};
 }
 
+/* The group entry's permissions: those of the ACL if the file has one (its
+ * mode's group bits are then the ACL's mask), else the mode's. */
+static unsigned group_obj_perm(const char *path, mode_t mode)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[32];
+	} __attribute__((packed)) acl;
+	ssize_t n = getxattr(path, "system.posix_acl_access", &acl, sizeof(acl));
+
+	if (n > (ssize_t)sizeof(uint32_t))
+		for (size_t i = 0; i < ((size_t)n - sizeof(uint32_t)) / sizeof(struct acl_entry); i++)
+			if (le16toh(acl.e[i].tag) == ACL_TAG_GROUP_OBJ)
+				return le16toh(acl.e[i].perm) & 7;
+	return (mode >> 3) & 7;
+}
+
+/* Whom the ACL entry is for: the admin group, unless it is none, does not
+ * exist or is the socket's group already. */
+static bool admin_acl_wanted(const struct np_config *config, gid_t *ret_admin)
+{
+	gid_t sock;
+
+	if (!config->admin_group || lookup_group(config->admin_group, ret_admin) < 0)
+		return false;
+	return !(config->socket_group && lookup_group(config->socket_group, &sock) >= 0 &&
+		 sock == *ret_admin);
+}
+
 /* Admins need not be in the socket group: an ACL entry lets the admin
- * group connect too (netpold still checks every peer itself). */
+ * group connect too (netpold still checks every peer itself). Without an
+ * admin group the entry goes, and the group bits are the group's again. */
 int ctl_socket_grant_admin(const char *path, const struct np_config *config)
 {
 	struct {
 		uint32_t version;
 		struct acl_entry e[5];
 	} __attribute__((packed)) acl;
-	gid_t admin, sock = (gid_t)-1;
+	gid_t admin;
 	struct stat st;
 	unsigned group;
 
-	if (!config->admin_group || lookup_group(config->admin_group, &admin) < 0)
-		return 0;
-	if (config->socket_group && lookup_group(config->socket_group, &sock) >= 0 && sock == admin)
-		return 0;
 	if (stat(path, &st) < 0)
 		return log_warning_errno(-errno, "Failed to stat '%s': %m", path);
-	group = (st.st_mode >> 3) & 7;
+	group = group_obj_perm(path, st.st_mode);
+	if (!admin_acl_wanted(config, &admin)) {
+		if (removexattr(path, "system.posix_acl_access") < 0)
+			return errno == ENODATA || errno == EOPNOTSUPP
+				   ? 0
+				   : log_warning_errno(-errno, "Failed to remove the ACL of '%s': %m", path);
+		if (chmod(path, (st.st_mode & 07707) | (group << 3)) < 0)
+			return log_warning_errno(-errno, "Failed to set the mode of '%s': %m", path);
+		return 0;
+	}
 	acl.version = htole32(ACL_XATTR_VERSION);
 	/* Sorted by tag, as the kernel wants them. */
 	acl.e[0] = acl_entry(ACL_TAG_USER_OBJ, (st.st_mode >> 6) & 7, (uint32_t)-1);
@@ -223,13 +259,90 @@ int ctl_socket_grant_admin(const char *path, const struct np_config *config)
 	return 0;
 }
 
+/* The group and mode netpold gives a socket it makes: root only (0600) if
+ * the group does not exist. */
+static void socket_owner(const struct np_config *config, gid_t *ret_gid, mode_t *ret_mode, bool warn)
+{
+	*ret_gid = 0;
+	*ret_mode = config->socket_mode;
+	if (config->socket_group && lookup_group(config->socket_group, ret_gid) >= 0)
+		return;
+	if (config->socket_group && warn)
+		log_warning("Socket group '%s' does not exist; the socket is for root only (mode 0600).",
+			    config->socket_group);
+	*ret_gid = 0;
+	*ret_mode = 0600;
+}
+
+static void group_name(gid_t gid, char *buf, size_t size)
+{
+	struct group grp, *res = NULL;
+	char tmp[4096];
+
+	if (getgrgid_r(gid, &grp, tmp, sizeof(tmp), &res) == 0 && res)
+		snprintf(buf, size, "%s", grp.gr_name);
+	else
+		snprintf(buf, size, "%u", (unsigned)gid);
+}
+
+/* A socket passed by systemd has netpold.socket's group and mode: the
+ * keys that would say otherwise do nothing, and a socket_group that differs
+ * from the file's keeps its members out while netpold refuses the file
+ * group's, which leaves root alone. Said, with the fix. */
+static void check_systemd_socket(const char *path, const struct np_config *config)
+{
+	char file_group[64];
+	struct stat st;
+	gid_t gid;
+
+	if (stat(path, &st) < 0)
+		return;
+	group_name(st.st_gid, file_group, sizeof(file_group));
+	if (config->socket_group_set &&
+	    (!config->socket_group || lookup_group(config->socket_group, &gid) < 0 || gid != st.st_gid))
+		log_warning("netpold.conf says socket_group = %s, but the socket '%s' is netpold.socket's, "
+			    "of group '%s': members of '%s' cannot open it, and netpold grants members of "
+			    "'%s' nothing. Set both to the same group: SocketGroup= in a drop-in for "
+			    "netpold.socket (systemctl edit netpold.socket; then restart it and netpold), "
+			    "or socket_group = %s.",
+			    config->socket_group ?: "(none)", path, file_group,
+			    config->socket_group ?: "(none)", file_group, file_group);
+	/* The group bits of a file with an ACL are its mask: compare its own. */
+	if (config->socket_mode_set &&
+	    ((st.st_mode & 0707) | (group_obj_perm(path, st.st_mode) << 3)) != config->socket_mode)
+		log_warning("netpold.conf says socket_mode = %04o, but the socket '%s' is netpold.socket's, "
+			    "of mode %04o: set SocketMode= in a drop-in for netpold.socket instead "
+			    "(systemctl edit netpold.socket).",
+			    (unsigned)config->socket_mode, path,
+			    (unsigned)((st.st_mode & 0707) | (group_obj_perm(path, st.st_mode) << 3)));
+}
+
+int ctl_socket_apply_config(const char *path, bool owned, const struct np_config *config)
+{
+	gid_t gid;
+	mode_t mode;
+
+	if (!owned)
+		check_systemd_socket(path, config);
+	else {
+		/* Afresh: with an ACL, chmod() would set its mask, not the group's bits. */
+		if (removexattr(path, "system.posix_acl_access") < 0 && errno != ENODATA &&
+		    errno != EOPNOTSUPP)
+			return log_error_errno(-errno, "Failed to remove the ACL of '%s': %m", path);
+		socket_owner(config, &gid, &mode, true);
+		if (chown(path, 0, gid) < 0 || chmod(path, mode) < 0)
+			return log_error_errno(-errno, "Failed to set the owner and mode of '%s': %m", path);
+	}
+	return ctl_socket_grant_admin(path, config);
+}
+
 int ctl_socket_listen(const char *path, const struct np_config *config, int *ret_fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -EBADF;
 	socklen_t salen;
-	mode_t old_umask, mode = config->socket_mode;
-	gid_t gid = 0;
+	mode_t old_umask, mode;
+	gid_t gid;
 	int r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -237,14 +350,7 @@ int ctl_socket_listen(const char *path, const struct np_config *config, int *ret
 	strcpy(sa.sun_path, path);
 	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
 
-	if (!config->socket_group || lookup_group(config->socket_group, &gid) < 0) {
-		if (config->socket_group)
-			log_warning(
-			    "Socket group '%s' does not exist; the socket is for root only (mode 0600).",
-			    config->socket_group);
-		gid = 0;
-		mode = 0600;
-	}
+	socket_owner(config, &gid, &mode, true);
 	r = make_parent_dir(path);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the directory of '%s': %m", path);
@@ -265,7 +371,8 @@ int ctl_socket_listen(const char *path, const struct np_config *config, int *ret
 		return log_error_errno(r, "Failed to bind the control socket to '%s': %m", path);
 	if (chown(path, 0, gid) < 0 || chmod(path, mode) < 0)
 		return log_error_errno(-errno, "Failed to set the owner and mode of '%s': %m", path);
-	(void)ctl_socket_grant_admin(path, config);
+	if (config->admin_group)
+		(void)ctl_socket_grant_admin(path, config);
 	if (listen(fd, SOMAXCONN) < 0)
 		return log_error_errno(-errno, "Failed to listen on '%s': %m", path);
 	*ret_fd = TAKE_FD(fd);

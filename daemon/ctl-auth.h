@@ -28,5 +28,11 @@ int ctl_auth_peer_privilege(const struct ctl_auth *a, const struct ucred *uc);
  * root only if the group does not exist). Logs. */
 int ctl_socket_listen(const char *path, const struct np_config *config, int *ret_fd);
 /* Lets the admin group connect to the socket file too (a POSIX ACL entry),
- * when it is not the socket's group. Logs a failure as a warning. */
+ * when it is not the socket's group; removes the entry when there is no
+ * admin group. Logs a failure as a warning. */
 int ctl_socket_grant_admin(const char *path, const struct np_config *config);
+/* The configuration's socket keys on the socket file at path, at start and
+ * on reload: owner and mode if netpold made the socket (owned), else a
+ * warning for each key that the socket unit overrides; and the admin
+ * group's ACL entry either way. Logs. */
+int ctl_socket_apply_config(const char *path, bool owned, const struct np_config *config);

@@ -82,6 +82,9 @@ int ctl_method_status(struct ctl_call *call, json_t *params)
 	r = add_pins(m, call->result);
 	if (r < 0)
 		return r;
+	if (m->data_plane[0] &&
+	    json_object_set_new(call->result, "data_plane", json_string(m->data_plane)) < 0)
+		return -ENOMEM;
 	/* Each source under its name: {"containers": {...}}. */
 	return json_object_update_new(call->result, manager_sources_status(m)) < 0 ? -ENOMEM : 0;
 }

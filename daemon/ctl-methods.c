@@ -151,5 +151,6 @@ const struct ctl_method ctl_methods[] = {
     {NP_CMD_CONTAINER_HOOK, ctl_method_container_hook, NP_PRIV_WRITE},
     {NP_CMD_UNIT_HOOK, ctl_method_unit_hook, NP_PRIV_WRITE},
     {NP_CMD_TEARDOWN, ctl_method_teardown, NP_PRIV_WRITE},
+    {NP_CMD_RELOAD, ctl_method_reload, NP_PRIV_WRITE},
     {},
 };

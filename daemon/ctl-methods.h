@@ -71,6 +71,7 @@ json_t *ctl_counter(struct manager *m, unsigned idx);
 int ctl_policy_change_rules(struct ctl_call *call, struct np_pol *pol, json_t *rule, size_t index);
 
 int ctl_method_status(struct ctl_call *call, json_t *params);
+int ctl_method_reload(struct ctl_call *call, json_t *params);
 int ctl_method_policy_list(struct ctl_call *call, json_t *params);
 int ctl_method_policy_show(struct ctl_call *call, json_t *params);
 int ctl_method_policy_add(struct ctl_call *call, json_t *params);

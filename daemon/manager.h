@@ -51,6 +51,7 @@ struct manager {
 	sd_event *event;
 	struct np_dataplane *dp;
 	bool adopted;
+	char data_plane[256]; /* how it came to be, for status (manager-pins.c) */
 	char *state_dir;
 	char *cgroup_root;
 	char *attach_cgroup;
@@ -72,6 +73,10 @@ struct manager {
 	struct np_config config;
 	const char *config_path; /* for SIGHUP */
 	bool config_required;
+	/* Re-reads the configuration (netpold.c): SIGHUP and the "reload"
+	 * method. 0, or what is wrong in err (the old configuration stays). */
+	int (*reload)(void *userdata, struct np_config_error *err, bool *ret_found);
+	void *reload_userdata;
 	struct violations *violations;
 	sd_event_source *events_source;
 	/* Where violations go when their folding window closes (the
@@ -120,6 +125,16 @@ int manager_pins_check(struct manager *m);
 const char *manager_pins_error(const struct manager *m);
 /* The last chance before the fds close, at exit. */
 void manager_pins_final(struct manager *m);
+/* Refuses (logged) a pin directory that is not on a mounted bpffs when
+ * netpold would mount its own where the next netpold cannot find it: as a
+ * service, or in a mount namespace other than PID 1's. */
+int manager_pins_host_check(const char *pin_dir);
+/* After the restore: says how the data plane came to be (m->data_plane),
+ * loudly if a data plane of this boot was lost with its pins, and notes
+ * this boot's in runtime_dir (NULL: none; then nothing is noted). */
+void manager_pins_note_start(struct manager *m, const char *runtime_dir);
+/* After a teardown: the next data plane of this boot is not a lost one. */
+void manager_pins_forget_start(const char *runtime_dir);
 /* Starts consuming ring-buffer events. */
 int manager_start_events(struct manager *m);
 /* Writes state.json; logs a failure. */

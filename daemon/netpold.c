@@ -33,6 +33,11 @@
 struct daemon {
 	struct manager *m;
 	struct ctl_server *server;
+	/* The socket file, for the configuration's socket keys on reload;
+	 * owned: netpold made it (else systemd passed it). */
+	char socket_path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+	bool socket_owned;
+	bool pin_dir_given, attach_cgroup_given;
 };
 
 /* The server goes first: a write under way finishes through the manager. */
@@ -69,11 +74,13 @@ static void help(void)
 	       "  --socket PATH         control socket (default " NP_SOCKET_PATH_DEFAULT ");\n"
 	       "                        a socket passed by systemd takes precedence\n"
 	       "  --state-dir DIR       saved policies and bindings (default " NP_STATE_DIR_DEFAULT ")\n"
-	       "  --bpffs DIR           BPF pin directory (default " NP_PIN_DIR_DEFAULT ")\n"
+	       "  --bpffs DIR           BPF pin directory (default: pin_dir of the\n"
+	       "                        configuration, else " NP_PIN_DIR_DEFAULT ")\n"
 	       "  --cgroup-root DIR     what 'cgroup:/path' targets are relative to\n"
 	       "                        (default: the cgroup2 mount)\n"
 	       "  --attach-cgroup DIR   where the programs attach; policies apply below it\n"
-	       "                        (default: the cgroup2 mount)\n"
+	       "                        (default: attach_cgroup of the configuration,\n"
+	       "                        else the cgroup2 mount)\n"
 	       "  --config FILE         configuration (default " NP_CONFIG_PATH_DEFAULT ")\n"
 	       "  --foreground          log to stderr\n"
 	       "  --log-level LEVEL     err, warning, notice, info (default), debug\n"
@@ -219,31 +226,83 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+/* pin_dir and attach_cgroup name the data plane netpold opened: a
+ * change needs a start (and a teardown of the old one, which stays). */
+static void warn_start_only(const struct daemon *d, const struct np_config *old, const struct np_config *c)
+{
+	const struct {
+		const char *key, *flag, *before, *now;
+		bool given;
+	} keys[] = {
+	    {"pin_dir", "--bpffs", old->pin_dir, c->pin_dir, d->pin_dir_given},
+	    {"attach_cgroup", "--attach-cgroup", old->attach_cgroup, c->attach_cgroup,
+	     d->attach_cgroup_given},
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (keys[i].before == keys[i].now ||
+		    (keys[i].before && keys[i].now && strcmp(keys[i].before, keys[i].now) == 0))
+			continue;
+		if (keys[i].given)
+			log_warning("%s changed in the configuration, but %s given to netpold overrides it.",
+				    keys[i].key, keys[i].flag);
+		else
+			log_warning("%s changed in the configuration; it takes effect when netpold starts "
+				    "again, after `netpolctl teardown` of the data plane it runs now.",
+				    keys[i].key);
+	}
+}
+
+/* The manager's reload (SIGHUP and the "reload" method): all of the file
+ * or none of it. Logs, and tells systemd. */
+static int daemon_reload(void *userdata, struct np_config_error *err, bool *ret_found)
 {
 	struct daemon *d = userdata;
 	struct manager *m = d->m;
 	struct np_config c;
+	bool restart;
+	int r;
 
 	(void)sd_notify(0, "RELOADING=1");
-	if (config_init(&c) < 0 || config_load(&c, m->config_path, m->config_required) < 0) {
-		log_warning("Keeping the previous configuration.");
+	r = config_init(&c);
+	if (r >= 0)
+		r = config_read(&c, m->config_path, m->config_required, ret_found, err);
+	if (r < 0) {
 		config_done(&c);
-	} else {
-		bool restart = !config_containers_equal(&m->config, &c);
-
-		/* The sources read the configuration when they start. */
-		if (restart)
-			manager_stop_sources(m);
-		config_done(&m->config);
-		m->config = c;
-		if (d->server)
-			ctl_server_set_config(d->server, &m->config);
-		if (restart)
-			manager_start_sources(m, m->source_table);
-		log_info("Reloaded the configuration from '%s'.", m->config_path);
+		if (r == -ENOMEM)
+			log_oom();
+		else
+			log_error_errno(r, "%s; keeping the previous configuration.", err->message);
+		(void)sd_notify(0, "READY=1");
+		return r;
 	}
+	warn_start_only(d, &m->config, &c);
+	/* The sources read the configuration when they start. */
+	restart = !config_containers_equal(&m->config, &c);
+	if (restart)
+		manager_stop_sources(m);
+	config_done(&m->config);
+	m->config = c;
+	if (d->server)
+		ctl_server_set_config(d->server, &m->config);
+	if (d->socket_path[0])
+		(void)ctl_socket_apply_config(d->socket_path, d->socket_owned, &m->config);
+	if (restart)
+		manager_start_sources(m, m->source_table);
+	if (*ret_found)
+		log_info("Reloaded the configuration from '%s'.", m->config_path);
+	else
+		log_info("No configuration file '%s'; reloaded the defaults.", m->config_path);
 	(void)sd_notify(0, "READY=1");
+	return 0;
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct np_config_error err;
+	bool found;
+
+	(void)daemon_reload(userdata, &err, &found);
 	return 0;
 }
 
@@ -271,7 +330,7 @@ static int setup_signals(sd_event *e, struct daemon *d)
 	return 0;
 }
 
-static int open_listener(const struct args *a, const struct np_config *config, int *ret_fd, bool *ret_owned)
+static int open_listener(const struct args *a, struct daemon *d, const struct np_config *config, int *ret_fd)
 {
 	int r;
 
@@ -282,14 +341,46 @@ static int open_listener(const struct args *a, const struct np_config *config, i
 		struct sockaddr_un sa = {};
 		socklen_t len = sizeof(sa);
 
-		*ret_owned = false;
+		d->socket_owned = false;
 		log_info("Using the control socket passed by systemd.");
-		if (getsockname(*ret_fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_path[0] == '/')
-			(void)ctl_socket_grant_admin(sa.sun_path, config);
+		if (getsockname(*ret_fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_path[0] == '/' &&
+		    (size_t)len > offsetof(struct sockaddr_un, sun_path)) {
+			memcpy(d->socket_path, sa.sun_path, sizeof(d->socket_path) - 1);
+			(void)ctl_socket_apply_config(d->socket_path, false, config);
+		}
 		return 0;
 	}
-	*ret_owned = true;
+	d->socket_owned = true;
+	snprintf(d->socket_path, sizeof(d->socket_path), "%s", a->socket_path);
 	return ctl_socket_listen(a->socket_path, config, ret_fd);
+}
+
+/* The socket's directory, which lives as long as the boot (/run/netpol),
+ * in dir; false if it has none. */
+static bool runtime_dir(const char *socket_path,
+			char dir[static sizeof(((struct daemon *)NULL)->socket_path)])
+{
+	char *slash;
+
+	snprintf(dir, sizeof(((struct daemon *)NULL)->socket_path), "%s", socket_path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return false;
+	*slash = '\0';
+	return true;
+}
+
+static void note_start(struct daemon *d)
+{
+	char dir[sizeof(d->socket_path)];
+
+	manager_pins_note_start(d->m, runtime_dir(d->socket_path, dir) ? dir : NULL);
+}
+
+/* A flag wins over the configuration, which wins over the default. */
+static const char *pick(const char *flag, const char *key, const char *fallback)
+{
+	return flag ?: key ?: fallback;
 }
 
 static int run(const struct args *a)
@@ -298,19 +389,28 @@ static int run(const struct args *a)
 	_cleanup_(daemon_done) struct daemon d = {};
 	struct manager *m;
 	struct manager_opts mo = {
-	    .pin_dir = a->pin_dir,
-	    .attach_cgroup = a->attach_cgroup,
 	    .cgroup_root = a->cgroup_root,
 	    .state_dir = a->state_dir,
 	};
 	struct np_config config;
-	bool owned = false;
+	bool found = false;
 	int fd = -EBADF, r;
 
 	r = config_init(&config);
 	if (r < 0)
 		return log_oom();
-	r = config_load(&config, a->config_path, a->config_given);
+	r = config_load(&config, a->config_path, a->config_given, &found);
+	if (r < 0) {
+		config_done(&config);
+		return r;
+	}
+	if (found)
+		log_info("Read the configuration from '%s'.", a->config_path);
+	mo.pin_dir = pick(a->pin_dir, config.pin_dir, NP_PIN_DIR_DEFAULT);
+	mo.attach_cgroup = pick(a->attach_cgroup, config.attach_cgroup, NULL);
+	d.pin_dir_given = a->pin_dir;
+	d.attach_cgroup_given = a->attach_cgroup;
+	r = manager_pins_host_check(mo.pin_dir);
 	if (r < 0) {
 		config_done(&config);
 		return r;
@@ -331,6 +431,8 @@ static int run(const struct args *a)
 	m->config = config;
 	m->config_path = a->config_path;
 	m->config_required = a->config_given;
+	m->reload = daemon_reload;
+	m->reload_userdata = &d;
 
 	r = setup_signals(e, &d);
 	if (r < 0)
@@ -341,9 +443,10 @@ static int run(const struct args *a)
 	r = manager_restore(m);
 	if (r < 0)
 		return r;
-	r = open_listener(a, &m->config, &fd, &owned);
+	r = open_listener(a, &d, &m->config, &fd);
 	if (r < 0)
 		return r;
+	note_start(&d);
 	r = ctl_server_new(e, &m->config, ctl_methods, m, fd, &d.server);
 	if (r < 0) {
 		close(fd);
@@ -361,16 +464,43 @@ static int run(const struct args *a)
 		log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
 
 	log_info("netpold %s ready: %u policies, %zu bindings, socket '%s'.", NETPOL_VERSION, m->n_pols,
-		 m->n_binds, owned ? a->socket_path : "(from systemd)");
+		 m->n_binds, d.socket_owned ? a->socket_path : "(from systemd)");
 	(void)sd_notifyf(0, "READY=1\nSTATUS=Enforcing %u policies on %zu cgroups.", m->n_pols, m->n_binds);
 
 	r = sd_event_loop(e);
 	if (r < 0)
 		return log_error_errno(r, "Event loop failed: %m");
+	/* Torn down (netpolctl teardown): on purpose, not a lost data plane. */
+	if (!m->dp) {
+		char dir[sizeof(d.socket_path)];
+
+		manager_pins_forget_start(runtime_dir(d.socket_path, dir) ? dir : NULL);
+	}
 	/* The pins keep enforcing; only our own socket file goes. */
-	if (owned)
+	if (d.socket_owned)
 		(void)unlink(a->socket_path);
 	return 0;
+}
+
+/* netpold --teardown: the pin directory of the flag, else of the
+ * configuration, as a start would take it. */
+static int teardown(const struct args *a)
+{
+	char dir[sizeof(((struct daemon *)NULL)->socket_path)];
+	struct np_config config;
+	int r;
+
+	r = config_init(&config);
+	if (r < 0)
+		return log_oom();
+	r = config_load(&config, a->config_path, a->config_given, NULL);
+	if (r >= 0)
+		r = netpold_teardown(pick(a->pin_dir, config.pin_dir, NP_PIN_DIR_DEFAULT), a->state_dir,
+				     a->forget);
+	if (r >= 0)
+		manager_pins_forget_start(runtime_dir(a->socket_path, dir) ? dir : NULL);
+	config_done(&config);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -378,7 +508,6 @@ int main(int argc, char **argv)
 	struct args a = {
 	    .socket_path = NP_SOCKET_PATH_DEFAULT,
 	    .state_dir = NP_STATE_DIR_DEFAULT,
-	    .pin_dir = NP_PIN_DIR_DEFAULT,
 	    .config_path = NP_CONFIG_PATH_DEFAULT,
 	    .log_level = LOG_INFO,
 	    .log_target = LOG_TARGET_AUTO,
@@ -393,7 +522,7 @@ int main(int argc, char **argv)
 	log_set_max_level(a.log_level);
 
 	if (a.teardown)
-		return netpold_teardown(a.pin_dir, a.state_dir, a.forget) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+		return teardown(&a) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 	r = run(&a);
 	if (r < 0) {
 		(void)sd_notifyf(0, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-r), -r);

@@ -50,6 +50,7 @@
 #define NP_CMD_CONTAINER_HOOK "container-hook"
 #define NP_CMD_UNIT_HOOK      "unit-hook"
 #define NP_CMD_TEARDOWN	      "teardown"
+#define NP_CMD_RELOAD "reload"
 
 /* Error codes: stable, machine-readable. */
 #define NP_ERR_INVALID_JSON "netpol.InvalidJSON"
@@ -70,6 +71,7 @@
 #define NP_ERR_TOO_MANY_CLIENTS "netpol.TooManyClients"
 #define NP_ERR_STATE_NOT_SAVED "netpol.StateNotSaved"
 #define NP_ERR_PINS_MISSING "netpol.PinsMissing"
+#define NP_ERR_INVALID_CONFIG "netpol.InvalidConfig"
 #define NP_ERR_INTERNAL "netpol.Internal"
 
 /* Privilege classes. */

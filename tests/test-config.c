@@ -56,6 +56,32 @@ static void test_defaults_and_overrides(void)
 	config_done(&c);
 }
 
+/* The data plane's two paths, and which socket keys the file itself says
+ * (those a socket from systemd overrides, with a warning). */
+static void test_paths_and_set_keys(void)
+{
+	static const char text[] = "pin_dir = /sys/fs/bpf/np2\nattach_cgroup = /sys/fs/cgroup/np\n"
+				   "socket_mode = 0660\n";
+	struct np_config c;
+	struct np_config_error err;
+
+	CHECK(parse(&c, NULL, 0, &err) == 0);
+	CHECK(!c.pin_dir && !c.attach_cgroup); /* the flags' or the built-in defaults then */
+	CHECK(!c.socket_group_set && !c.socket_mode_set);
+	config_done(&c);
+
+	CHECK(parse(&c, text, strlen(text), &err) == 0);
+	CHECK(c.pin_dir && strcmp(c.pin_dir, "/sys/fs/bpf/np2") == 0);
+	CHECK(c.attach_cgroup && strcmp(c.attach_cgroup, "/sys/fs/cgroup/np") == 0);
+	/* said, even where it is the default value */
+	CHECK(c.socket_mode_set && c.socket_mode == 0660 && !c.socket_group_set);
+	config_done(&c);
+
+	CHECK(parse(&c, "socket_group =\n", 15, &err) == 0);
+	CHECK(c.socket_group_set && !c.socket_group);
+	config_done(&c);
+}
+
 static void test_containers(void)
 {
 	static const char text[] = "container_sockets = /run/a.sock\t/run/b.sock\n"
@@ -74,8 +100,8 @@ static void test_containers(void)
 	CHECK(strcmp(c.container_cgroup_parents[0], "/docker") == 0);
 	CHECK(parse(&d, text, strlen(text), &err) == 0);
 	CHECK(!config_containers_equal(&c, &d));
-	CHECK(strcmp(d.container_sockets[0], "/run/a.sock") == 0 && strcmp(d.container_sockets[1], "/run/b.sock") == 0 &&
-	      !d.container_sockets[2]);
+	CHECK(strcmp(d.container_sockets[0], "/run/a.sock") == 0 &&
+	      strcmp(d.container_sockets[1], "/run/b.sock") == 0 && !d.container_sockets[2]);
 	CHECK(strcmp(d.container_cgroup_parents[0], "/docker") == 0 &&
 	      strcmp(d.container_cgroup_parents[1], "/ctr/x") == 0 && !d.container_cgroup_parents[2]);
 	CHECK(d.container_default_policy && strcmp(d.container_default_policy, "deny-all") == 0);
@@ -191,9 +217,15 @@ static void test_refusals(void)
 	BAD("x = 1\n", 1,
 	    "(known: admin_group, socket_group, socket_mode, idle_timeout, max_clients, max_clients_per_uid, "
 	    "writer_clients, container_sockets, container_label, container_default_policy, "
-	    "container_cgroup_parents, container_image_labels)");
-	BAD("container_sockets = docker.sock\n", 1, "container_sockets: 'docker.sock' must be an absolute path");
-	BAD("container_cgroup_parents = /docker x\n", 1, "'/docker x' must be a cgroup path starting with '/'");
+	    "container_cgroup_parents, container_image_labels, pin_dir, attach_cgroup)");
+	BAD("pin_dir = netpol\n", 1, "pin_dir must be an absolute path, got 'netpol'");
+	BAD("pin_dir =\n", 1, "pin_dir must be an absolute path, got ''");
+	BAD("attach_cgroup = sys/fs/cgroup\n", 1,
+	    "attach_cgroup must be an absolute path, got 'sys/fs/cgroup'");
+	BAD("container_sockets = docker.sock\n", 1,
+	    "container_sockets: 'docker.sock' must be an absolute path");
+	BAD("container_cgroup_parents = /docker x\n", 1,
+	    "'/docker x' must be a cgroup path starting with '/'");
 	BAD("container_cgroup_parents = /a/../b\n", 1, "'..' is not allowed");
 	BAD("container_label = Bpf.Policy\n", 1, "container_label must be a label key");
 	BAD("container_label =\n", 1, "container_label must be a label key");
@@ -226,30 +258,68 @@ static void test_load(void)
 		abort();
 
 	config_init(&c);
-	CHECK(config_load(&c, path, false) == 0); /* missing and optional */
+	CHECK(config_load(&c, path, false, NULL) == 0); /* missing and optional */
 	CHECK(c.socket_mode == 0660);
-	CHECK(config_load(&c, path, true) == -ENOENT);
+	CHECK(config_load(&c, path, true, NULL) == -ENOENT);
 	config_done(&c);
 
 	write_file(path, "socket_mode = 0600\nidle_timeout = 5\n", 35);
 	config_init(&c);
-	CHECK(config_load(&c, path, true) == 0);
+	CHECK(config_load(&c, path, true, NULL) == 0);
 	CHECK(c.socket_mode == 0600 && c.idle_timeout_sec == 5);
 	config_done(&c);
 
 	write_file(path, "socket_mode = 0600\nbogus\n", 25);
 	config_init(&c);
-	CHECK(config_load(&c, path, true) == -EINVAL);
+	CHECK(config_load(&c, path, true, NULL) == -EINVAL);
 	config_done(&c);
 
 	write_file(path, "max_clients = 4\nwriter_clients = 4\n", 35);
 	config_init(&c);
-	CHECK(config_load(&c, path, true) == -EINVAL);
+	CHECK(config_load(&c, path, true, NULL) == -EINVAL);
 	config_done(&c);
+
+	/* config_read() says it all in one message, for the reload's reply */
+	{
+		struct np_config_error err;
+		_cleanup_free_ char *want = NULL;
+		bool found = false;
+
+		write_file(path, "socket_mode = 0600\n\nadmin_group = ops\nbogus_key = 1\n", 52);
+		config_init(&c);
+		CHECK(config_read(&c, path, false, &found, &err) == -EINVAL);
+		CHECK(found);
+		if (asprintf(&want, "%s:4: unknown key 'bogus_key' (known: ", path) < 0)
+			abort();
+		CHECK(strncmp(err.message, want, strlen(want)) == 0);
+		config_done(&c);
+
+		write_file(path, "max_clients = 4\nwriter_clients = 4\n", 35);
+		free(want);
+		if (asprintf(&want, "%s: writer_clients (4) must be below max_clients (4)", path) < 0)
+			abort();
+		config_init(&c);
+		CHECK(config_read(&c, path, true, &found, &err) == -EINVAL);
+		CHECK(strncmp(err.message, want, strlen(want)) == 0);
+		config_done(&c);
+
+		unlink(path);
+		config_init(&c);
+		CHECK(config_read(&c, path, false, &found, &err) == 0);
+		CHECK(!found); /* "no such file": not "reloaded from" it */
+		CHECK(config_read(&c, path, true, &found, &err) == -ENOENT);
+		CHECK(!found && strstr(err.message, "cannot open the configuration file") &&
+		      strncmp(err.message, path, strlen(path)) == 0);
+		config_done(&c);
+
+		config_init(&c);
+		CHECK(config_load(&c, path, false, &found) == 0 && !found);
+		config_done(&c);
+	}
 
 	/* a directory opens, but does not read */
 	config_init(&c);
-	CHECK(config_load(&c, dir, false) == -EIO);
+	CHECK(config_load(&c, dir, false, NULL) == -EIO);
 	config_done(&c);
 
 	/* 1 MiB of comments is still a configuration; one byte more is not */
@@ -260,11 +330,11 @@ static void test_load(void)
 	big[0] = '\n';
 	write_file(path, big, 1024 * 1024);
 	config_init(&c);
-	CHECK(config_load(&c, path, true) == 0);
+	CHECK(config_load(&c, path, true, NULL) == 0);
 	config_done(&c);
 	write_file(path, big, 1024 * 1024 + 1);
 	config_init(&c);
-	CHECK(config_load(&c, path, true) == -EFBIG);
+	CHECK(config_load(&c, path, true, NULL) == -EFBIG);
 	config_done(&c);
 
 	unlink(path);
@@ -275,6 +345,7 @@ int main(void)
 {
 	test_values();
 	test_defaults_and_overrides();
+	test_paths_and_set_keys();
 	test_containers();
 	test_limits_and_groups();
 	test_partial();
