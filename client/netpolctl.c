@@ -1140,13 +1140,13 @@ static void print_gates(json_t *result)
 	json_t *removed = json_object_get(result, "gates_removed");
 	json_int_t left = json_integer_value(json_object_get(result, "gates_left"));
 
-	if (!json_is_integer(removed))
-		return; /* netpold's units source was not running */
-	printf("Removed the gates (drop-ins in /etc/systemd/system) of %lld service(s) that were bound%s\n",
-	       (long long)json_integer_value(removed),
-	       json_is_true(json_object_get(result, "daemon_reload_needed"))
-		   ? ", but systemd did not reload: they apply until 'systemctl daemon-reload'."
-		   : ": they start unpoliced.");
+	if (json_integer_value(removed) > 0)
+		printf("Removed the gates (drop-ins in /etc/systemd/system) of %lld service(s) that were "
+		       "bound%s\n",
+		       (long long)json_integer_value(removed),
+		       json_is_true(json_object_get(result, "daemon_reload_needed"))
+			   ? ", but systemd did not reload: they apply until 'systemctl daemon-reload'."
+			   : ": they start unpoliced.");
 	if (left > 0)
 		printf("%lld gate(s) could not be removed (see netpold's log): those services fail to start "
 		       "while netpold is not there.\n",
@@ -1273,7 +1273,9 @@ static const struct verb verbs[] = {
 	 "stop netpold' keeps enforcing). Asks for 'yes' on a terminal, elsewhere\n"
 	 "needs --yes. The saved policies and bindings are kept for the next start.\n"
 	 "  --yes         do not ask\n"
-	 "  --forget      also remove the saved bindings: the next start binds nothing\n"
+	 "  --forget      also remove the saved bindings: the next start binds nothing;\n"
+	 "                and the gates (drop-ins) of bound services, which then start\n"
+	 "                unpoliced without netpold\n"
 	 "With netpold stopped: netpold --teardown (as root)."},
 	{},
 };
