@@ -147,9 +147,7 @@ int netpold_teardown(const char *pin_dir, const char *state_dir, bool forget)
 	 * directory, and PID 1 is asked on a connection of this call's own. */
 	r = units_forget_gates(NULL, &gates);
 	if (r < 0)
-		return log_error_errno(r,
-				       "%u gate(s) of formerly bound services could not be removed: "
-				       "those services fail to start while netpold is not there.",
-				       gates.left);
+		return log_error_errno(r, "Not every gate of the services that were bound could be removed "
+					  "(see above): those fail to start while netpold is not there.");
 	return 0;
 }
