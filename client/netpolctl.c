@@ -1134,6 +1134,25 @@ static int verb_stats(int argc, char **argv)
 	return simple(NP_CMD_STATS, params, print_stats);
 }
 
+/* teardown --forget: the gates of the services that were bound. */
+static void print_gates(json_t *result)
+{
+	json_t *removed = json_object_get(result, "gates_removed");
+	json_int_t left = json_integer_value(json_object_get(result, "gates_left"));
+
+	if (json_integer_value(removed) > 0)
+		printf("Removed the gates (drop-ins in /etc/systemd/system) of %lld service(s) that were "
+		       "bound%s\n",
+		       (long long)json_integer_value(removed),
+		       json_is_true(json_object_get(result, "daemon_reload_needed"))
+			   ? ", but systemd did not reload: they apply until 'systemctl daemon-reload'."
+			   : ": they start unpoliced.");
+	if (left > 0)
+		printf("%lld gate(s) could not be removed (see netpold's log): those services fail to start "
+		       "while netpold is not there.\n",
+		       (long long)left);
+}
+
 /* What teardown did, and what comes next: the saved state decides what a
  * later start enforces. */
 static int print_teardown(json_t *result)
@@ -1145,11 +1164,12 @@ static int print_teardown(json_t *result)
 	printf("netpold detached its programs from %s, removed its pins in %s and exited.\n"
 	       "No policy is enforced now.\n",
 	       cgroup, pins);
-	if (arg_forget && json_is_true(json_object_get(result, "bindings_forgotten")))
+	if (arg_forget && json_is_true(json_object_get(result, "bindings_forgotten"))) {
 		printf("The saved bindings are removed: netpold binds nothing when it starts again (the "
 		       "policies in %s are kept).\n",
 		       state);
-	else {
+		print_gates(result);
+	} else {
 		if (arg_forget)
 			printf("The saved bindings could not be removed (see netpold's log).\n");
 		printf("The saved policies and bindings in %s are kept: netpold applies them again when it "
@@ -1253,7 +1273,9 @@ static const struct verb verbs[] = {
 	 "stop netpold' keeps enforcing). Asks for 'yes' on a terminal, elsewhere\n"
 	 "needs --yes. The saved policies and bindings are kept for the next start.\n"
 	 "  --yes         do not ask\n"
-	 "  --forget      also remove the saved bindings: the next start binds nothing\n"
+	 "  --forget      also remove the saved bindings: the next start binds nothing;\n"
+	 "                and the gates (drop-ins) of bound services, which then start\n"
+	 "                unpoliced without netpold\n"
 	 "With netpold stopped: netpold --teardown (as root)."},
 	{},
 };

@@ -49,6 +49,26 @@ static void target_policy_done(struct target_policy *p)
 	target_done(&p->target);
 }
 
+/* The reply made once the binding was: a suspended call runs again from
+ * the start, and must not bind (and log) a second time. It waits while the
+ * source settles, and then says the binding as it is. */
+static int apply_settled(struct ctl_call *call)
+{
+	struct manager *m = call->userdata;
+	const char *target = json_string_value(json_object_get(call->result, "target"));
+	struct np_bind *b = target ? manager_binding_by_target(m, target) : NULL;
+	json_t *j;
+
+	if (target && manager_target_settling(m, target))
+		return ctl_call_suspend(call);
+	j = b ? binding_json(m, b) : NULL;
+	if (j) {
+		json_decref(call->result);
+		call->result = j;
+	}
+	return 0;
+}
+
 int ctl_method_apply(struct ctl_call *call, json_t *params)
 {
 	static const struct ctl_param table[] = {
@@ -61,13 +81,11 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 	struct np_bind *b;
 	int r;
 
+	if (call->result) /* bound by this call, which waited for its source */
+		return apply_settled(call);
 	r = ctl_params_dispatch(call, params, table, &p);
 	if (r != 0) /* or suspended: a unit's cgroup is being asked for */
 		return r;
-	b = manager_binding_by_target(m, p.target.target);
-	if (b && b->policy_id == p.pol->id && b->origin == NP_ORIGIN_EXPLICIT &&
-	    manager_target_settling(m, p.target.target))
-		return ctl_call_suspend(call); /* bound already, by this very request */
 	r = manager_bind(m, &p.target, p.pol, NP_ORIGIN_EXPLICIT, &b);
 	if (r == -ENOSPC && !m->unsaved_file)
 		return ctl_fail(call, NP_ERR_LIMIT, NULL, "all %d bindings are in use", NP_MAX_BINDINGS);
@@ -80,9 +98,10 @@ int ctl_method_apply(struct ctl_call *call, json_t *params)
 	/* A unit's source follows it, and gates its next starts: the reply
 	 * waits until systemd has loaded the gate. */
 	manager_target_bound(m, p.target.target);
-	if (manager_target_settling(m, p.target.target))
-		return ctl_call_suspend(call);
-	return ctl_set_result(call, binding_json(m, manager_binding_by_target(m, p.target.target)));
+	r = ctl_set_result(call, binding_json(m, manager_binding_by_target(m, p.target.target)));
+	if (r < 0)
+		return r;
+	return manager_target_settling(m, p.target.target) ? ctl_call_suspend(call) : 0;
 }
 
 int ctl_method_unbind(struct ctl_call *call, json_t *params)

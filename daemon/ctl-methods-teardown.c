@@ -5,7 +5,11 @@
  * first (the step that can fail, and is undone if it does), then the
  * programs are detached and netpold exits with status 0, which
  * Restart=on-failure does not restart. The saved policies and bindings
- * stay for the next start, unless "forget" removes bindings.json.
+ * stay for the next start, unless "forget" removes bindings.json, and with
+ * it what the sources wrote for them outside netpold: the gates of bound
+ * services (drop-ins that, with netpold gone, would fail their starts).
+ * Without it the gates stay with the bindings: a gated start then starts
+ * netpold again through its socket.
  *
  * netpold_teardown() is the same without a running netpold (netpold
  * --teardown): the pins are found by their names, nothing is loaded.
@@ -22,6 +26,7 @@
 #include "manager.h"
 #include "state-parse.h"
 #include "state.h"
+#include "units.h"
 
 struct teardown_params {
 	bool forget;
@@ -49,6 +54,7 @@ int ctl_method_teardown(struct ctl_call *call, json_t *params)
 	struct manager *m = call->userdata;
 	struct teardown_params p = {};
 	_cleanup_free_ char *pin_dir = NULL;
+	_cleanup_json_ json_t *result = NULL;
 	bool forgot = false;
 	int r;
 
@@ -74,6 +80,16 @@ int ctl_method_teardown(struct ctl_call *call, json_t *params)
 	}
 
 	/* The commit: no pin holds the programs now, and netpold exits. */
+	result = json_pack("{s:s, s:s, s:s}", "pin_dir", pin_dir, "attach_cgroup", m->attach_cgroup,
+			   "state_dir", m->state_dir);
+	if (p.forget) {
+		m->save_soon = sd_event_source_disable_unref(m->save_soon);
+		forgot = forget_bindings(m->state_dir) >= 0;
+		/* The gates go with the bindings they stand for; a binding kept
+		 * keeps its gate. */
+		if (forgot && result)
+			manager_forget_sources(m, result);
+	}
 	manager_stop_sources(m);
 	r = np_dataplane_detach(m->dp);
 	if (r < 0)
@@ -81,10 +97,6 @@ int ctl_method_teardown(struct ctl_call *call, json_t *params)
 				  "Failed to detach the programs at once: %m; they detach as netpold exits.");
 	m->events_source = sd_event_source_disable_unref(m->events_source);
 	m->dp = np_dataplane_free(m->dp);
-	if (p.forget) {
-		m->save_soon = sd_event_source_disable_unref(m->save_soon);
-		forgot = forget_bindings(m->state_dir) >= 0;
-	}
 	log_notice("Torn down on the request of uid %u: programs detached from '%s', pins in '%s' "
 		   "removed. No policy is enforced until netpold starts again; exiting.",
 		   (unsigned)call->uid, m->attach_cgroup, pin_dir);
@@ -93,13 +105,14 @@ int ctl_method_teardown(struct ctl_call *call, json_t *params)
 	if (r < 0)
 		log_warning_errno(r, "Failed to leave the event loop: %m");
 
-	return ctl_set_result(call, json_pack("{s:s, s:s, s:s, s:b}", "pin_dir", pin_dir, "attach_cgroup",
-					      m->attach_cgroup, "state_dir", m->state_dir,
-					      "bindings_forgotten", forgot));
+	if (result)
+		(void)json_object_set_new(result, "bindings_forgotten", json_boolean(forgot));
+	return ctl_set_result(call, TAKE_PTR(result));
 }
 
 int netpold_teardown(const char *pin_dir, const char *state_dir, bool forget)
 {
+	struct units_forgotten gates;
 	unsigned links = 0, maps = 0;
 	int r;
 
@@ -125,7 +138,16 @@ int netpold_teardown(const char *pin_dir, const char *state_dir, bool forget)
 		log_info("Detached %u program(s) and removed %u map pin(s) in '%s'. No policy is enforced "
 			 "until netpold starts again.",
 			 links, maps, pin_dir);
-	if (forget)
-		return forget_bindings(state_dir);
+	if (!forget)
+		return 0;
+	r = forget_bindings(state_dir);
+	if (r < 0)
+		return r;
+	/* No units source runs here: the drop-ins are found in their
+	 * directory, and PID 1 is asked on a connection of this call's own. */
+	r = units_forget_gates(NULL, &gates);
+	if (r < 0)
+		return log_error_errno(r, "Not every gate of the services that were bound could be removed "
+					  "(see above): those fail to start while netpold is not there.");
 	return 0;
 }

@@ -24,6 +24,13 @@ void manager_start_sources(struct manager *m, const struct np_source_ops *const 
 	}
 }
 
+void manager_forget_sources(struct manager *m, json_t *result)
+{
+	for (size_t i = 0; i < m->n_sources; i++)
+		if (m->sources[i].ops->forget)
+			m->sources[i].ops->forget(m->sources[i].userdata, result);
+}
+
 void manager_stop_sources(struct manager *m)
 {
 	while (m->n_sources > 0) {

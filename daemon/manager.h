@@ -223,6 +223,10 @@ void manager_watch_cgroup_dir(struct manager *m, const char *dir);
  * stays enforced. The table is kept for a restart (SIGHUP). */
 void manager_start_sources(struct manager *m, const struct np_source_ops *const *sources);
 void manager_stop_sources(struct manager *m);
+/* teardown --forget, before the sources stop: each undoes what it wrote
+ * outside netpold for the bindings (a service's gate) and says so in
+ * result (source.h, forget). */
+void manager_forget_sources(struct manager *m, json_t *result);
 /* A client's target: cgroups from the tree, containers and units from the
  * sources (a name or short id becomes the full id). As target_resolve();
  * -EINPROGRESS: a source asked and calls manager_sources_answered() when

@@ -90,6 +90,7 @@ static void help(void)
 	       "                        a running one: netpolctl teardown). No policy is\n"
 	       "                        enforced afterwards until netpold starts again\n"
 	       "  --forget              with --teardown: also remove the saved bindings\n"
+	       "                        and the gates (drop-ins) of bound services\n"
 	       "  -h --help             show this help\n"
 	       "     --version          show the version\n");
 }

@@ -38,6 +38,11 @@ struct np_source_ops {
 	int (*start)(struct manager *m, sd_event *e, void **ret_userdata);
 	/* Stops watching and frees what start() made; its bindings stay. */
 	void (*stop)(void *userdata);
+	/* The bindings are being forgotten (teardown --forget), netpold exits
+	 * next: undo what the source wrote outside netpold for them, and add
+	 * what it did to result (the teardown's reply, docs/protocol.md). It
+	 * may block a little: nothing else runs any more. Logs. */
+	void (*forget)(void *userdata, json_t *result);
 
 	/* A client's target of this source's kind ("container:web", by name
 	 * or id) as the target it is now: normalized (a full id), with its

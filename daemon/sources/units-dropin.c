@@ -55,9 +55,9 @@ static int read_small(const char *path, char **ret)
 	return 0;
 }
 
-static int dropin_paths(struct units *us, const char *name, char **ret_dir, char **ret_file)
+static int dropin_paths(const char *root, const char *name, char **ret_dir, char **ret_file)
 {
-	if (asprintf(ret_dir, "%s/%s.d", us->dropin_root, name) < 0)
+	if (asprintf(ret_dir, "%s/%s.d", root, name) < 0)
 		return -ENOMEM;
 	if (asprintf(ret_file, "%s/" UNITS_DROPIN_NAME, *ret_dir) < 0) {
 		free(*ret_dir);
@@ -97,7 +97,7 @@ int units_dropin_write(struct units *us, const char *name)
 	r = units_dropin_text(name, us->gate, &text);
 	if (r < 0)
 		return r;
-	r = dropin_paths(us, name, &dir, &file);
+	r = dropin_paths(us->dropin_root, name, &dir, &file);
 	if (r < 0)
 		return r;
 	r = read_small(file, &old);
@@ -111,12 +111,12 @@ int units_dropin_write(struct units *us, const char *name)
 	return r < 0 ? r : 1;
 }
 
-int units_dropin_remove(struct units *us, const char *name)
+static int dropin_remove(const char *root, const char *name)
 {
 	_cleanup_free_ char *dir = NULL, *file = NULL, *old = NULL;
 	int r;
 
-	r = dropin_paths(us, name, &dir, &file);
+	r = dropin_paths(root, name, &dir, &file);
 	if (r < 0)
 		return r;
 	r = read_small(file, &old);
@@ -130,6 +130,56 @@ int units_dropin_remove(struct units *us, const char *name)
 		return -errno;
 	(void)rmdir(dir); /* if nothing else is in it */
 	return 1;
+}
+
+int units_dropin_remove(struct units *us, const char *name)
+{
+	return dropin_remove(us->dropin_root, name);
+}
+
+/* The service whose drop-in directory de_name is ("x.service.d"),
+ * malloc()ed; 0 if it is none. */
+static int dropin_dir_service(const char *de_name, char **ret)
+{
+	size_t n = strlen(de_name);
+
+	if (n < 11 || strcmp(de_name + n - 10, ".service.d") != 0)
+		return 0;
+	*ret = strndup(de_name, n - 2);
+	return *ret ? 1 : -ENOMEM;
+}
+
+int units_dropins_remove_all(const char *root, unsigned *ret_removed, unsigned *ret_left)
+{
+	_cleanup_(closedirp) DIR *d = opendir(root);
+	unsigned removed = 0, left = 0;
+	struct dirent *de;
+	int r, ret = 0;
+
+	if (!d && errno != ENOENT)
+		ret = log_error_errno(-errno, "Cannot read '%s' for netpold's drop-ins: %m", root);
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *name = NULL;
+
+		r = dropin_dir_service(de->d_name, &name);
+		if (r < 0)
+			return log_oom();
+		if (r == 0)
+			continue;
+		r = dropin_remove(root, name);
+		if (r < 0) {
+			log_error_errno(r, "Cannot remove '%s/%s/" UNITS_DROPIN_NAME "', netpold's gate: %m",
+					root, de->d_name);
+			left++;
+			ret = ret ?: r;
+		} else if (r > 0) {
+			log_info("Removed the gate's drop-in of %s.", name);
+			removed++;
+		}
+	}
+	*ret_removed = removed;
+	*ret_left = left;
+	return ret;
 }
 
 static bool bound(struct units *us, const char *name)
@@ -151,14 +201,11 @@ int units_dropins_sync(struct units *us)
 	 * unbind was saved, or bindings.json restored from elsewhere. */
 	while (d && (de = readdir(d))) {
 		_cleanup_free_ char *name = NULL;
-		size_t n = strlen(de->d_name);
 
-		if (n < 11 || strcmp(de->d_name + n - 10, ".service.d") != 0)
-			continue;
-		name = strndup(de->d_name, n - 2);
-		if (!name)
+		r = dropin_dir_service(de->d_name, &name);
+		if (r < 0)
 			return log_oom();
-		if (bound(us, name))
+		if (r == 0 || bound(us, name))
 			continue;
 		r = units_dropin_remove(us, name);
 		if (r < 0)

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -76,6 +78,9 @@ void unit_follow(struct units *us, struct unit *u, bool on);
 uint64_t units_reload(struct units *us);
 int units_start(struct manager *m, sd_event *e, void **ret);
 void units_stop(void *userdata);
+/* The forget op: units_forget_gates() on the source's connection, what it
+ * did in result ("gates_removed", "gates_left", "daemon_reload_needed"). */
+void units_forget(void *userdata, json_t *result);
 
 /* units-dropin.c */
 /* Puts the gate's drop-in of name in place (or removes it); 1 if a file
@@ -85,5 +90,10 @@ int units_dropin_remove(struct units *us, const char *name);
 /* Removes netpold's drop-ins that no binding needs, writes those missing;
  * 1 if any file changed. Logs. */
 int units_dropins_sync(struct units *us);
+/* Removes every drop-in of netpold's below root ("NAME.service.d/"
+ * UNITS_DROPIN_NAME whose first line is the mark); *ret_removed counts
+ * them, *ret_left those that could not be removed. Logs; the first error,
+ * or 0. */
+int units_dropins_remove_all(const char *root, unsigned *ret_removed, unsigned *ret_left);
 /* True for netpold's own units, never bound. */
 bool units_is_netpold(const char *name);

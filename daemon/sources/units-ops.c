@@ -316,6 +316,7 @@ const struct np_source_ops units_source_ops = {
     .origin = NP_ORIGIN_EXPLICIT,
     .start = units_start,
     .stop = units_stop,
+    .forget = units_forget,
     .resolve = units_resolve,
     .describe = units_describe,
     .target_of_cgroup = units_target_of_cgroup,

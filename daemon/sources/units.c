@@ -30,6 +30,7 @@
 #define SD_UNIT	     "org.freedesktop.systemd1.Unit"
 #define PRIVATE_BUS  "unix:path=/run/systemd/private"
 #define CALL_TIMEOUT (10 * 1000000ULL)
+#define SYNC_TIMEOUT (5 * 1000000ULL)
 #define BACKOFF_MIN  (100 * 1000ULL)
 #define BACKOFF_MAX  (30 * 1000000ULL)
 
@@ -491,7 +492,8 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 	return 0;
 }
 
-static int open_bus(struct units *us, bool private, sd_bus **ret)
+/* e: attached to it; NULL: for synchronous calls only. */
+static int open_bus(sd_event *e, bool private, sd_bus **ret)
 {
 	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
 	int r;
@@ -509,7 +511,7 @@ static int open_bus(struct units *us, bool private, sd_bus **ret)
 	if (r < 0)
 		return r;
 	(void)sd_bus_set_method_call_timeout(bus, CALL_TIMEOUT);
-	r = sd_bus_attach_event(bus, us->event, SD_EVENT_PRIORITY_NORMAL);
+	r = e ? sd_bus_attach_event(bus, e, SD_EVENT_PRIORITY_NORMAL) : 0;
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(bus);
@@ -538,10 +540,10 @@ static void connect_bus(struct units *us)
 
 	us->bus = sd_bus_flush_close_unref(us->bus); /* closed by disconnect() */
 	us->bus_name = "private";
-	r = open_bus(us, true, &us->bus);
+	r = open_bus(us->event, true, &us->bus);
 	if (r < 0) {
 		us->bus_name = "system";
-		k = open_bus(us, false, &us->bus);
+		k = open_bus(us->event, false, &us->bus);
 		if (k < 0) {
 			snprintf(
 			    us->error, sizeof(us->error),
@@ -669,4 +671,69 @@ void units_stop(void *userdata)
 	free(us);
 	/* What waited for systemd's answer is answered now, without it. */
 	manager_sources_answered(m);
+}
+
+/* ---- forgetting the gates (teardown --forget) ---- */
+
+/* Reload, waiting for it: on bus, or on a connection of its own. */
+static int reload_now(sd_bus *bus, char *why, size_t len)
+{
+	_cleanup_(sd_bus_flush_close_unrefp) sd_bus *own = NULL;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r, k;
+
+	if (!bus) {
+		r = open_bus(NULL, true, &own);
+		if (r < 0 && (k = open_bus(NULL, false, &own)) < 0) {
+			snprintf(
+			    why, len,
+			    "neither its private socket (/run/systemd/private: %s) nor the system bus (%s) "
+			    "can be reached",
+			    strerror(-r), strerror(-k));
+			return k;
+		}
+		bus = own;
+	}
+	r = sd_bus_message_new_method_call(bus, &call, SD_DEST, SD_PATH, SD_MANAGER, "Reload");
+	if (r >= 0)
+		r = sd_bus_call(bus, call, SYNC_TIMEOUT, &error, &reply);
+	if (r < 0)
+		snprintf(why, len, "its Reload failed: %s", error.message ?: strerror(-r));
+	return r;
+}
+
+int units_forget_gates(sd_bus *bus, struct units_forgotten *ret)
+{
+	char why[320] = "";
+	int r;
+
+	*ret = (struct units_forgotten){};
+	r = units_dropins_remove_all(UNITS_DROPIN_ROOT, &ret->removed, &ret->left);
+	if (ret->removed == 0)
+		return r;
+	if (reload_now(bus, why, sizeof(why)) < 0) {
+		ret->reload_needed = true;
+		log_warning("Removed the gates of %u formerly bound service(s) in " UNITS_DROPIN_ROOT
+			    ", but systemd (PID 1) did not reload: %s. They apply until it does: run "
+			    "'systemctl daemon-reload'.",
+			    ret->removed, why);
+	} else
+		log_info("Removed the gates of %u formerly bound service(s) in " UNITS_DROPIN_ROOT
+			 " and systemd reloaded: they start unpoliced.",
+			 ret->removed);
+	return r;
+}
+
+void units_forget(void *userdata, json_t *result)
+{
+	struct units *us = userdata;
+	struct units_forgotten f;
+
+	/* Synchronous, against the rule: netpold exits right after this, and
+	 * the reply should say whether systemd let go of the gates. */
+	(void)units_forget_gates(us->connected ? us->bus : NULL, &f);
+	(void)json_object_set_new(result, "gates_removed", json_integer(f.removed));
+	(void)json_object_set_new(result, "gates_left", json_integer(f.left));
+	(void)json_object_set_new(result, "daemon_reload_needed", json_boolean(f.reload_needed));
 }

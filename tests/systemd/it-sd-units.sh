@@ -12,7 +12,13 @@
 #    socket listening, the gate starts netpold and the start is policed;
 #  - a reboot keeps the binding: the service, enabled at boot, is denied at
 #    its first instruction;
-#  - unbind removes the drop-in: the service then runs unpoliced.
+#  - unbind removes the drop-in: the service then runs unpoliced;
+#  - apply logs "Bound" once, though it waits for systemd's reload;
+#  - teardown --forget, by netpolctl (netpold running) and by netpold
+#    --teardown (netpold stopped), removes the gate's drop-in (never a file
+#    of that name that is not netpold's) and has systemd reload: with
+#    netpold stopped and its socket disabled, the formerly bound service
+#    starts, unpoliced, as the administrator asked.
 . "$(dirname "$0")/lib.sh"
 
 DENIED=203.0.113.9
@@ -66,6 +72,8 @@ check_eq "unbound, the probe's connect is not denied" "0 1 0" "$(first_results 1
 check "apply unit:netpol-probe.service deny-all" sd_ctl apply unit:netpol-probe.service deny-all
 check "the gate's drop-in is written" sd grep -q "^ExecCondition=+/usr/local/libexec/netpol/netpol-unit-gate netpol-probe.service$" "$DROPIN"
 check "systemd loaded it" sd sh -c 'systemctl show -P DropInPaths netpol-probe.service | grep -q 50-netpol.conf'
+check_eq "netpold logged the binding once" 1 \
+	"$(sd journalctl -u netpold.service --no-pager -o cat | grep -c "^Bound 'unit:netpol-probe.service'")"
 check_eq "50 restarts: every first instruction denied" "50 0 0" "$(first_results 50 netpol-probe.service /run/probe-out)"
 check_eq "bindings names the unit" "unit:netpol-probe.service" \
 	"$(sd_ctl --json bindings | jget '[b["target"] for b in j["bindings"]][0]')"
@@ -117,5 +125,54 @@ check_eq "... and again at each restart" "5 0 0" "$(first_results 5 netpol-probe
 check "unbind unit:netpol-probe.service" sd_ctl unbind unit:netpol-probe.service
 check "the drop-in is removed" sd sh -c "! test -e $DROPIN"
 check_eq "unbound, the service runs unpoliced again" "0 1 0" "$(first_results 1 netpol-probe.service /run/probe-out)"
+
+# ---- teardown --forget: the gates go with the bindings ----
+OTHER=/etc/systemd/system/netpol-probe2.service.d/50-netpol.conf
+sd sh -c "mkdir -p ${OTHER%/*} && printf '[Service]\nEnvironment=OWN=1\n' >$OTHER"
+
+# bind_again: netpold running, the probe bound and gated.
+bind_again() {
+	sd sh -c 'systemctl enable --now netpold.socket netpold.service' >/dev/null 2>&1
+	sd_wait_answers
+	sd_ctl apply unit:netpol-probe.service deny-all >/dev/null && sd test -e "$DROPIN"
+}
+
+# probe_once: the probe started once: "ran" (its connect not denied),
+# "denied", "start failed" or "did not run" (a failed ExecCondition= can
+# skip a start).
+probe_once() {
+	sd bash -c 'rm -f /run/probe-out
+		systemctl restart netpol-probe.service 2>/dev/null || { echo "start failed"; exit; }
+		case $(head -n1 /run/probe-out 2>/dev/null | cut -d" " -f1) in
+		"") echo "did not run" ;; EPERM) echo denied ;; *) echo ran ;; esac'
+}
+
+# forgotten HOW: the gate is gone and systemd let go of it; with netpold's
+# units stopped, disabled and masked (as uninstalled), the service runs,
+# unpoliced, and netpold stays off.
+forgotten() {
+	check "$1: the drop-in is removed" sd sh -c "! test -e $DROPIN"
+	check "$1: systemd has no gate for the service" \
+		sd sh -c '! systemctl cat netpol-probe.service | grep -q ExecCondition=; ! systemctl show -P DropInPaths netpol-probe.service | grep -q 50-netpol.conf'
+	check "$1: a drop-in of that name that is not netpold's stays" sd grep -q OWN=1 "$OTHER"
+	sd sh -c 'systemctl disable --now netpold.socket netpold.service
+		systemctl mask --runtime netpold.socket netpold.service' >/dev/null 2>&1
+	check_eq "$1: netpold gone, the service runs, unpoliced" ran "$(probe_once)"
+	check_eq "$1: ... and netpold stays off" inactive "$(sd_active netpold.service)"
+	sd systemctl unmask --runtime netpold.socket netpold.service >/dev/null 2>&1
+}
+
+check "bound again, for netpolctl teardown --forget" bind_again
+out=$(sd_ctl teardown --yes --forget 2>&1)
+check "netpolctl teardown --forget says the gate is removed" \
+	grep -q "Removed the gates .* of 1 service(s) that were bound: they start unpoliced" <<<"$out"
+forgotten "netpolctl teardown --forget"
+
+check "bound again, for netpold --teardown --forget" bind_again
+sd sh -c 'systemctl stop netpold.socket netpold.service' >/dev/null 2>&1
+out=$(sd netpold --teardown --forget 2>&1)
+check "netpold --teardown --forget says the gate is removed" \
+	grep -q "Removed the gates of 1 formerly bound service(s) .* and systemd reloaded" <<<"$out"
+forgotten "netpold --teardown --forget"
 
 it_finish
