@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "fake-netpold.h"
 #include "unit-check.h"
 
 #define TIMEOUT_MS 10000
@@ -38,20 +39,6 @@ struct run {
 	json_t *request; /* the first request received */
 	unsigned connections;
 };
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(99);
-}
-
-static void read_back(int fd, char *buf, size_t size)
-{
-	ssize_t n = pread(fd, buf, size - 1, 0);
-
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-}
 
 /* A result with what every verb prints (netpolctl trusts netpold to send
  * the fields it documents). */
@@ -995,8 +982,6 @@ static void test_timeout(void)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-
 	if (argc < 2 || argc > 3) {
 		fprintf(stderr, "usage: %s NETPOLCTL [BASH-COMPLETION]\n", argv[0]);
 		return 99;
@@ -1006,11 +991,7 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		die("mkdtemp");
 	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(listen_fd, 16) < 0)
-		die("listen");
+	listen_fd = listen_unix(sock_path);
 
 	test_verbs();
 	test_prefixes();

@@ -31,10 +31,8 @@
 
 #include <jansson.h>
 
+#include "fake-netpold.h"
 #include "unit-check.h"
-
-#define TIMEOUT_MS 10000
-#define MAX_CONNS  8
 
 static const char *hook, *runc_wrapper;
 static char dir[] = "/tmp/netpol-test-oci-hook.XXXXXX";
@@ -49,185 +47,6 @@ static const char id[] = "4c3b2a19f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392
 	"{\"version\": 1, \"ok\": false, \"error\": {\"code\": \"netpol.NoSuchTarget\", \"message\": \"no "  \
 	"container 4c3b\"}}"
 #define BOUND "{\"version\": 1, \"ok\": true, \"result\": {}}"
-#define CLOSE "close"
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(99);
-}
-
-static void read_back(int fd, char *buf, size_t size)
-{
-	ssize_t n = pread(fd, buf, size - 1, 0);
-
-	buf[n > 0 ? n : 0] = '\0';
-	close(fd);
-}
-
-/* ---- a child with a deadline ---- */
-
-struct child {
-	int status; /* exit code; -1 if killed or signalled */
-	char out[16384], err[16384];
-	/* the hook's: */
-	json_t *requests; /* each request line received, parsed (null if not JSON) */
-	unsigned connections;
-};
-
-struct conn {
-	int fd;
-	char buf[65536];
-	size_t len;
-};
-
-static void send_reply(int fd, const char *reply, json_t *req)
-{
-	json_t *rep = json_loads(reply, 0, NULL);
-	char *text;
-
-	if (!rep)
-		die("reply");
-	if (!json_object_get(rep, "id"))
-		json_object_set(rep, "id", json_object_get(req, "id") ?: json_null());
-	text = json_dumps(rep, JSON_COMPACT);
-	if (!text)
-		die("json_dumps");
-	/* the hook may be gone: that is for the checks to see, not a SIGPIPE */
-	(void)!send(fd, text, strlen(text), MSG_NOSIGNAL);
-	(void)!send(fd, "\n", 1, MSG_NOSIGNAL);
-	free(text);
-	json_decref(rep);
-}
-
-/* Reads what a connection sent; answers each complete line from replies. */
-static void serve(struct child *c, struct conn *k, const char *const *replies, size_t n_replies)
-{
-	ssize_t n = read(k->fd, k->buf + k->len, sizeof(k->buf) - 1 - k->len);
-	char *nl;
-
-	if (n <= 0) {
-		close(k->fd);
-		k->fd = -1;
-		return;
-	}
-	k->len += (size_t)n;
-	while ((nl = memchr(k->buf, '\n', k->len))) {
-		size_t i = json_array_size(c->requests);
-		json_t *req = json_loadb(k->buf, (size_t)(nl - k->buf), 0, NULL);
-
-		json_array_append_new(c->requests, req ?: json_null());
-		k->len -= (size_t)(nl + 1 - k->buf);
-		memmove(k->buf, nl + 1, k->len);
-		if (i >= n_replies || !replies[i])
-			continue;
-		if (strcmp(replies[i], CLOSE) == 0) {
-			close(k->fd);
-			k->fd = -1;
-			return;
-		}
-		send_reply(k->fd, replies[i], req);
-	}
-}
-
-/* Runs argv with stdin (NULL: a pipe never closed), env NETPOL_SOCKET set
- * to env_socket (NULL: unset), in cwd (NULL: ours); serves the hook's
- * connections until it exits. */
-static void spawn(struct child *c, const char *const *argv, const char *in, size_t in_len,
-		  const char *env_socket, const char *cwd, const char *const *replies, size_t n_replies)
-{
-	int out = memfd_create("out", MFD_CLOEXEC), err = memfd_create("err", MFD_CLOEXEC), inp[2], pidfd, ws;
-	struct conn conns[MAX_CONNS];
-	size_t n_conns = 0;
-	pid_t pid;
-
-	*c = (struct child){.status = -1, .requests = json_array()};
-	if (out < 0 || err < 0 || pipe2(inp, O_CLOEXEC) < 0)
-		die("memfd_create");
-	if (in) {
-		/* a file, not a pipe: the child reads it to the end, whatever its size */
-		int f = memfd_create("in", MFD_CLOEXEC);
-
-		if (f < 0 || write(f, in, in_len) != (ssize_t)in_len || lseek(f, 0, SEEK_SET) < 0)
-			die("stdin");
-		close(inp[0]);
-		inp[0] = f;
-	}
-	pid = fork();
-	if (pid < 0)
-		die("fork");
-	if (pid == 0) {
-		if (dup2(inp[0], STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-		    dup2(err, STDERR_FILENO) < 0)
-			_exit(127);
-		if (env_socket)
-			setenv("NETPOL_SOCKET", env_socket, 1);
-		else
-			unsetenv("NETPOL_SOCKET");
-		if (cwd && chdir(cwd) < 0)
-			_exit(127);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(inp[0]);
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		die("pidfd_open");
-	for (;;) {
-		struct pollfd p[2 + MAX_CONNS] = {{.fd = pidfd, .events = POLLIN},
-						  {.fd = listen_fd, .events = POLLIN}};
-		int k;
-
-		for (size_t i = 0; i < n_conns; i++)
-			p[2 + i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
-		k = poll(p, 2 + n_conns, TIMEOUT_MS);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			printf("%s ran for more than %d ms, killed\n", argv[0], TIMEOUT_MS);
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (p[0].revents & POLLIN)
-			break;
-		if ((p[1].revents & POLLIN) && n_conns < MAX_CONNS) {
-			conns[n_conns].fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			conns[n_conns].len = 0;
-			if (conns[n_conns].fd < 0)
-				die("accept4");
-			c->connections++;
-			n_conns++;
-		}
-		for (size_t i = 0; i < n_conns; i++)
-			if (p[2 + i].revents && conns[i].fd >= 0)
-				serve(c, &conns[i], replies, n_replies);
-	}
-	if (waitpid(pid, &ws, 0) < 0)
-		die("waitpid");
-	while (poll(&(struct pollfd){.fd = listen_fd, .events = POLLIN}, 1, 0) > 0) {
-		close(accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC));
-		c->connections++;
-	}
-	for (size_t i = 0; i < n_conns; i++)
-		if (conns[i].fd >= 0)
-			close(conns[i].fd);
-	close(inp[1]);
-	close(pidfd);
-	if (WIFEXITED(ws))
-		c->status = WEXITSTATUS(ws);
-	read_back(out, c->out, sizeof(c->out));
-	read_back(err, c->err, sizeof(c->err));
-}
-
-static void child_done(struct child *c)
-{
-	json_decref(c->requests);
-	c->requests = NULL;
-}
-
-#define ARGV(...)     ((const char *const[]){__VA_ARGS__, NULL})
-#define REPLIES(...)  ((const char *const[]){__VA_ARGS__}), ELEMENTSOF(((const char *const[]){__VA_ARGS__}))
-#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
 /* ---- netpol-oci-hook ---- */
 
@@ -296,7 +115,7 @@ static void hook_run(struct child *c, const char *in, const char *const *args, c
 	while (*args && n < 15)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	spawn(c, argv, in, in ? strlen(in) : 0, NULL, NULL, replies, n_replies);
+	fake_spawn(c, listen_fd, argv, in, in ? strlen(in) : 0, NULL, NULL, replies, n_replies);
 }
 
 static void test_hook_binds(void)
@@ -333,7 +152,7 @@ static void test_hook_binds(void)
 	child_done(&c);
 
 	/* the socket from the environment, as netpolctl */
-	spawn(&c, ARGV(hook), st, strlen(st), sock_path, NULL, REPLIES(BOUND));
+	fake_spawn(&c, listen_fd, ARGV(hook), st, strlen(st), sock_path, NULL, REPLIES(BOUND));
 	CHECKF(c.status == 0 && !c.err[0] && json_array_size(c.requests) == 1, "status %d, stderr '%s'",
 	       c.status, c.err);
 	child_done(&c);
@@ -532,7 +351,7 @@ static void test_hook_usage(void)
 
 		for (size_t k = 0; k < 4 && bad[i].args[k]; k++)
 			argv[n++] = bad[i].args[k];
-		spawn(&c, argv, st, strlen(st), NULL, NULL, REPLIES(BOUND));
+		fake_spawn(&c, listen_fd, argv, st, strlen(st), NULL, NULL, REPLIES(BOUND));
 		CHECKF(c.status == 2 && strstr(c.err, bad[i].why) && c.connections == 0,
 		       "case %zu: status %d, stderr '%s', want 2 and '%s', no connection", i, c.status, c.err,
 		       bad[i].why);
@@ -627,7 +446,7 @@ static void runc_run(struct child *c, const char *cwd, const char *const *args)
 	while (*args && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	spawn(c, argv, "", 0, NULL, cwd, REPLIES(NULL));
+	fake_spawn(c, listen_fd, argv, "", 0, NULL, cwd, REPLIES(NULL));
 }
 
 /* The fake runc ran (its exit code 7 came back) with exactly want (one
@@ -798,7 +617,6 @@ static void test_runc_passes(void)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char script[512];
 
 	if (argc != 3) {
@@ -815,11 +633,7 @@ int main(int argc, char **argv)
 		die("mkdtemp");
 	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
 	snprintf(missing_sock, sizeof(missing_sock), "%s/none.sock", dir);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(listen_fd, 16) < 0)
-		die("listen");
+	listen_fd = listen_unix(sock_path);
 
 	snprintf(fake_runc, sizeof(fake_runc), "%s/runc", dir);
 	snprintf(bundle, sizeof(bundle), "%s/bundle", dir);
