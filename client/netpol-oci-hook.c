@@ -14,7 +14,6 @@
  * wrong for every container alike, and it must be seen.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,16 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cleanup-util.h"
+#include "hook-call.h"
 #include "json-util.h"
 #include "netpol-proto.h"
-#include "conn.h"
 
 #define ID_LEN 64
 /* A state is a few hundred bytes; annotations (podman, CRI-O) add some KiB. */
@@ -40,8 +37,7 @@
 #define TIMEOUT_MS     2000
 #define TIMEOUT_MS_MAX 60000
 /* netpold has not seen the container's create event yet: ask again soon. */
-#define RETRY_FIRST_MS 5
-#define RETRY_MAX_MS   50
+#define RETRY_MAX_MS 50
 
 static const char *arg_socket = NP_SOCKET_PATH_DEFAULT;
 static long arg_timeout_ms = TIMEOUT_MS;
@@ -61,8 +57,6 @@ struct say {
  * never the one the handler reads. */
 static struct say deadline_msg[2];
 static volatile sig_atomic_t deadline_cur;
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_conn *, np_conn_free);
 
 static void say_format(struct say *s, const char *msg)
 {
@@ -146,18 +140,8 @@ __attribute__((format(printf, 1, 2))) static void deadline_says(const char *fmt,
  * the reply): a signal that ends the program, not a timeout per step. */
 static int arm_deadline(void)
 {
-	struct itimerval it = {
-	    .it_value = {.tv_sec = arg_timeout_ms / 1000, .tv_usec = (arg_timeout_ms % 1000) * 1000}};
-	struct sigaction sa = {.sa_handler = on_deadline};
-	sigset_t ss;
-
 	deadline_says("reading the container's state on stdin");
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGALRM);
-	if (sigaction(SIGALRM, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &ss, NULL) < 0 ||
-	    setitimer(ITIMER_REAL, &it, NULL) < 0)
-		return -errno;
-	return 0;
+	return hook_arm_deadline(arg_timeout_ms, on_deadline);
 }
 
 /* ---- the state ---- */
@@ -228,75 +212,43 @@ static int parse_state(const char *buf, size_t len, char id[static ID_LEN + 1], 
 
 /* ---- netpold ---- */
 
-static void sleep_ms(long ms)
+static int fail_call(const char *reason)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return fail_open("%s", reason);
 }
 
-/* 0 when the reply is ok; 1 to ask again (netpold does not know the
- * container yet); -EPROTO with *code and *message for an error. */
-static int reply_status(json_t *rep, json_int_t id, const char **code, const char **message)
+static void on_step(enum hook_step step, const char *detail)
 {
-	json_t *err = json_object_get(rep, "error");
-
-	*code = *message = NULL;
-	if (json_integer_value(json_object_get(rep, "id")) != id) {
-		*message = "a reply to another request";
-		return -EPROTO;
+	switch (step) {
+	case HOOK_CONNECTING:
+		deadline_says("connecting to netpold at %s", detail);
+		break;
+	case HOOK_WAITING:
+		deadline_says("waiting for netpold to bind the container");
+		break;
+	case HOOK_NOT_YET:
+		/* The runtime may run the hook before netpold has read the
+		 * container's create event from the engine. */
+		deadline_says("netpold does not know the container yet");
+		break;
 	}
-	if (json_is_true(json_object_get(rep, "ok")))
-		return 0;
-	*code = json_string_value(json_object_get(err, "code"));
-	*message = json_string_value(json_object_get(err, "message"));
-	if (*code && strcmp(*code, NP_ERR_NO_SUCH_TARGET) == 0)
-		return 1;
-	return -EPROTO;
 }
 
 static int ask_netpold(const char *id, long pid)
 {
-	_cleanup_(np_conn_freep) struct np_conn *c = NULL;
-	long retry_ms = RETRY_FIRST_MS;
-	int r;
+	_cleanup_json_ json_t *params = json_pack("{s:s, s:I}", "id", id, "pid", (json_int_t)pid);
+	const struct hook_call h = {
+	    .socket = arg_socket,
+	    .command = NP_CMD_CONTAINER_HOOK,
+	    .params = params,
+	    .retry_max_ms = RETRY_MAX_MS,
+	    .step = on_step,
+	    .fail = fail_call,
+	};
 
-	deadline_says("connecting to netpold at %s", arg_socket);
-	r = np_conn_open(arg_socket, &c);
-	if (r < 0)
-		return fail_open("netpold is not reachable at %s: %s", arg_socket, strerror(-r));
-
-	for (json_int_t n = 1;; n++) {
-		_cleanup_json_ json_t *req = NULL, *rep = NULL;
-		const char *code, *message;
-
-		req = np_proto_request(NP_CMD_CONTAINER_HOOK, n,
-				       json_pack("{s:s, s:I}", "id", id, "pid", (json_int_t)pid));
-		if (!req)
-			return fail_open("out of memory");
-		deadline_says("waiting for netpold to bind the container");
-		r = np_conn_send(c, req);
-		if (r < 0)
-			return fail_open("cannot send to netpold: %s", strerror(-r));
-		r = np_conn_recv(c, &rep);
-		if (r == -ECONNRESET)
-			return fail_open("netpold closed the connection without an answer");
-		if (r < 0)
-			return fail_open("cannot read netpold's answer: %s", strerror(-r));
-
-		r = reply_status(rep, n, &code, &message);
-		if (r == 0)
-			return EXIT_SUCCESS;
-		if (r < 0)
-			return fail_open("netpold refused: %s%s%s", code ?: "", code ? ": " : "",
-					 message ?: "no message");
-		/* The runtime may run the hook before netpold has read the
-		 * container's create event from the engine. */
-		deadline_says("netpold does not know the container yet");
-		sleep_ms(retry_ms);
-		retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
-	}
+	if (!params)
+		return fail_open("out of memory");
+	return hook_call(&h);
 }
 
 /* ---- options ---- */
@@ -318,78 +270,26 @@ static void print_help(void)
 	       NP_SOCKET_PATH_DEFAULT);
 }
 
-/* "2", "0.5", "2s" or "500ms": milliseconds in 1 .. TIMEOUT_MS_MAX. */
-static int parse_timeout(const char *s, long *ret)
-{
-	double v;
-	char *end;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !(v > 0))
-		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
-		v /= 1000;
-	else if (*end && strcmp(end, "s") != 0)
-		return -EINVAL;
-	if (v * 1000 < 1 || v * 1000 > TIMEOUT_MS_MAX)
-		return -ERANGE;
-	*ret = (long)(v * 1000 + 0.5);
-	return 0;
-}
-
-static int usage_error(const char *fmt, const char *what)
-{
-	fprintf(stderr, "netpol-oci-hook: ");
-	fprintf(stderr, fmt, what);
-	fprintf(stderr, " (see netpol-oci-hook --help)\n");
-	return -EINVAL;
-}
-
 /* 1 to go on, 0 to exit (help, version), or -EINVAL. */
 static int parse_argv(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 0x100, OPT_TIMEOUT };
-	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, OPT_SOCKET},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {},
+	struct hook_options o = {
+	    .name = "netpol-oci-hook",
+	    .timeout_max_ms = TIMEOUT_MS_MAX,
+	    .timeout_examples = "2, 0.5 or 500ms",
+	    .print_help = print_help,
+	    .socket = arg_socket,
+	    .timeout_ms = arg_timeout_ms,
 	};
-	const char *env = getenv("NETPOL_SOCKET");
-	int c;
+	int r;
 
-	if (env && *env)
-		arg_socket = env;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hV", opts, NULL)) >= 0)
-		switch (c) {
-		case OPT_SOCKET:
-			if (!*optarg)
-				return usage_error("empty --socket%s", "");
-			arg_socket = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_timeout(optarg, &arg_timeout_ms) < 0)
-				return usage_error(
-				    "invalid --timeout '%s': expected seconds in (0, 60], e.g. 2, "
-				    "0.5 or 500ms",
-				    optarg);
-			break;
-		case 'h':
-			print_help();
-			return 0;
-		case 'V':
-			printf("netpol-oci-hook %s (protocol %d)\n", NETPOL_VERSION, NP_PROTO_VERSION);
-			return 0;
-		case ':':
-			return usage_error("missing value for option '%s'", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
+	r = hook_parse_options(&o, argc, argv);
+	if (r <= 0)
+		return r;
+	arg_socket = o.socket;
+	arg_timeout_ms = o.timeout_ms;
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+		return hook_usage_error("netpol-oci-hook", "unexpected argument '%s'", argv[optind]);
 	return 1;
 }
 

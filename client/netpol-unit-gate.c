@@ -12,33 +12,26 @@
  * service unpoliced. (1 to 254 would skip the start quietly.)
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "cleanup-util.h"
-#include "conn.h"
+#include "hook-call.h"
 #include "json-util.h"
 #include "netpol-proto.h"
 
 #define EXIT_CLOSED    255
 #define TIMEOUT_MS     30000 /* netpold may be starting: socket activation at boot */
 #define TIMEOUT_MS_MAX 600000
-#define RETRY_FIRST_MS 5
 #define RETRY_MAX_MS   100
 #define UNIT_MAX       255
 
 static const char *arg_socket = NP_SOCKET_PATH_DEFAULT;
 static long arg_timeout_ms = TIMEOUT_MS;
 static const char *arg_unit;
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct np_conn *, np_conn_free);
 
 /* What the deadline says, prepared before each step that may block: the
  * handler only writes it. Two buffers, so that the one being written is
@@ -71,18 +64,8 @@ static void on_deadline(int sig)
 
 static int arm_deadline(void)
 {
-	struct itimerval it = {
-	    .it_value = {.tv_sec = arg_timeout_ms / 1000, .tv_usec = (arg_timeout_ms % 1000) * 1000}};
-	struct sigaction sa = {.sa_handler = on_deadline};
-	sigset_t ss;
-
 	deadline_says("starting");
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGALRM);
-	if (sigaction(SIGALRM, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &ss, NULL) < 0 ||
-	    setitimer(ITIMER_REAL, &it, NULL) < 0)
-		return -errno;
-	return 0;
+	return hook_arm_deadline(arg_timeout_ms, on_deadline);
 }
 
 __attribute__((format(printf, 1, 2))) static int fail_closed(const char *fmt, ...)
@@ -100,72 +83,43 @@ __attribute__((format(printf, 1, 2))) static int fail_closed(const char *fmt, ..
 	return EXIT_CLOSED;
 }
 
-static void sleep_ms(long ms)
+static int fail_call(const char *reason)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	return fail_closed("%s", reason);
 }
 
-/* 0 when the reply is ok; 1 to ask again (netpold does not know where
- * the unit is yet); -EPROTO with *code and *message for an error. */
-static int reply_status(json_t *rep, json_int_t id, const char **code, const char **message)
+static void on_step(enum hook_step step, const char *detail)
 {
-	json_t *err = json_object_get(rep, "error");
-
-	*code = *message = NULL;
-	if (json_integer_value(json_object_get(rep, "id")) != id) {
-		*message = "a reply to another request";
-		return -EPROTO;
+	switch (step) {
+	case HOOK_CONNECTING:
+		deadline_says("connecting to %s", detail);
+		break;
+	case HOOK_WAITING:
+		deadline_says("waiting for netpold to bind the unit's cgroup");
+		break;
+	case HOOK_NOT_YET:
+		/* systemd moved the unit (a new Slice=) and netpold is asking
+		 * it where to: moments away. */
+		deadline_says("netpold does not know the unit's cgroup yet: %s", detail);
+		break;
 	}
-	if (json_is_true(json_object_get(rep, "ok")))
-		return 0;
-	*code = json_string_value(json_object_get(err, "code"));
-	*message = json_string_value(json_object_get(err, "message"));
-	if (*code && strcmp(*code, NP_ERR_NO_SUCH_TARGET) == 0)
-		return 1;
-	return -EPROTO;
 }
 
 static int ask_netpold(void)
 {
-	_cleanup_(np_conn_freep) struct np_conn *c = NULL;
-	long retry_ms = RETRY_FIRST_MS;
-	int r;
+	_cleanup_json_ json_t *params = json_pack("{s:s}", "unit", arg_unit);
+	const struct hook_call h = {
+	    .socket = arg_socket,
+	    .command = NP_CMD_UNIT_HOOK,
+	    .params = params,
+	    .retry_max_ms = RETRY_MAX_MS,
+	    .step = on_step,
+	    .fail = fail_call,
+	};
 
-	deadline_says("connecting to %s", arg_socket);
-	r = np_conn_open(arg_socket, &c);
-	if (r < 0)
-		return fail_closed("netpold is not reachable at %s: %s", arg_socket, strerror(-r));
-	for (json_int_t n = 1;; n++) {
-		_cleanup_json_ json_t *req = NULL, *rep = NULL;
-		const char *code, *message;
-
-		req = np_proto_request(NP_CMD_UNIT_HOOK, n, json_pack("{s:s}", "unit", arg_unit));
-		if (!req)
-			return fail_closed("out of memory");
-		deadline_says("waiting for netpold to bind the unit's cgroup");
-		r = np_conn_send(c, req);
-		if (r < 0)
-			return fail_closed("cannot send to netpold: %s", strerror(-r));
-		r = np_conn_recv(c, &rep);
-		if (r == -ECONNRESET)
-			return fail_closed("netpold closed the connection without an answer");
-		if (r < 0)
-			return fail_closed("cannot read netpold's answer: %s", strerror(-r));
-		r = reply_status(rep, n, &code, &message);
-		if (r == 0)
-			return EXIT_SUCCESS;
-		if (r < 0)
-			return fail_closed("netpold refused: %s%s%s", code ?: "", code ? ": " : "",
-					   message ?: "no message");
-		/* systemd moved the unit (a new Slice=) and netpold is asking
-		 * it where to: moments away. */
-		deadline_says("netpold does not know the unit's cgroup yet: %s", message ?: "");
-		sleep_ms(retry_ms);
-		retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
-	}
+	if (!params)
+		return fail_closed("out of memory");
+	return hook_call(&h);
 }
 
 static void print_help(void)
@@ -186,76 +140,29 @@ static void print_help(void)
 	       NP_SOCKET_PATH_DEFAULT);
 }
 
-/* "2", "0.5", "2s" or "500ms": milliseconds in 1 .. TIMEOUT_MS_MAX. */
-static int parse_timeout(const char *s, long *ret)
-{
-	double v;
-	char *end;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !(v > 0))
-		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
-		v /= 1000;
-	else if (*end && strcmp(end, "s") != 0)
-		return -EINVAL;
-	if (v * 1000 < 1 || v * 1000 > TIMEOUT_MS_MAX)
-		return -ERANGE;
-	*ret = (long)(v * 1000 + 0.5);
-	return 0;
-}
-
 static int usage_error(const char *fmt, const char *what)
 {
-	fprintf(stderr, "netpol-unit-gate: ");
-	fprintf(stderr, fmt, what);
-	fprintf(stderr, " (see netpol-unit-gate --help)\n");
-	return -EINVAL;
+	return hook_usage_error("netpol-unit-gate", fmt, what);
 }
 
 /* 1 to go on, 0 to exit (help, version), or -EINVAL. */
 static int parse_argv(int argc, char **argv)
 {
-	enum { OPT_SOCKET = 0x100, OPT_TIMEOUT };
-	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, OPT_SOCKET},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {},
+	struct hook_options o = {
+	    .name = "netpol-unit-gate",
+	    .timeout_max_ms = TIMEOUT_MS_MAX,
+	    .timeout_examples = "30, 0.5 or 500ms",
+	    .print_help = print_help,
+	    .socket = arg_socket,
+	    .timeout_ms = arg_timeout_ms,
 	};
-	const char *env = getenv("NETPOL_SOCKET");
-	int c;
+	int r;
 
-	if (env && *env)
-		arg_socket = env;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hV", opts, NULL)) >= 0)
-		switch (c) {
-		case OPT_SOCKET:
-			if (!*optarg)
-				return usage_error("empty --socket%s", "");
-			arg_socket = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_timeout(optarg, &arg_timeout_ms) < 0)
-				return usage_error(
-				    "invalid --timeout '%s': expected seconds in (0, 600], e.g. "
-				    "30, 0.5 or 500ms",
-				    optarg);
-			break;
-		case 'h':
-			print_help();
-			return 0;
-		case 'V':
-			printf("netpol-unit-gate %s (protocol %d)\n", NETPOL_VERSION, NP_PROTO_VERSION);
-			return 0;
-		case ':':
-			return usage_error("missing value for option '%s'", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
+	r = hook_parse_options(&o, argc, argv);
+	if (r <= 0)
+		return r;
+	arg_socket = o.socket;
+	arg_timeout_ms = o.timeout_ms;
 	if (optind >= argc)
 		return usage_error("missing the unit's name%s", "");
 	if (optind + 1 < argc)
