@@ -150,21 +150,27 @@ bool config_containers_equal(const struct np_config *a, const struct np_config *
 	       a->container_image_labels == b->container_image_labels;
 }
 
-/* Docker's label keys: lowercase letters, digits, '.', '-' and '/'. */
-static int set_label(char **dst, const char *value)
+/* *dst becomes a copy of value; unchanged if there is no memory for it. */
+static int set_string(char **dst, const char *value)
 {
-	size_t n = strlen(value);
-	char *v;
+	char *v = strdup(value);
 
-	if (n == 0 || n > 128 || !isalnum((unsigned char)value[0]) ||
-	    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789.-/_") != n)
-		return -EINVAL;
-	v = strdup(value);
 	if (!v)
 		return -ENOMEM;
 	free(*dst);
 	*dst = v;
 	return 0;
+}
+
+/* Docker's label keys: lowercase letters, digits, '.', '-' and '/'. */
+static int set_label(char **dst, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n > 128 || !isalnum((unsigned char)value[0]) ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789.-/_") != n)
+		return -EINVAL;
+	return set_string(dst, value);
 }
 
 static int set_words(char ***dst, const char *value, int (*check)(char *word, const char **why),
@@ -215,16 +221,9 @@ static int set_group(char **dst, const char *value)
  * started from. */
 static int set_path(char **dst, const char *value)
 {
-	char *v;
-
 	if (value[0] != '/' || strlen(value) >= 4096)
 		return -EINVAL;
-	v = strdup(value);
-	if (!v)
-		return -ENOMEM;
-	free(*dst);
-	*dst = v;
-	return 0;
+	return set_string(dst, value);
 }
 
 static int parse_mode(const char *value, mode_t *ret)
