@@ -49,7 +49,8 @@ int hook_usage_error(const char *name, const char *fmt, const char *what)
 	return -EINVAL;
 }
 
-int hook_parse_options(struct hook_options *o, int argc, char **argv)
+int hook_parse_options(const struct hook_options *o, const char **socket, long *timeout_ms, int argc,
+		       char **argv)
 {
 	enum { OPT_SOCKET = 0x100, OPT_TIMEOUT };
 	static const struct option opts[] = {
@@ -63,17 +64,17 @@ int hook_parse_options(struct hook_options *o, int argc, char **argv)
 	int c;
 
 	if (env && *env)
-		o->socket = env;
+		*socket = env;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hV", opts, NULL)) >= 0)
 		switch (c) {
 		case OPT_SOCKET:
 			if (!*optarg)
 				return hook_usage_error(o->name, "empty --socket%s", "");
-			o->socket = optarg;
+			*socket = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (parse_timeout(optarg, o->timeout_max_ms, &o->timeout_ms) < 0) {
+			if (parse_timeout(optarg, o->timeout_max_ms, timeout_ms) < 0) {
 				fprintf(stderr,
 					"%s: invalid --timeout '%s': expected seconds in (0, %ld], e.g. %s "
 					"(see %s "

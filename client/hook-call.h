@@ -12,13 +12,13 @@ struct hook_options {
 	long timeout_max_ms;	      /* --timeout's upper bound */
 	const char *timeout_examples; /* e.g. "30, 0.5 or 500ms" */
 	void (*print_help)(void);
-	const char *socket; /* in: the default; out: the one to use */
-	long timeout_ms;    /* in: the default; out: the one to use */
 };
 
-/* $NETPOL_SOCKET, --socket, --timeout, --help, --version. 1 to go on with
- * argv[optind..], 0 to exit (help, version), or -EINVAL (said on stderr). */
-int hook_parse_options(struct hook_options *o, int argc, char **argv);
+/* $NETPOL_SOCKET, --socket, --timeout, --help, --version, into *socket and
+ * *timeout_ms (which hold the defaults). 1 to go on with argv[optind..],
+ * 0 to exit (help, version), or -EINVAL (said on stderr). */
+int hook_parse_options(const struct hook_options *o, const char **socket, long *timeout_ms, int argc,
+		       char **argv);
 
 /* "NAME: " fmt (with what) " (see NAME --help)" on stderr; -EINVAL. */
 int hook_usage_error(const char *name, const char *fmt, const char *what);

@@ -273,21 +273,17 @@ static void print_help(void)
 /* 1 to go on, 0 to exit (help, version), or -EINVAL. */
 static int parse_argv(int argc, char **argv)
 {
-	struct hook_options o = {
+	static const struct hook_options o = {
 	    .name = "netpol-oci-hook",
 	    .timeout_max_ms = TIMEOUT_MS_MAX,
 	    .timeout_examples = "2, 0.5 or 500ms",
 	    .print_help = print_help,
-	    .socket = arg_socket,
-	    .timeout_ms = arg_timeout_ms,
 	};
 	int r;
 
-	r = hook_parse_options(&o, argc, argv);
+	r = hook_parse_options(&o, &arg_socket, &arg_timeout_ms, argc, argv);
 	if (r <= 0)
 		return r;
-	arg_socket = o.socket;
-	arg_timeout_ms = o.timeout_ms;
 	if (optind < argc)
 		return hook_usage_error("netpol-oci-hook", "unexpected argument '%s'", argv[optind]);
 	return 1;

@@ -148,21 +148,17 @@ static int usage_error(const char *fmt, const char *what)
 /* 1 to go on, 0 to exit (help, version), or -EINVAL. */
 static int parse_argv(int argc, char **argv)
 {
-	struct hook_options o = {
+	static const struct hook_options o = {
 	    .name = "netpol-unit-gate",
 	    .timeout_max_ms = TIMEOUT_MS_MAX,
 	    .timeout_examples = "30, 0.5 or 500ms",
 	    .print_help = print_help,
-	    .socket = arg_socket,
-	    .timeout_ms = arg_timeout_ms,
 	};
 	int r;
 
-	r = hook_parse_options(&o, argc, argv);
+	r = hook_parse_options(&o, &arg_socket, &arg_timeout_ms, argc, argv);
 	if (r <= 0)
 		return r;
-	arg_socket = o.socket;
-	arg_timeout_ms = o.timeout_ms;
 	if (optind >= argc)
 		return usage_error("missing the unit's name%s", "");
 	if (optind + 1 < argc)
