@@ -18,10 +18,12 @@
 #   sd_wait_booted            until systemd says running or degraded (60 s)
 #   sd_reboot                 systemctl poweroff, then docker start: a reboot
 #   sd_active UNIT            the unit's ActiveState
-#   sd_wait_active UNIT       until it is active (30 s)
 #   sd_mainpid UNIT           its MainPID
 #   sd_policy NAME JSON       installs (add or update) a policy
 #   sd_local_ranges           the test ranges local on the container's lo
+#   sd_install_netpold        enables and starts netpold.socket and .service
+#   sd_wait_answers           until netpolctl status answers (20 s)
+#   sd_host_cgroup            the container's cgroup on the machine
 #
 # In the container: /usr/local/lib/netpol-tests holds the probe and first
 # (tests/integration/), SD_TOOLS is that directory.
@@ -145,15 +147,6 @@ sd_reboot() {
 
 sd_active() {
 	sd systemctl show -P ActiveState "$1"
-}
-
-sd_wait_active() {
-	local i
-	for i in $(seq 300); do
-		[ "$(sd_active "$1")" = active ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 sd_mainpid() {
