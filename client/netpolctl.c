@@ -360,6 +360,13 @@ static int read_reply(json_int_t id, json_t **ret)
 	}
 }
 
+/* --timeout bounds everything from the connect on. */
+static int open_conn(void)
+{
+	return np_conn_open_until(arg_socket, arg_timeout ? np_conn_now() + arg_timeout * 1000000ull : 0,
+				  &conn);
+}
+
 /* Sends one request (params are stolen) and waits for its reply. */
 static int call(const char *command, json_t *params, json_t **ret)
 {
@@ -368,8 +375,7 @@ static int call(const char *command, json_t *params, json_t **ret)
 	int r;
 
 	if (!conn) {
-		r = np_conn_open_until(arg_socket, arg_timeout ? np_conn_now() + arg_timeout * 1000000ull : 0,
-				       &conn);
+		r = open_conn();
 		if (r < 0) {
 			json_decref(params);
 			return fail_connect(r);
@@ -1215,7 +1221,7 @@ static int verb_teardown(int argc, char **argv)
 	r = confirm_teardown();
 	if (r < 0)
 		return r;
-	r = np_conn_open_until(arg_socket, arg_timeout ? np_conn_now() + arg_timeout * 1000000ull : 0, &conn);
+	r = open_conn();
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		return fail(
 		    r, "netpolctl.CannotConnect",

@@ -833,9 +833,6 @@ static void test_teardown(void)
 	run_done(&r);
 }
 
-/* A netpold that takes the connection and never answers (accepting it or
- * not): netpolctl gives up after --timeout with status 124. With backlog
- * 0 and one connection of ours waiting, connect() itself would block. */
 /* A stream's first reply at once, then nothing for longer than the
  * timeout, then late. */
 static void answer_late(int fd, const char *late)
@@ -853,6 +850,9 @@ static void answer_late(int fd, const char *late)
 	shutdown(fd, SHUT_WR);
 }
 
+/* A netpold that takes the connection and never answers (accepting it or
+ * not): netpolctl gives up after --timeout with status 124. With backlog
+ * 0 and one connection of ours waiting, connect() itself would block. */
 static void run_silent(struct run *rr, bool accept_it, bool backlog_full, const char *late,
 		       const char *const *args)
 {
