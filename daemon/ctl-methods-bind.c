@@ -209,13 +209,12 @@ int ctl_method_container_hook(struct ctl_call *call, json_t *params)
 static int param_unit(struct ctl_call *call, const char *field, json_t *v, void *ret)
 {
 	_cleanup_free_ char *s = NULL, *normal = NULL;
-	enum target_kind kind;
 	const char *why = "";
 	int r;
 
 	if (asprintf(&s, "unit:%s", json_string_value(v)) < 0)
 		return -ENOMEM;
-	r = target_parse(s, &kind, &normal, &why);
+	r = target_normalize(s, &normal, &why);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)

@@ -182,14 +182,6 @@ int units_dropins_remove_all(const char *root, unsigned *ret_removed, unsigned *
 	return ret;
 }
 
-static bool bound(struct units *us, const char *name)
-{
-	char t[TARGET_UNIT_NAME_MAX + 8];
-
-	snprintf(t, sizeof(t), "unit:%s", name);
-	return manager_binding_by_target(us->m, t) != NULL;
-}
-
 int units_dropins_sync(struct units *us)
 {
 	_cleanup_(closedirp) DIR *d = opendir(us->dropin_root);
@@ -205,7 +197,7 @@ int units_dropins_sync(struct units *us)
 		r = dropin_dir_service(de->d_name, &name);
 		if (r < 0)
 			return log_oom();
-		if (r == 0 || bound(us, name))
+		if (r == 0 || units_binding(us, name))
 			continue;
 		r = units_dropin_remove(us, name);
 		if (r < 0)

@@ -18,6 +18,7 @@
 #include "units.h"
 
 struct manager;
+struct np_bind;
 
 #define UNITS_DROPIN_ROOT "/etc/systemd/system"
 
@@ -67,6 +68,8 @@ struct units {
 
 /* units.c */
 struct unit *unit_find(struct units *us, const char *name);
+/* The binding of unit:name, NULL if it has none. */
+struct np_bind *units_binding(struct units *us, const char *name);
 /* Asks systemd about u (again); manager_sources_answered() when it knows. */
 int unit_fetch(struct units *us, struct unit *u);
 /* The entry for name, made if there is none (NULL on OOM). */

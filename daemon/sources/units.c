@@ -60,12 +60,12 @@ struct unit *unit_find(struct units *us, const char *name)
 	return NULL;
 }
 
-static bool unit_bound(struct units *us, const struct unit *u)
+struct np_bind *units_binding(struct units *us, const char *name)
 {
 	char t[TARGET_UNIT_NAME_MAX + 8];
 
-	snprintf(t, sizeof(t), "unit:%s", u->name);
-	return manager_binding_by_target(us->m, t) != NULL;
+	snprintf(t, sizeof(t), "unit:%s", name);
+	return manager_binding_by_target(us->m, t);
 }
 
 /* Forgets the units asked about once that are neither bound nor asked
@@ -75,7 +75,7 @@ static void units_trim(struct units *us)
 	for (size_t i = us->n_units; i-- > 0 && us->n_units >= UNITS_CACHE_MAX;) {
 		struct unit *u = us->units[i];
 
-		if (u->fetch || u->changed || unit_bound(us, u))
+		if (u->fetch || u->changed || units_binding(us, u->name))
 			continue;
 		unit_free(u);
 		us->units[i] = us->units[--us->n_units];
@@ -325,7 +325,7 @@ static int on_load_unit(sd_bus_message *reply, void *userdata, sd_bus_error *ret
 					     "s", SD_UNIT);
 	}
 	if (r >= 0) {
-		if (unit_bound(us, u))
+		if (units_binding(us, u->name))
 			unit_follow(us, u, true);
 		return 0;
 	}
