@@ -293,6 +293,7 @@ static void check_systemd_socket(const char *path, const struct np_config *confi
 {
 	char file_group[64];
 	struct stat st;
+	mode_t mode;
 	gid_t gid;
 
 	if (stat(path, &st) < 0)
@@ -307,14 +308,15 @@ static void check_systemd_socket(const char *path, const struct np_config *confi
 			    "or socket_group = %s.",
 			    config->socket_group ?: "(none)", path, file_group,
 			    config->socket_group ?: "(none)", file_group, file_group);
+	if (!config->socket_mode_set)
+		return;
 	/* The group bits of a file with an ACL are its mask: compare its own. */
-	if (config->socket_mode_set &&
-	    ((st.st_mode & 0707) | (group_obj_perm(path, st.st_mode) << 3)) != config->socket_mode)
+	mode = (st.st_mode & 0707) | (group_obj_perm(path, st.st_mode) << 3);
+	if (mode != config->socket_mode)
 		log_warning("netpold.conf says socket_mode = %04o, but the socket '%s' is netpold.socket's, "
 			    "of mode %04o: set SocketMode= in a drop-in for netpold.socket instead "
 			    "(systemctl edit netpold.socket).",
-			    (unsigned)config->socket_mode, path,
-			    (unsigned)((st.st_mode & 0707) | (group_obj_perm(path, st.st_mode) << 3)));
+			    (unsigned)config->socket_mode, path, (unsigned)mode);
 }
 
 int ctl_socket_apply_config(const char *path, bool owned, const struct np_config *config)

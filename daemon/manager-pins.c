@@ -114,10 +114,12 @@ static int manager_pins_host_check_quiet(const char *pin_dir)
 
 int manager_pins_host_check(const char *pin_dir)
 {
-	if (pin_dir_on_bpffs(pin_dir) || !own_mount_would_be_private())
+	int r = manager_pins_host_check_quiet(pin_dir);
+
+	if (r == 0)
 		return 0;
 	return log_error_errno(
-	    -ENOMEDIUM,
+	    r,
 	    "The pin directory '%s' is not on a mounted bpf file system. As a service, netpold does not "
 	    "mount one: it would be in netpold's own mount namespace, and the pins, and with them every "
 	    "policy, would be lost when netpold stops. Mount it where PID 1 lives: `systemctl start "
