@@ -5,6 +5,8 @@ docs/benchmarks.md ("netpol vs systemd IPAddressDeny") says how it is measured a
 import math
 import os
 
+from containers_report import _tsv, pct  # bench/render puts bench/ on sys.path
+
 CONFIGS = ("none", "systemd", "netpol")
 # workload: (title, unit, rate): a rate is per ns of bytes (MB/s = bytes / ns * 1e3), the others ns per operation.
 ALLOWED = {
@@ -12,20 +14,6 @@ ALLOWED = {
     "udp_sendto": ("unconnected UDP sendto(), 1 byte, to an allowed address", "ns per datagram", False),
     "stream": ("established TCP stream to an allowed address, 64 KiB writes", "MB/s", True),
 }
-
-
-def _tsv(path):
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        lines = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
-    return [dict(zip(lines[0], row)) for row in lines[1:]] if lines else []
-
-
-def pct(v, p):
-    """The p-th percentile, nearest rank; NAN for no values."""
-    t = sorted(v)
-    return t[max(math.ceil(p / 100 * len(t)) - 1, 0)] if t else math.nan
 
 
 def paired(v, base, f):
